@@ -1,0 +1,1 @@
+"""actorflow: app wiring and the ``actorflow`` command."""

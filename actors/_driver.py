@@ -1,0 +1,142 @@
+"""The process driver: a coroutine process run for real on a host.
+
+``CoroutineDriver`` is the behaviour shared by Python coroutine processes and
+Lua processes.  It joins three pieces:
+
+* the :class:`~actors._routing.Router` (mailbox → topic, inbox and events
+  channels);
+* the :class:`~actors._tasks.Scheduler` (the process's coroutines);
+* the real world for operations that wait: timers on the node's timer thread,
+  whose expiry comes back as a signal in the process's own mailbox, so a
+  wake-up is ordered with everything else the process receives.
+
+After each mailbox batch the driver alternates "flush the router" and "run the
+tasks" until nothing moves, then checks whether the main task has finished
+(the process exits with its result) or every task is stuck for good (a
+deadlock error).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from actors import errors
+from actors._process import CALL, Behaviour, Process
+from actors._routing import Router
+from actors._tasks import Scheduler, Task
+from actors._timers import Timer
+from actors.channel import Channel
+from actors.events import Cancel, Exit, LinkDown, Message
+from actors.pid import PID
+
+__all__ = ["SLEEP", "CoroutineDriver"]
+
+SLEEP = "sleep"  # (SLEEP, seconds) -> None
+
+DEADLOCK_MESSAGE = "deadlock: every coroutine is blocked and nothing can wake them"
+
+
+class CoroutineDriver(Behaviour):
+    """Base behaviour of coroutine processes; subclasses create the main task."""
+
+    __slots__ = ("_timers", "process", "router", "scheduler")
+
+    def __init__(self) -> None:
+        self.process: Process | None = None
+        self.router = Router()
+        self.scheduler = Scheduler(self, self.router)
+        self._timers: set[Timer] = set()
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    def create_main(self, process: Process) -> Any:
+        """Return the main coroutine of the process."""
+        raise NotImplementedError
+
+    def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
+        """Turn the main task's outcome into the process result ``(value, error)``."""
+        if ok:
+            return value, None
+        return None, errors.from_exception(value)
+
+    def perform_other(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        """Operations beyond sleeping (subclasses add calls, …)."""
+        return False, errors.Error(errors.INVALID, f"unknown operation {op[0]!r}")
+
+    # -- Behaviour ------------------------------------------------------------------------
+
+    def started(self, process: Process) -> None:
+        self.process = process
+        self.scheduler.spawn(self.create_main(process), main=True)
+
+    def message(self, process: Process, sender: PID | None, topic: str, payloads: tuple[Any, ...]) -> None:
+        self.router.push_message(Message(topic, sender, payloads))
+
+    def event(self, process: Process, event: Exit | LinkDown | Cancel) -> None:
+        self.router.push_event(event)
+
+    def idle(self, process: Process) -> None:
+        router = self.router
+        scheduler = self.scheduler
+        while True:
+            if router.dirty:
+                router.flush()
+            scheduler.run()
+            if scheduler.outcome is not None or not router.dirty:
+                break
+        outcome = scheduler.outcome
+        if outcome is not None:
+            value, error = self.result_of(*outcome)
+            process.exit(value, error)
+        elif scheduler.deadlocked():
+            process.exit(error=errors.Error(errors.INTERNAL, DEADLOCK_MESSAGE))
+
+    def stopped(self, process: Process) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.scheduler.close()
+        self.router.close()
+
+    # -- operations -----------------------------------------------------------------------
+
+    def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        if op[0] == SLEEP:
+            seconds = op[1]
+            if seconds <= 0:
+                return True, None
+            self.call_later(seconds, lambda: self.scheduler.wake(task, None))
+            return None
+        return self.perform_other(task, op)
+
+    def call_later(self, seconds: float, action: Any) -> Timer:
+        """Run ``action()`` in this process's context after ``seconds``."""
+        process = self.process
+        assert process is not None
+        timers = self._timers
+        timer: Timer
+
+        def fire() -> None:
+            process.deliver((CALL, run))
+
+        def run(_process: Process) -> None:
+            timers.discard(timer)
+            action()
+
+        timer = process.node.timers.call_later(seconds, fire)
+        timers.add(timer)
+        return timer
+
+    def after(self, seconds: float) -> Channel:
+        """A channel that receives the wall-clock time once, after ``seconds``, then closes."""
+        if seconds <= 0:
+            raise errors.Error(errors.INVALID, f"after() needs a positive duration, got {seconds}")
+        channel = Channel(1, external=True)
+
+        def deliver() -> None:
+            channel.offer(time.time())
+            channel.close()
+
+        self.call_later(seconds, deliver)
+        return channel

@@ -1,0 +1,352 @@
+"""Python actors: pykka actors that are also processes.
+
+Subclass :class:`Actor` exactly as you would subclass ``pykka.ThreadingActor``:
+``ActorRef``, ``tell``, ``ask``, ``proxy``, ``on_start``, ``on_stop``,
+``on_failure`` and ``on_receive`` keep their pykka meaning.  In addition the
+actor has a PID and the whole process core::
+
+    class Worker(Actor):
+        def on_start(self):
+            self.trap_links = True
+            self.monitor(self.peer)
+
+        def on_receive(self, message):
+            ...                       # pykka messages, actors.Message, events
+
+        def on_event(self, event):    # Exit / LinkDown / Cancel
+            ...
+
+    pid = node.spawn(Worker, link=True)    # from inside another process
+    ref = node.start(Worker)               # the pykka ActorRef, ref.pid
+
+Actors run on their host's worker pool (pykka's actor-type hooks are
+implemented so no thread is created per actor).  An actor that blocks (I/O,
+``time.sleep``, a blocking ``ask``) sets ``use_thread = True`` and gets a
+thread of its own.
+
+``tell``/``ask`` pass Python objects by reference, as pykka does; ``send``
+copies the payload through the codec, as processes do.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pykka
+from pykka import ActorRegistry, ThreadingFuture
+from pykka._envelope import Envelope
+
+from actors import _ops, errors
+from actors._process import ENVELOPE, Behaviour, Process
+from actors.events import Cancel, Exit, LinkDown, Message
+from actors.pid import PID
+from actors.seam import SpawnRequest
+
+if TYPE_CHECKING:
+    from actors.node import Node
+
+__all__ = ["Actor", "ActorRef", "actor_behaviour"]
+
+logger = logging.getLogger("actors.actor")
+
+_construction = threading.local()
+
+
+class _Inbox:
+    """pykka's inbox interface, writing into the process mailbox."""
+
+    __slots__ = ("_process",)
+
+    def __init__(self, process: Process) -> None:
+        self._process = process
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        self._process.deliver((ENVELOPE, envelope))
+
+    def get(self) -> Envelope[Any]:  # pragma: no cover - the host drives the loop
+        raise RuntimeError("actors.Actor inboxes are drained by their host")
+
+    def empty(self) -> bool:
+        return not self._process._box
+
+
+class _StoppedFlag:
+    """The subset of ``threading.Event`` pykka uses, without a lock per actor."""
+
+    __slots__ = ("_cond", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._cond: threading.Condition | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        cond = self._cond
+        if cond is not None:
+            with cond:
+                cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._set:
+            return True
+        if self._cond is None:
+            self._cond = threading.Condition()
+        with self._cond:
+            if not self._set:
+                self._cond.wait(timeout)
+        return self._set
+
+
+class ActorRef(pykka.ActorRef):  # type: ignore[type-arg]
+    """A pykka ``ActorRef`` that also knows the actor's PID."""
+
+    pid: PID
+
+    def __init__(self, actor: Actor) -> None:
+        self._actor_weakref = weakref.ref(actor)
+        self.actor_class = actor.__class__
+        self.actor_urn = actor.actor_urn
+        self.actor_inbox = actor.actor_inbox
+        self.actor_stopped = actor.actor_stopped
+        self.pid = actor.pid
+
+    def __str__(self) -> str:
+        return f"{self.actor_class.__name__} ({self.pid})"
+
+
+class Actor(pykka.Actor):
+    """A pykka actor with a PID, links, monitors and ``trap_links``."""
+
+    use_thread: ClassVar[bool] = False
+    """Run on a dedicated thread (for actors that block) instead of the host pool."""
+
+    pid: PID
+    node: Node
+    _process: Process
+
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        pending = getattr(_construction, "process", None)
+        if pending is None:
+            raise errors.Error(
+                errors.INVALID,
+                f"{type(self).__name__} must be started by a node: node.spawn(...), node.start(...) "
+                "or .start()",
+            )
+        self._process = pending
+        self.pid = pending.pid
+        self.node = pending.node
+        self.actor_urn = f"urn:actorflow:{pending.pid}"
+        self.actor_inbox = _Inbox(pending)
+        self.actor_stopped = _StoppedFlag()  # type: ignore[assignment]
+        self._actor_ref: ActorRef | None = None  # type: ignore[assignment]
+
+    # -- pykka hooks ----------------------------------------------------------
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> ActorRef:  # type: ignore[override]
+        """pykka's ``start()``: spawn on the default node, register with pykka, return the ref."""
+        from actors.node import default_node
+
+        ref = default_node().start(cls, *args, **kwargs)
+        ActorRegistry.register(ref)
+        return ref
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:  # pragma: no cover - __init__ builds the inbox
+        raise RuntimeError("actors.Actor builds its inbox from its process")
+
+    @staticmethod
+    def _create_future() -> ThreadingFuture[Any]:
+        return ThreadingFuture()
+
+    def _start_actor_loop(self) -> None:  # pragma: no cover - the host starts the process
+        raise RuntimeError("actors.Actor is started by its host")
+
+    @property
+    def actor_ref(self) -> ActorRef:  # type: ignore[override]
+        ref = self._actor_ref
+        if ref is None:
+            ref = self._actor_ref = ActorRef(self)
+        return ref
+
+    def _stop(self) -> None:
+        """pykka's graceful stop: ``on_stop`` runs, then the process exits normally."""
+        self._unregister()
+        self.actor_stopped.set()
+        try:
+            self.on_stop()
+        except Exception as exc:
+            self._handle_failure(*sys.exc_info())
+            self._process.exit(error=errors.from_exception(exc))
+            return
+        self._process.exit()
+
+    def _unregister(self) -> None:
+        # Only refs handed out can be in pykka's registry; skip its O(n) scan otherwise.
+        if self._actor_ref is not None:
+            ActorRegistry.unregister(self._actor_ref)
+
+    def _handle_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        logger.error(
+            "Unhandled exception in %s:", self, exc_info=(exception_type, exception_value, traceback)
+        )
+        self._unregister()
+        self.actor_stopped.set()
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} ({self.pid})"
+
+    # -- process API ------------------------------------------------------------
+
+    def send(self, dest: PID | str, topic: str, *payloads: Any) -> None:
+        """Send a message (payloads are copied); raises ``Error`` on failure."""
+        self.node.send(dest, topic, *payloads)
+
+    def spawn(self, target: Any, *args: Any, **options: Any) -> PID:
+        """Spawn a process; ``link=True``/``monitor=True`` attach this actor atomically."""
+        return self.node.spawn(target, *args, **options)
+
+    def link(self, dest: PID | str) -> None:
+        """Link with ``dest`` (both ways); ``NOT_FOUND`` if it is not alive."""
+        _ops.link(self._process, dest)
+
+    def unlink(self, dest: PID | str) -> None:
+        _ops.unlink(self._process, dest)
+
+    def monitor(self, dest: PID | str) -> None:
+        """Get an :class:`~actors.Exit` event when ``dest`` ends."""
+        _ops.monitor(self._process, dest)
+
+    def unmonitor(self, dest: PID | str) -> None:
+        _ops.unmonitor(self._process, dest)
+
+    @property
+    def trap_links(self) -> bool:
+        """When True, a failing linked process gives a LinkDown event instead of killing this actor."""
+        return self._process.trap_links
+
+    @trap_links.setter
+    def trap_links(self, value: bool) -> None:
+        _ops.set_trap_links(self._process, value)
+
+    def terminate(self, dest: PID | str) -> None:
+        self.node.terminate(dest)
+
+    def cancel(self, dest: PID | str, deadline: float | None = None, reason: str = "") -> None:
+        self.node.cancel(dest, deadline, reason)
+
+    def register(self, name: str) -> None:
+        """Register ``name`` for this actor (released when it exits)."""
+        self.node.register(name, self.pid)
+
+    def exit(self, value: Any = None, error: errors.Error | None = None) -> None:
+        """End this actor with a result after the current message (``error`` makes it abnormal)."""
+        self.actor_stopped.set()
+        self._unregister()
+        self._process.exit(value, error)
+
+    # -- event hook -------------------------------------------------------------
+
+    def on_event(self, event: Exit | LinkDown | Cancel) -> None:
+        """Handle a system event.
+
+        The default stops the actor gracefully on :class:`~actors.Cancel`
+        (``on_stop`` runs, the exit is normal) and hands EXIT and LINK_DOWN
+        events to :meth:`on_receive`.
+        """
+        if isinstance(event, Cancel):
+            self._stop()
+        else:
+            self.on_receive(event)
+
+
+class _ActorBehaviour(Behaviour):
+    """Adapts the core's callbacks to pykka's actor loop semantics."""
+
+    __slots__ = ("actor",)
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+
+    def started(self, process: Process) -> None:
+        actor = self.actor
+        try:
+            actor.on_start()
+        except Exception as exc:
+            actor._handle_failure(*sys.exc_info())
+            process.exit(error=errors.from_exception(exc))
+
+    def message(self, process: Process, sender: PID | None, topic: str, payloads: tuple[Any, ...]) -> None:
+        self._run(process, self.actor.on_receive, Message(topic, sender, payloads))
+
+    def event(self, process: Process, event: Exit | LinkDown | Cancel) -> None:
+        self._run(process, self.actor.on_event, event)
+
+    def envelope(self, process: Process, envelope: Envelope[Any]) -> None:
+        actor = self.actor
+        reply_to = envelope.reply_to
+        try:
+            response = actor._handle_receive(envelope.message)
+        except Exception:
+            if reply_to is not None:
+                logger.info("Exception returned from %s to caller:", actor, exc_info=sys.exc_info())
+                reply_to.set_exception()
+            else:
+                self._fail(process, sys.exc_info())
+            return
+        if reply_to is not None:
+            reply_to.set(response)
+
+    def _run(self, process: Process, handler: Any, argument: Any) -> None:
+        try:
+            handler(argument)
+        except Exception:
+            self._fail(process, sys.exc_info())
+
+    def _fail(self, process: Process, exc_info: Any) -> None:
+        actor = self.actor
+        actor._handle_failure(*exc_info)
+        try:
+            actor.on_failure(*exc_info)
+        except Exception:
+            actor._handle_failure(*sys.exc_info())
+        process.exit(error=errors.from_exception(exc_info[1]))
+
+    def stopped(self, process: Process) -> None:
+        actor = self.actor
+        if actor.actor_stopped.is_set():
+            return
+        # Ended by a signal (terminate, a failing link): no graceful on_stop,
+        # but on_failure lets the actor release what it holds.
+        actor.actor_stopped.set()
+        actor._unregister()
+        assert process.result is not None
+        error = process.result[1]
+        if error is not None:
+            try:
+                actor.on_failure(type(error), error, None)
+            except Exception:
+                logger.exception("on_failure of %s failed", actor)
+
+
+def actor_behaviour(
+    actor_class: type[Actor], request: SpawnRequest, process: Process
+) -> tuple[Behaviour, bool]:
+    """Instantiate ``actor_class`` for ``process`` (its ``__init__`` runs in the spawner's thread)."""
+    previous = getattr(_construction, "process", None)
+    _construction.process = process
+    try:
+        actor = actor_class(*request.args, **request.kwargs)
+    finally:
+        _construction.process = previous
+    if getattr(actor, "_process", None) is not process:
+        raise errors.Error(errors.INVALID, f"{actor_class.__name__}.__init__ did not call super().__init__()")
+    dedicated = actor_class.use_thread if request.thread is None else request.thread
+    return _ActorBehaviour(actor), dedicated

@@ -1,0 +1,298 @@
+"""``ProcessHost``: many processes on a small pool of worker threads.
+
+A process is runnable when its mailbox is not empty; the host keeps a run
+queue of runnable processes and ``workers`` threads take turns running one
+slice of each (a slice handles the whole mailbox batch).  There is no OS
+thread per process, except for actors that ask for one because they block.
+
+Two details keep message passing cheap:
+
+* a process made runnable *by a worker* goes into that worker's "run next"
+  slot instead of the shared queue, so a request/reply pair between two
+  processes stays on one thread with no wake-up of another (as Go's
+  scheduler does); the slot is bounded to keep others from starving;
+* the shared queue is a C ``SimpleQueue``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from actors import codec, errors
+from actors._process import (
+    CANCEL,
+    ENVELOPE,
+    EXIT,
+    LINK,
+    LINK_DOWN,
+    MONITOR,
+    MSG,
+    TERMINATE,
+    Behaviour,
+    Process,
+    fail_envelope,
+)
+from actors.pid import PID
+from actors.seam import SpawnRequest
+
+if TYPE_CHECKING:
+    from actors.node import Node
+
+__all__ = ["ProcessHost"]
+
+logger = logging.getLogger("actors.host")
+
+_RUN_NEXT_LIMIT = 64
+_STOP = object()
+_NOT_STARTED = Behaviour()
+
+
+class ProcessHost:
+    """A ``process.host``: runs Python actors and Lua processes locally."""
+
+    def __init__(self, node: Node, host_id: str, *, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise errors.Error(errors.INVALID, f"host {host_id}: workers must be at least 1, got {workers}")
+        self.id = host_id
+        self.node = node
+        self.workers = workers or max(2, os.cpu_count() or 2)
+        self._procs: dict[PID, Process] = {}
+        self._runq: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._running = False
+        self._stopping = False
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+            self._stopping = False
+            for index in range(self.workers):
+                thread = threading.Thread(target=self._work, name=f"{self.id}-worker-{index}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel every process ("scheduler shutdown"), wait, kill the rest, stop threads."""
+        with self._lock:
+            if not self._running:
+                return
+            self._stopping = True
+        deadline = time.monotonic() + timeout
+        now = time.time()
+        for proc in list(self._procs.values()):
+            proc.deliver((CANCEL, None, "scheduler shutdown", None, now))
+        self._wait_empty(deadline)
+        for proc in list(self._procs.values()):
+            proc.deliver((TERMINATE, None))
+        self._wait_empty(time.monotonic() + 5.0)
+        with self._lock:
+            self._running = False
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._runq.put(_STOP)
+        current = threading.current_thread()
+        for thread in threads:
+            if thread is not current:
+                thread.join(timeout=5)
+
+    def _wait_empty(self, deadline: float) -> None:
+        while self._procs and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    @property
+    def running(self) -> bool:
+        return self._running and not self._stopping
+
+    # -- the Host seam ----------------------------------------------------------
+
+    def spawn(self, request: SpawnRequest) -> PID:
+        if not self._running or self._stopping:
+            raise errors.Error(errors.UNAVAILABLE, f"host {self.id} is not running")
+        node = self.node
+        pid = PID(self.id, node.next_uniq())
+        proc = Process(
+            node,
+            self,
+            pid,
+            _NOT_STARTED,
+            self._submit,
+            context=dict(request.context) if request.context else None,
+            parent=request.parent,
+        )
+        behaviour, entry_id, dedicated = node.kinds.make_behaviour(request, proc)
+        proc.behaviour = behaviour
+        proc.entry_id = entry_id
+        if dedicated:
+            proc._submit = _DedicatedThread(pid).submit
+        parent = request.parent
+        if parent is not None:
+            if request.link:
+                proc.links = {parent}
+            if request.monitor:
+                proc.watchers = {parent}
+        if request.name is not None:
+            node.registry.register(request.name, pid, proc)
+        self._procs[pid] = proc
+        if request.messages:
+            box = proc._box
+            for message in request.messages:
+                box.append((MSG, None, message.topic, message.payloads))
+        proc.schedule()
+        return pid
+
+    def attach(self, behaviour: Behaviour, submit: Any, *, entry_id: str = "") -> Process:
+        """Register a process driven by its owner instead of the pool (a test probe).
+
+        ``submit(process)`` is called whenever the process becomes runnable;
+        the owner then calls ``process.run_slice()`` on its own thread.
+        """
+        if not self._running or self._stopping:
+            raise errors.Error(errors.UNAVAILABLE, f"host {self.id} is not running")
+        pid = PID(self.id, self.node.next_uniq())
+        proc = Process(self.node, self, pid, behaviour, submit, entry_id=entry_id)
+        self._procs[pid] = proc
+        proc.schedule()
+        return proc
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        proc = self._procs.get(pid)
+        if proc is None:
+            return _answer_unknown(self.node, pid, item)
+        return proc.deliver(item)
+
+    def deliver_if_alive(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        """Deliver only to a live process; False (nothing sent) when it is not alive.
+
+        Used for link and monitor requests, which must fail at once for a dead
+        PID.  The process object itself answers if it dies in between.
+        """
+        proc = self._procs.get(pid)
+        if proc is None or not proc.alive:
+            return False
+        proc.deliver(item)
+        return True
+
+    def wait(self, pid: PID, timeout: float | None = None) -> tuple[Any, errors.Error | None]:
+        """Block the calling thread until ``pid`` ends; its decoded ``(value, error)``.
+
+        Meant for threads outside the pool (a test, a CLI); a process should
+        monitor instead of blocking a worker.
+        """
+        proc = self._procs.get(pid)
+        if proc is None:
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        done = threading.Event()
+        proc.add_exit_callback(lambda _proc: done.set())
+        if not done.wait(timeout):
+            raise errors.Error(errors.TIMEOUT, f"process {pid} still running after {timeout} s")
+        assert proc.result is not None
+        value, error = proc.result
+        return codec.decode(value), error
+
+    def is_alive(self, pid: PID) -> bool:
+        proc = self._procs.get(pid)
+        return proc is not None and proc.alive
+
+    # -- bookkeeping ------------------------------------------------------------
+
+    def process(self, pid: PID) -> Process | None:
+        """The live process object for ``pid`` (internal use and introspection)."""
+        return self._procs.get(pid)
+
+    def forget(self, proc: Process) -> None:
+        self._procs.pop(proc.pid, None)
+
+    def count(self) -> int:
+        return len(self._procs)
+
+    def pids(self) -> list[PID]:
+        return list(self._procs)
+
+    # -- scheduling -------------------------------------------------------------
+
+    def _submit(self, proc: Process) -> None:
+        local = self._local
+        if getattr(local, "host", None) is self and local.next is None:
+            local.next = proc
+        else:
+            self._runq.put(proc)
+
+    def _work(self) -> None:
+        local = self._local
+        local.host = self
+        local.next = None
+        get = self._runq.get
+        put = self._runq.put
+        while True:
+            proc = get()
+            if proc is _STOP:
+                return
+            streak = 0
+            while proc is not None:
+                try:
+                    proc.run_slice()
+                except Exception:  # pragma: no cover - run_slice handles its own errors
+                    logger.exception("worker of %s failed running %s", self.id, proc)
+                proc = local.next
+                local.next = None
+                streak += 1
+                if proc is not None and streak >= _RUN_NEXT_LIMIT:
+                    put(proc)
+                    proc = None
+
+
+class _DedicatedThread:
+    """Execution for an actor that blocks: its own thread, woken on demand."""
+
+    __slots__ = ("_cond", "_name", "_ready", "_thread")
+
+    def __init__(self, pid: PID) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._ready = False
+        self._thread: threading.Thread | None = None
+        self._name = f"actor-{pid}"
+
+    def submit(self, proc: Process) -> None:
+        with self._cond:
+            self._ready = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, args=(proc,), name=self._name, daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def _run(self, proc: Process) -> None:
+        while proc.alive:
+            with self._cond:
+                while not self._ready:
+                    self._cond.wait()
+                self._ready = False
+            proc.run_slice()
+
+
+def _answer_unknown(node: Node, pid: PID, item: tuple[Any, ...]) -> bool:
+    """A signal to a PID this host does not have (never had, or forgot).
+
+    Link and monitor requests are answered as Erlang answers them (``noproc``):
+    the requester gets its EXIT or LINK_DOWN, with a ``NOT_FOUND`` error, so a
+    death is never missed; a pending ``ask`` fails with ``ActorDeadError``.
+    """
+    tag = item[0]
+    if tag in (MONITOR, LINK):
+        error = errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        reply_tag = EXIT if tag == MONITOR else LINK_DOWN
+        node.deliver(item[1], (reply_tag, pid, None, error, time.time()))
+    elif tag == ENVELOPE:
+        fail_envelope(pid, item[1])
+    return False

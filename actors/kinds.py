@@ -1,0 +1,95 @@
+"""Turning a spawn target into a process behaviour.
+
+A target is one of:
+
+* an :class:`actors.Actor` subclass (a pykka actor with a PID);
+* an ``async def`` function ``f(process, *args)`` (a Python coroutine process
+  with the Lua API's inbox, topics and events);
+* an entry ID such as ``"app.workers:handler"``: the node's entry registry
+  gives the entry, and the factory registered for the entry's kind (for
+  example ``process.lua``) builds the behaviour.
+
+Packages register entry kinds here (``register_kind``) so that ``actors``
+never imports them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from actors import errors
+from actors._process import Behaviour, Process
+from actors.seam import SpawnRequest
+
+__all__ = ["BehaviourFactory", "EntryLookup", "Kinds"]
+
+
+class EntryLookup(Protocol):
+    """What the kinds registry needs from an entry registry."""
+
+    def get(self, entry_id: str) -> Any: ...
+
+
+BehaviourFactory = Callable[[Any, SpawnRequest, Process], tuple[Behaviour, bool]]
+"""``factory(entry, request, process) -> (behaviour, wants_dedicated_thread)``."""
+
+
+class Kinds:
+    """Registry of spawnable entry kinds plus the built-in Python targets."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, BehaviourFactory] = {}
+        self.entries: EntryLookup | None = None
+
+    def register_kind(self, kind: str, factory: BehaviourFactory) -> None:
+        """Make entries of ``kind`` spawnable on a process host."""
+        self._factories[kind] = factory
+
+    def spawnable_kinds(self) -> Mapping[str, BehaviourFactory]:
+        return dict(self._factories)
+
+    def make_behaviour(self, request: SpawnRequest, process: Process) -> tuple[Behaviour, str, bool]:
+        """Build the behaviour for ``request``: ``(behaviour, entry_id, dedicated_thread)``."""
+        target = request.target
+        if isinstance(target, str):
+            return self._entry_behaviour(target, request, process)
+        from actors.actor import Actor, actor_behaviour
+
+        if isinstance(target, type) and issubclass(target, Actor):
+            behaviour, dedicated = actor_behaviour(target, request, process)
+            return behaviour, _qualname(target), dedicated
+        if inspect.iscoroutinefunction(target):
+            from actors.coprocess import CoroutineBehaviour
+
+            return (
+                CoroutineBehaviour(target, request.args, request.kwargs),
+                _qualname(target),
+                bool(request.thread),
+            )
+        raise errors.Error(
+            errors.INVALID,
+            f"cannot spawn {target!r}: expected an entry ID, an actors.Actor subclass or an async function",
+        )
+
+    def _entry_behaviour(
+        self, entry_id: str, request: SpawnRequest, process: Process
+    ) -> tuple[Behaviour, str, bool]:
+        if self.entries is None:
+            raise errors.Error(errors.NOT_FOUND, f"entry {entry_id!r} not found: no app is loaded")
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise errors.Error(errors.NOT_FOUND, f"entry {entry_id!r} not found")
+        factory = self._factories.get(entry.kind)
+        if factory is None:
+            raise errors.Error(
+                errors.INVALID,
+                f"entry {entry_id!r} of kind {entry.kind!r} cannot be spawned on a process host",
+            )
+        behaviour, dedicated = factory(entry, request, process)
+        return behaviour, entry_id, dedicated or bool(request.thread)
+
+
+def _qualname(target: Any) -> str:
+    return f"{target.__module__}.{target.__qualname__}"

@@ -1,0 +1,388 @@
+"""``Node``: the hosts of one OS process, their routing, and the name registry.
+
+Every call that takes a PID also takes a registered name.  The node looks at
+the PID's *node* part first (empty: this node; a ``temporal.client`` ID: that
+client's workflows) and then at its *host* part, so a caller never knows
+whether it talks to a local actor, a Lua process or a durable workflow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from actors import codec, errors
+from actors._process import CANCEL, MSG, TERMINATE, Process, _context, current_process
+from actors._timers import Timers
+from actors.codec import encode
+from actors.host import ProcessHost
+from actors.kinds import Kinds
+from actors.pid import PID, is_pid_text
+from actors.registry import NameRegistry
+from actors.seam import Host, SpawnRequest, StartMessage
+
+if TYPE_CHECKING:
+    from actors.actor import ActorRef
+
+__all__ = ["DEFAULT_HOST", "Node", "default_node", "validate_topic"]
+
+logger = logging.getLogger("actors.node")
+
+DEFAULT_HOST = "app:processes"
+
+
+class Node:
+    """Hosts, routing and names for one OS process.
+
+    ``Node()`` starts a default :class:`~actors.host.ProcessHost` named
+    ``app:processes``; use it as a context manager, or call :meth:`shutdown`.
+    """
+
+    def __init__(
+        self,
+        name: str = "local",
+        *,
+        workers: int | None = None,
+        default_host: str = DEFAULT_HOST,
+    ) -> None:
+        self.name = name
+        self.registry = NameRegistry()
+        self.timers = Timers(name=f"{name}-timers")
+        self.kinds = Kinds()
+        self._hosts: dict[str, Host] = {}
+        self._peers: dict[str, Host] = {}
+        self._uniq = itertools.count(1)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.default_host_id = default_host
+        if default_host:
+            self.add_host(ProcessHost(self, default_host, workers=workers))
+
+    # -- hosts and peers ------------------------------------------------------
+
+    def add_host(self, host: Host, *, start: bool = True) -> Host:
+        """Register ``host`` under its ID (and start it)."""
+        with self._lock:
+            if host.id in self._hosts:
+                raise errors.Error(errors.ALREADY_EXISTS, f"host {host.id!r} already exists")
+            self._hosts[host.id] = host
+        if start:
+            host.start()
+        return host
+
+    def add_peer(self, node_name: str, router: Host) -> None:
+        """Route PIDs whose node part is ``node_name`` (e.g. a Temporal client) to ``router``."""
+        with self._lock:
+            self._peers[node_name] = router
+
+    def host(self, host_id: str) -> Host:
+        """The host registered as ``host_id``; ``NOT_FOUND`` error otherwise."""
+        host = self._hosts.get(host_id)
+        if host is None:
+            raise errors.Error(errors.NOT_FOUND, f"host {host_id!r} not found")
+        return host
+
+    def hosts(self) -> list[Host]:
+        return list(self._hosts.values())
+
+    def next_uniq(self) -> str:
+        """A new node-wide process ID: ``0x00001``, ``0x00002``, …"""
+        return f"0x{next(self._uniq):05x}"
+
+    def _route(self, pid: PID) -> Host | None:
+        if pid.node:
+            return self._peers.get(pid.node)
+        return self._hosts.get(pid.host)
+
+    # -- resolution and delivery -------------------------------------------------
+
+    def resolve(self, dest: PID | str) -> PID:
+        """A PID for ``dest`` (a PID, PID text, or registered name); ``NOT_FOUND`` otherwise."""
+        if isinstance(dest, PID):
+            return dest
+        if isinstance(dest, str):
+            if is_pid_text(dest):
+                return PID.parse(dest)
+            pid = self.registry.whereis(dest)
+            if pid is None:
+                raise errors.Error(errors.NOT_FOUND, f"could not resolve {dest!r} as PID or registered name")
+            return pid
+        raise errors.Error(errors.INVALID, f"expected a PID or a name, got {type(dest).__name__}")
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        """Hand a mailbox item to whichever host owns ``pid``; False if it is gone."""
+        host = self._route(pid)
+        if host is None:
+            return False
+        return host.deliver(pid, item)
+
+    def deliver_if_alive(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        """Deliver only to a live process (link/monitor requests)."""
+        host = self._route(pid)
+        if host is None:
+            return False
+        deliver = getattr(host, "deliver_if_alive", None)
+        if deliver is None:
+            return host.deliver(pid, item)
+        return bool(deliver(pid, item))
+
+    def is_alive(self, dest: PID | str) -> bool:
+        """True while ``dest`` names a live process."""
+        try:
+            pid = self.resolve(dest)
+        except errors.Error:
+            return False
+        host = self._route(pid)
+        return host is not None and host.is_alive(pid)
+
+    def process(self, pid: PID) -> Process | None:
+        """The local process object behind ``pid`` (introspection, tests)."""
+        host = self._hosts.get(pid.host) if not pid.node else None
+        lookup = getattr(host, "process", None)
+        return lookup(pid) if lookup is not None else None
+
+    # -- operations -----------------------------------------------------------
+
+    def spawn(
+        self,
+        target: Any,
+        *args: Any,
+        host: str | None = None,
+        link: bool = False,
+        monitor: bool = False,
+        name: str | None = None,
+        context: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+        messages: tuple[tuple[str, Any], ...] | list[tuple[str, Any]] = (),
+        thread: bool | None = None,
+        **kwargs: Any,
+    ) -> PID:
+        """Start a process and return its PID.
+
+        ``target`` is an :class:`~actors.Actor` subclass, an ``async def
+        f(process, ...)`` function, or an entry ID.  ``link``/``monitor``
+        attach the calling process (the actor or probe whose code is running)
+        before the child's first step.  With ``name``, an already registered
+        name returns the existing PID instead and the start ``messages``
+        (``(topic, payload)`` pairs) go to it (spawn-or-signal).
+        """
+        caller = current_process()
+        if (link or monitor) and caller is None:
+            raise errors.Error(
+                errors.INVALID,
+                "link/monitor need a calling process: spawn from an actor, a process or a Probe",
+            )
+        start_messages = tuple(_start_message(topic, payload) for topic, payload in messages)
+        request = SpawnRequest(
+            target=target,
+            args=args,
+            parent=caller.pid if caller is not None else None,
+            link=link,
+            monitor=monitor,
+            name=name,
+            context=_inherit_context(caller, context),
+            options=dict(options or {}),
+            messages=start_messages,
+            kwargs=kwargs,
+            thread=thread,
+        )
+        return self.spawn_request(request, host or self.default_host_id)
+
+    def spawn_request(self, request: SpawnRequest, host_id: str) -> PID:
+        """Spawn from a prepared request on ``host_id`` (the path every spawn takes)."""
+        target_host = self.host(host_id)
+        if request.name is not None and getattr(target_host, "names_are_local", True):
+            existing = self.registry.whereis(request.name)
+            if existing is not None and self.is_alive(existing):
+                self._send_start_messages(existing, request)
+                return existing
+        try:
+            pid = target_host.spawn(request)
+        except errors.Error as err:
+            if err.kind() != errors.ALREADY_EXISTS or request.name is None:
+                raise
+            existing = self.registry.whereis(request.name)
+            if existing is None:
+                raise
+            self._send_start_messages(existing, request)
+            return existing
+        caller = current_process()
+        if caller is not None and request.parent == caller.pid:
+            if request.link:
+                if caller.links is None:
+                    caller.links = set()
+                caller.links.add(pid)
+            if request.monitor:
+                if caller.monitoring is None:
+                    caller.monitoring = set()
+                caller.monitoring.add(pid)
+        return pid
+
+    def _send_start_messages(self, pid: PID, request: SpawnRequest) -> None:
+        for message in request.messages:
+            self.deliver(pid, (MSG, None, message.topic, message.payloads))
+
+    def start(self, actor_class: type, *args: Any, **kwargs: Any) -> ActorRef:
+        """Spawn an :class:`~actors.Actor` and return its pykka ``ActorRef`` (with ``.pid``)."""
+        pid = self.spawn(actor_class, *args, **kwargs)
+        return self.actor_ref(pid)
+
+    def actor_ref(self, dest: PID | str) -> ActorRef:
+        """The ``ActorRef`` of a live local actor."""
+        pid = self.resolve(dest)
+        proc = self.process(pid)
+        actor = getattr(getattr(proc, "behaviour", None), "actor", None)
+        ref = getattr(actor, "actor_ref", None)
+        if ref is None or not proc.alive:
+            raise errors.Error(errors.NOT_FOUND, f"{pid} is not a live actor")
+        return ref
+
+    def send(self, dest: PID | str, topic: str, *payloads: Any) -> None:
+        """Send a message (fire and forget); the sender is the calling process, if any.
+
+        Raises ``INVALID`` for a bad topic or an unencodable payload (nothing
+        is delivered), ``NOT_FOUND`` for an unknown name or a dead process.
+        """
+        # This is the hottest path of the runtime: checks are inlined.
+        if topic.__class__ is not str or not topic or topic[0] == "@":
+            validate_topic(topic)
+        if len(payloads) == 1:
+            encoded: tuple[Any, ...] = (encode(payloads[0]),)
+        else:
+            encoded = tuple(map(encode, payloads))
+        pid = dest if dest.__class__ is PID else self.resolve(dest)
+        caller = getattr(_context, "process", None)
+        item = (MSG, caller.pid if caller is not None else None, topic, encoded)
+        host = self._peers.get(pid.node) if pid.node else self._hosts.get(pid.host)
+        if host is None or not host.deliver(pid, item):
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+
+    def terminate(self, dest: PID | str) -> None:
+        """Stop ``dest`` at its next step; its result error is "process terminated"."""
+        pid = self.resolve(dest)
+        caller = current_process()
+        sender = caller.pid if caller is not None else None
+        if not self.deliver(pid, (TERMINATE, sender)):
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+
+    def cancel(self, dest: PID | str, deadline: float | None = None, reason: str = "") -> None:
+        """Ask ``dest`` to finish: a CANCEL event, then termination after ``deadline`` seconds."""
+        pid = self.resolve(dest)
+        caller = current_process()
+        sender = caller.pid if caller is not None else None
+        if deadline is not None and deadline < 0:
+            raise errors.Error(errors.INVALID, f"cancel deadline must not be negative, got {deadline}")
+        if not self.deliver(pid, (CANCEL, sender, reason, deadline, time.time())):
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        if deadline is not None:
+            timer = self.timers.call_later(deadline, lambda: self.deliver(pid, (TERMINATE, sender)))
+            proc = self.process(pid)
+            if proc is not None:
+                proc.add_exit_callback(lambda _proc: timer.cancel())
+
+    def wait(self, dest: PID | str, timeout: float | None = None) -> tuple[Any, errors.Error | None]:
+        """Block until ``dest`` ends; its ``(value, error)``.  ``TIMEOUT`` error on timeout."""
+        pid = self.resolve(dest)
+        host = self._route(pid)
+        waiter = getattr(host, "wait", None)
+        if waiter is None:
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        return waiter(pid, timeout)
+
+    def exec(self, target: Any, *args: Any, timeout: float | None = None, **options: Any) -> Any:
+        """Spawn ``target``, wait for it, return its value or raise its error."""
+        pid = self.spawn(target, *args, **options)
+        value, error = self.wait(pid, timeout)
+        if error is not None:
+            raise error
+        return value
+
+    # -- names ----------------------------------------------------------------------
+
+    def register(self, name: str, dest: PID | str | None = None) -> bool:
+        """Register ``name`` for ``dest`` (default: the calling process)."""
+        if dest is None:
+            caller = current_process()
+            if caller is None:
+                raise errors.Error(errors.INVALID, "register needs a PID outside a process")
+            pid = caller.pid
+        else:
+            pid = self.resolve(dest)
+        proc = self.process(pid)
+        if not pid.node and proc is None:
+            raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        return self.registry.register(name, pid, proc)
+
+    def lookup(self, name: str) -> PID:
+        return self.registry.lookup(name)
+
+    def whereis(self, name: str) -> PID | None:
+        return self.registry.whereis(name)
+
+    def unregister(self, name: str) -> bool:
+        return self.registry.unregister(name)
+
+    # -- statistics and lifecycle --------------------------------------------------------
+
+    def process_count(self) -> int:
+        """Live processes on this node's process hosts."""
+        return sum(host.count() for host in self._hosts.values() if hasattr(host, "count"))
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every host (reverse order of creation), then the timer thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            hosts = list(self._hosts.values())
+        for host in reversed(hosts):
+            try:
+                host.stop(timeout)
+            except Exception:
+                logger.exception("stopping host %s failed", host.id)
+        self.timers.stop()
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} hosts={list(self._hosts)}>"
+
+
+def validate_topic(topic: str) -> None:
+    """Topics are non-empty strings not starting with ``@`` (reserved)."""
+    if not isinstance(topic, str) or not topic:
+        raise errors.Error(errors.INVALID, "topic must be a non-empty string")
+    if topic.startswith("@"):
+        raise errors.Error(errors.INVALID, f"cannot send to @ topics ({topic!r} is reserved)")
+
+
+def _start_message(topic: str, payload: Any) -> StartMessage:
+    validate_topic(topic)
+    return StartMessage(topic, (codec.encode(payload),) if payload is not None else ())
+
+
+def _inherit_context(caller: Process | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+    context: dict[str, Any] = dict(caller.context) if caller is not None and caller.context else {}
+    if extra:
+        context.update(extra)
+    return context
+
+
+_default_node: Node | None = None
+_default_lock = threading.Lock()
+
+
+def default_node() -> Node:
+    """The node ``Actor.start()`` uses when no node is given (created on first use)."""
+    global _default_node
+    with _default_lock:
+        if _default_node is None or _default_node._closed:
+            _default_node = Node()
+        return _default_node

@@ -1,0 +1,118 @@
+"""Process identifiers.
+
+A PID names one process for its whole life.  Its text form is the one the Lua
+API and the Wippy runtime use::
+
+    {app:processes|0x00001}                     local process (default node)
+    {node1@app:processes|0x00001}               process on node ``node1``
+    {app:temporal_client@app:worker|order-123}  Temporal workflow
+
+``host`` is the registry ID of the host that owns the process, ``uniq`` is
+unique within the node (a hex counter for local processes, the workflow ID for
+workflows) and ``node`` routes the PID: empty for the local node, a
+``temporal.client`` entry ID for workflows.  The node named ``local`` is the
+default and never printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors import errors
+
+__all__ = ["LOCAL_NODE", "PID", "is_pid_text"]
+
+LOCAL_NODE = "local"
+
+
+class PID:
+    """An immutable, hashable, ordered process identifier."""
+
+    __slots__ = ("_hash", "_text", "host", "node", "uniq")
+
+    node: str
+    host: str
+    uniq: str
+
+    def __init__(self, host: str, uniq: str, node: str = "") -> None:
+        if node == LOCAL_NODE:
+            node = ""
+        object.__setattr__(self, "node", node)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "uniq", uniq)
+        text = f"{{{node}@{host}|{uniq}}}" if node else f"{{{host}|{uniq}}}"
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "_hash", hash(text))
+
+    @classmethod
+    def parse(cls, text: str) -> PID:
+        """Parse the ``{[node@]host|uniq}`` form; ``INVALID`` error when malformed."""
+        if not isinstance(text, str) or not is_pid_text(text):
+            raise errors.Error(errors.INVALID, f"malformed PID {text!r}: expected {{[node@]host|id}}")
+        head, _, tail = text[1:-1].partition("|")
+        # A legacy three-part form {host|x|uniq} keeps only the last part.
+        uniq = tail.rsplit("|", 1)[-1]
+        node, at, host = head.partition("@")
+        if not at:
+            node, host = "", head
+        return cls(host, uniq, node)
+
+    @classmethod
+    def coerce(cls, value: PID | str) -> PID:
+        """Return ``value`` as a PID, parsing strings."""
+        if isinstance(value, PID):
+            return value
+        return cls.parse(value)
+
+    @property
+    def is_local(self) -> bool:
+        """True when the PID belongs to the default (local) node."""
+        return not self.node
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("PID is immutable")
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"PID({self._text!r})"
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PID):
+            return self._text == other._text
+        return NotImplemented
+
+    def _key(self) -> tuple[str, str, int, str]:
+        return (self.node, self.host, len(self.uniq), self.uniq)
+
+    def __lt__(self, other: PID) -> bool:
+        if not isinstance(other, PID):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: PID) -> bool:
+        if not isinstance(other, PID):
+            return NotImplemented
+        return self._key() <= other._key()
+
+    def __gt__(self, other: PID) -> bool:
+        if not isinstance(other, PID):
+            return NotImplemented
+        return self._key() > other._key()
+
+    def __ge__(self, other: PID) -> bool:
+        if not isinstance(other, PID):
+            return NotImplemented
+        return self._key() >= other._key()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PID, (self.host, self.uniq, self.node))
+
+
+def is_pid_text(text: str) -> bool:
+    """True when ``text`` has PID syntax (as opposed to being a registered name)."""
+    return len(text) >= 3 and text[0] == "{" and text[-1] == "}" and "|" in text

@@ -1,0 +1,75 @@
+"""The one seam every host implements, and the request a spawn carries.
+
+A *host* owns processes.  The node routes every call by the PID's host part,
+so callers never know which kind of host they talk to:
+
+* :class:`actors.host.ProcessHost` runs Python actors and Lua processes on a
+  small pool of worker threads;
+* ``temporal_bridge.WorkflowHost`` runs durable Lua workflows on Temporal.
+
+Links, monitors, exits, cancel and terminate are all *signals* handed to
+:meth:`Host.deliver`, so a host needs no separate method for each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from actors.pid import PID
+
+__all__ = ["Host", "SpawnRequest", "StartMessage"]
+
+
+@dataclass(frozen=True, slots=True)
+class StartMessage:
+    """A message queued with ``with_message``: delivered before ``spawn`` returns."""
+
+    topic: str
+    payloads: tuple[Any, ...] = ()
+
+
+@dataclass(slots=True)
+class SpawnRequest:
+    """Everything a host needs to start one process."""
+
+    target: Any
+    """An entry ID, an :class:`~actors.Actor` subclass, or a coroutine function."""
+    args: tuple[Any, ...] = ()
+    parent: PID | None = None
+    link: bool = False
+    monitor: bool = False
+    name: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[StartMessage, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    thread: bool | None = None
+    """Ask for a dedicated OS thread (``None``: the target decides)."""
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What the node needs from a host."""
+
+    id: str
+
+    def spawn(self, request: SpawnRequest) -> PID:
+        """Start a process; link/monitor to ``request.parent`` before its first step."""
+        ...
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        """Hand a message or signal to ``pid``; False when it does not exist (any more)."""
+        ...
+
+    def is_alive(self, pid: PID) -> bool:
+        """True while ``pid`` can still receive."""
+        ...
+
+    def start(self) -> None:
+        """Begin serving (start threads, connect)."""
+        ...
+
+    def stop(self, timeout: float) -> None:
+        """Cancel every process, wait up to ``timeout`` seconds, then kill the rest."""
+        ...

@@ -1,0 +1,1 @@
+"""supervision: OTP supervisors and ``process.service`` entries."""

@@ -1,0 +1,1 @@
+"""temporal_bridge: durable Lua workflows on Temporal behind the Host seam."""
