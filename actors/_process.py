@@ -181,6 +181,15 @@ class Process:
         self._submit(self)
         return True
 
+    # pykka's inbox protocol, so a Python actor's ``actor_inbox`` is its process.
+
+    def put(self, envelope: Any, /) -> None:
+        """Queue a pykka envelope (``tell``/``ask``) in this mailbox."""
+        self.deliver((ENVELOPE, envelope))
+
+    def empty(self) -> bool:
+        return not self._box
+
     def schedule(self) -> None:
         """Make the process runnable (used once, right after spawn)."""
         with self._lock:
@@ -323,6 +332,14 @@ class Process:
             self.behaviour.stopped(self)
         except Exception:
             logger.exception("cleanup of process %s failed", self.pid)
+        # Internal bookkeeping (deadline timers, waiting threads) settles
+        # before anybody is told, so an observer sees no leftovers.
+        if callbacks:
+            for callback in callbacks:
+                try:
+                    callback(self)
+                except Exception:
+                    logger.exception("exit callback of %s failed", self.pid)
         at = time.time()
         if self.watchers:
             exit_item = (EXIT, self.pid, value, error, at)
@@ -340,12 +357,6 @@ class Process:
             for target in self.monitoring:
                 node.deliver(target, demonitor)
         self.host.forget(self)
-        if callbacks:
-            for callback in callbacks:
-                try:
-                    callback(self)
-                except Exception:
-                    logger.exception("exit callback of %s failed", self.pid)
 
     def _absorb_after_death(self, item: tuple[Any, ...]) -> None:
         """Fold a request that arrived before the mailbox closed into the final state."""

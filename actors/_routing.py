@@ -18,15 +18,12 @@ exactly (the runtime has no glob topics).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from actors import errors
 from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
 
 __all__ = ["Router", "validate_listen_topic"]
-
-_EVENT = object()  # the pseudo-topic of events (``@pid/events``)
 
 
 class _Subscription:
@@ -38,10 +35,19 @@ class _Subscription:
 
 
 class Router:
-    """A process's subscriptions and its still-unrouted mailbox."""
+    """A process's subscriptions and its still-unrouted mailbox.
+
+    Pending messages are kept per topic (in arrival order, with a sequence
+    number) so that routing costs what is delivered, not what is waiting: a
+    process sitting on thousands of unread messages for one topic does not
+    slow down the others.  Messages without a listener reach the inbox in
+    global arrival order.
+    """
 
     def __init__(self) -> None:
-        self._pending: deque[tuple[Any, Any]] = deque()
+        self._by_topic: dict[str, deque[tuple[int, Message]]] = {}
+        self._events_pending: deque[Exit | LinkDown | Cancel] = deque()
+        self._seq = 0
         self._topics: dict[str, _Subscription] = {}
         self._inbox: Channel | None = None
         self._events: Channel | None = None
@@ -51,16 +57,20 @@ class Router:
     # -- incoming ------------------------------------------------------------------------
 
     def push_message(self, message: Message) -> None:
-        self._pending.append((message.topic, message))
+        self._seq += 1
+        queue = self._by_topic.get(message.topic)
+        if queue is None:
+            queue = self._by_topic[message.topic] = deque()
+        queue.append((self._seq, message))
         self.dirty = True
 
     def push_event(self, event: Exit | LinkDown | Cancel) -> None:
-        self._pending.append((_EVENT, event))
+        self._events_pending.append(event)
         self.dirty = True
 
     @property
     def pending_count(self) -> int:
-        return len(self._pending)
+        return len(self._events_pending) + sum(len(queue) for queue in self._by_topic.values())
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -119,27 +129,44 @@ class Router:
     def flush(self) -> None:
         """Move every pending item that can move now into its channel, in order."""
         self.dirty = False
-        pending = self._pending
-        if not pending:
+        events = self._events_pending
+        if events and self._events is not None:
+            while events and self._events.offer(events[0]):
+                events.popleft()
+        by_topic = self._by_topic
+        if not by_topic:
             return
-        kept: deque[tuple[Any, Any]] = deque()
-        blocked: set[int] = set()
-        for entry in pending:
-            topic, item = entry
-            target, value = self._target(topic, item)
-            if target is None or id(target) in blocked or not target.offer(value):
-                if target is not None:
-                    blocked.add(id(target))
-                kept.append(entry)
-        self._pending = kept
+        for topic, subscription in self._topics.items():
+            queue = by_topic.get(topic)
+            if queue is None:
+                continue
+            channel = subscription.channel
+            raw = not subscription.messages
+            while queue:
+                message = queue[0][1]
+                if not channel.offer(message.payload if raw else message):
+                    break
+                queue.popleft()
+            if not queue:
+                del by_topic[topic]
+        if self._inbox is not None:
+            self._flush_inbox(self._inbox)
 
-    def _target(self, topic: Any, item: Any) -> tuple[Channel | None, Any]:
-        if topic is _EVENT:
-            return self._events, item
-        subscription = self._topics.get(topic)
-        if subscription is not None:
-            return subscription.channel, item if subscription.messages else item.payload
-        return self._inbox, item
+    def _flush_inbox(self, inbox: Channel) -> None:
+        """Unlistened topics go to the inbox in global arrival order."""
+        by_topic = self._by_topic
+        topics = self._topics
+        while True:
+            oldest: deque[tuple[int, Message]] | None = None
+            oldest_topic = ""
+            for topic, queue in by_topic.items():
+                if topic not in topics and (oldest is None or queue[0][0] < oldest[0][0]):
+                    oldest, oldest_topic = queue, topic
+            if oldest is None or not inbox.offer(oldest[0][1]):
+                return
+            oldest.popleft()
+            if not oldest:
+                del by_topic[oldest_topic]
 
     def close(self) -> None:
         """Close every channel (the process ended)."""
@@ -149,7 +176,8 @@ class Router:
             if channel is not None:
                 channel.close()
         self._topics.clear()
-        self._pending.clear()
+        self._by_topic.clear()
+        self._events_pending.clear()
 
 
 def validate_listen_topic(topic: str) -> None:

@@ -41,7 +41,7 @@ from pykka import ActorRegistry, ThreadingFuture
 from pykka._envelope import Envelope
 
 from actors import _ops, errors
-from actors._process import ENVELOPE, Behaviour, Process
+from actors._process import Behaviour, Process
 from actors.events import Cancel, Exit, LinkDown, Message
 from actors.pid import PID
 from actors.seam import SpawnRequest
@@ -54,24 +54,6 @@ __all__ = ["Actor", "ActorRef", "actor_behaviour"]
 logger = logging.getLogger("actors.actor")
 
 _construction = threading.local()
-
-
-class _Inbox:
-    """pykka's inbox interface, writing into the process mailbox."""
-
-    __slots__ = ("_process",)
-
-    def __init__(self, process: Process) -> None:
-        self._process = process
-
-    def put(self, envelope: Envelope[Any], /) -> None:
-        self._process.deliver((ENVELOPE, envelope))
-
-    def get(self) -> Envelope[Any]:  # pragma: no cover - the host drives the loop
-        raise RuntimeError("actors.Actor inboxes are drained by their host")
-
-    def empty(self) -> bool:
-        return not self._process._box
 
 
 class _StoppedFlag:
@@ -143,7 +125,7 @@ class Actor(pykka.Actor):
         self.pid = pending.pid
         self.node = pending.node
         self.actor_urn = f"urn:actorflow:{pending.pid}"
-        self.actor_inbox = _Inbox(pending)
+        self.actor_inbox = pending  # the process mailbox speaks pykka's inbox protocol
         self.actor_stopped = _StoppedFlag()  # type: ignore[assignment]
         self._actor_ref: ActorRef | None = None  # type: ignore[assignment]
 
@@ -343,7 +325,7 @@ def actor_behaviour(
     previous = getattr(_construction, "process", None)
     _construction.process = process
     try:
-        actor = actor_class(*request.args, **request.kwargs)
+        actor = actor_class(*request.args, **(request.kwargs or {}))
     finally:
         _construction.process = previous
     if getattr(actor, "_process", None) is not process:

@@ -127,7 +127,7 @@ class ProcessHost:
             pid,
             _NOT_STARTED,
             self._submit,
-            context=dict(request.context) if request.context else None,
+            context=request.context,
             parent=request.parent,
         )
         behaviour, entry_id, dedicated = node.kinds.make_behaviour(request, proc)

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from actors import errors
 from actors._process import Behaviour, Process
+from actors.actor import Actor, actor_behaviour
+from actors.coprocess import CoroutineBehaviour
 from actors.seam import SpawnRequest
 
 __all__ = ["BehaviourFactory", "EntryLookup", "Kinds"]
@@ -55,16 +57,12 @@ class Kinds:
         target = request.target
         if isinstance(target, str):
             return self._entry_behaviour(target, request, process)
-        from actors.actor import Actor, actor_behaviour
-
         if isinstance(target, type) and issubclass(target, Actor):
             behaviour, dedicated = actor_behaviour(target, request, process)
             return behaviour, _qualname(target), dedicated
         if inspect.iscoroutinefunction(target):
-            from actors.coprocess import CoroutineBehaviour
-
             return (
-                CoroutineBehaviour(target, request.args, request.kwargs),
+                CoroutineBehaviour(target, request.args, request.kwargs or {}),
                 _qualname(target),
                 bool(request.thread),
             )

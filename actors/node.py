@@ -175,24 +175,26 @@ class Node:
                 errors.INVALID,
                 "link/monitor need a calling process: spawn from an actor, a process or a Probe",
             )
-        start_messages = tuple(_start_message(topic, payload) for topic, payload in messages)
         request = SpawnRequest(
-            target=target,
-            args=args,
-            parent=caller.pid if caller is not None else None,
-            link=link,
-            monitor=monitor,
-            name=name,
-            context=_inherit_context(caller, context),
-            options=dict(options or {}),
-            messages=start_messages,
-            kwargs=kwargs,
-            thread=thread,
+            target,
+            args,
+            caller.pid if caller is not None else None,
+            link,
+            monitor,
+            name,
+            _inherit_context(caller, context),
+            dict(options) if options else None,
+            tuple(_start_message(topic, payload) for topic, payload in messages) if messages else (),
+            kwargs or None,
+            thread,
         )
-        return self.spawn_request(request, host or self.default_host_id)
+        return self.spawn_request(request, host or self.default_host_id, caller)
 
-    def spawn_request(self, request: SpawnRequest, host_id: str) -> PID:
-        """Spawn from a prepared request on ``host_id`` (the path every spawn takes)."""
+    def spawn_request(self, request: SpawnRequest, host_id: str, caller: Process | None = None) -> PID:
+        """Spawn from a prepared request on ``host_id`` (the path every spawn takes).
+
+        ``caller`` is the process that gets the link/monitor (``request.parent``).
+        """
         target_host = self.host(host_id)
         if request.name is not None and getattr(target_host, "names_are_local", True):
             existing = self.registry.whereis(request.name)
@@ -209,8 +211,7 @@ class Node:
                 raise
             self._send_start_messages(existing, request)
             return existing
-        caller = current_process()
-        if caller is not None and request.parent == caller.pid:
+        if caller is not None and (request.link or request.monitor):
             if request.link:
                 if caller.links is None:
                     caller.links = set()
@@ -275,11 +276,11 @@ class Node:
         sender = caller.pid if caller is not None else None
         if deadline is not None and deadline < 0:
             raise errors.Error(errors.INVALID, f"cancel deadline must not be negative, got {deadline}")
+        proc = self.process(pid)  # before delivering: it may be gone right after
         if not self.deliver(pid, (CANCEL, sender, reason, deadline, time.time())):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
         if deadline is not None:
             timer = self.timers.call_later(deadline, lambda: self.deliver(pid, (TERMINATE, sender)))
-            proc = self.process(pid)
             if proc is not None:
                 proc.add_exit_callback(lambda _proc: timer.cancel())
 
@@ -368,10 +369,13 @@ def _start_message(topic: str, payload: Any) -> StartMessage:
     return StartMessage(topic, (codec.encode(payload),) if payload is not None else ())
 
 
-def _inherit_context(caller: Process | None, extra: dict[str, Any] | None) -> dict[str, Any]:
-    context: dict[str, Any] = dict(caller.context) if caller is not None and caller.context else {}
-    if extra:
-        context.update(extra)
+def _inherit_context(caller: Process | None, extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The child's context: the caller's values, then ``extra`` (``None`` when empty)."""
+    inherited = caller.context if caller is not None else None
+    if not extra:
+        return dict(inherited) if inherited else None
+    context = dict(inherited) if inherited else {}
+    context.update(extra)
     return context
 
 

@@ -13,7 +13,7 @@ Links, monitors, exits, cancel and terminate are all *signals* handed to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from actors.pid import PID
@@ -40,10 +40,12 @@ class SpawnRequest:
     link: bool = False
     monitor: bool = False
     name: str | None = None
-    context: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    """Values the process can read with ``ctx`` (inherited from the spawner)."""
+    options: dict[str, Any] | None = None
+    """Host-specific options (``temporal.workflow.*`` for workflow hosts)."""
     messages: tuple[StartMessage, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] | None = None
     thread: bool | None = None
     """Ask for a dedicated OS thread (``None``: the target decides)."""
 
