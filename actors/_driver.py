@@ -128,6 +128,11 @@ class CoroutineDriver(Behaviour):
         timers.add(timer)
         return timer
 
+    def cancel_timer(self, timer: Timer) -> bool:
+        """Stop a timer made by :meth:`call_later`; True if it had not fired."""
+        self._timers.discard(timer)
+        return timer.cancel()
+
     def after(self, seconds: float) -> Channel:
         """A channel that receives the wall-clock time once, after ``seconds``, then closes."""
         if seconds <= 0:

@@ -200,6 +200,23 @@ class ProcessHost:
         value, error = proc.result
         return codec.decode(value), error
 
+    def watch(self, pid: PID, callback: Any) -> None:
+        """Call ``callback(value, error)`` once ``pid`` ends (at once if it already has).
+
+        The callback runs on whichever thread ends the process: keep it short
+        (deliver a signal).
+        """
+        proc = self._procs.get(pid)
+        if proc is None:
+            callback(None, errors.Error(errors.NOT_FOUND, f"process {pid} not found"))
+            return
+
+        def ended(done: Process) -> None:
+            assert done.result is not None
+            callback(codec.decode(done.result[0]), done.result[1])
+
+        proc.add_exit_callback(ended)
+
     def is_alive(self, pid: PID) -> bool:
         proc = self._procs.get(pid)
         return proc is not None and proc.alive

@@ -8,10 +8,13 @@ whether it talks to a local actor, a Lua process or a durable workflow.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from actors import codec, errors
@@ -27,7 +30,7 @@ from actors.seam import Host, SpawnRequest, StartMessage
 if TYPE_CHECKING:
     from actors.actor import ActorRef
 
-__all__ = ["DEFAULT_HOST", "Node", "default_node", "validate_topic"]
+__all__ = ["DEFAULT_HOST", "Node", "call_context", "default_node", "validate_topic"]
 
 logger = logging.getLogger("actors.node")
 
@@ -52,6 +55,9 @@ class Node:
         self.registry = NameRegistry()
         self.timers = Timers(name=f"{name}-timers")
         self.kinds = Kinds()
+        self.functions: dict[str, Callable[..., Any]] = {}
+        """Python callables that ``funcs.call`` can reach, by ID (``register_function``)."""
+        self._executor: ThreadPoolExecutor | None = None
         self._hosts: dict[str, Host] = {}
         self._peers: dict[str, Host] = {}
         self._uniq = itertools.count(1)
@@ -301,6 +307,53 @@ class Node:
             raise error
         return value
 
+    # -- functions --------------------------------------------------------------------
+
+    def register_function(self, function_id: str, function: Callable[..., Any]) -> None:
+        """Make a Python callable reachable from Lua's ``funcs.call(function_id, ...)``.
+
+        It runs on a small thread pool (it may block) with the arguments the
+        Lua code passed; :func:`actors.call_context` gives the caller's context.
+        """
+        if not isinstance(function_id, str) or ":" not in function_id:
+            raise errors.Error(errors.INVALID, f"function ID must be namespace:name, got {function_id!r}")
+        self.functions[function_id] = function
+
+    def run_function(
+        self,
+        function_id: str,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        context: dict[str, Any],
+        done: Callable[[Any, errors.Error | None], None],
+    ) -> None:
+        """Run a registered function on the pool; ``done(value, error)`` when it returns."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=8, thread_name_prefix=f"{self.name}-functions"
+                )
+            executor = self._executor
+
+        def run() -> None:
+            token = _call_context.set(dict(context))
+            try:
+                value = function(*args)
+            except errors.Error as err:
+                done(None, err)
+            except Exception as exc:
+                logger.debug("function %s failed", function_id, exc_info=True)
+                done(None, errors.from_exception(exc))
+            else:
+                try:
+                    done(codec.copy(value), None)
+                except errors.Error as err:
+                    done(None, err)
+            finally:
+                _call_context.reset(token)
+
+        executor.submit(run)
+
     # -- names ----------------------------------------------------------------------
 
     def register(self, name: str, dest: PID | str | None = None) -> bool:
@@ -345,6 +398,8 @@ class Node:
             except Exception:
                 logger.exception("stopping host %s failed", host.id)
         self.timers.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Node:
         return self
@@ -377,6 +432,16 @@ def _inherit_context(caller: Process | None, extra: dict[str, Any] | None) -> di
     context = dict(inherited) if inherited else {}
     context.update(extra)
     return context
+
+
+_call_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "actors_call_context", default=None
+)
+
+
+def call_context() -> dict[str, Any]:
+    """Inside a function registered with :meth:`Node.register_function`: the caller's context."""
+    return dict(_call_context.get() or {})
 
 
 _default_node: Node | None = None

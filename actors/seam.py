@@ -64,6 +64,10 @@ class Host(Protocol):
         """Hand a message or signal to ``pid``; False when it does not exist (any more)."""
         ...
 
+    def watch(self, pid: PID, callback: Any) -> None:
+        """Call ``callback(value, error)`` once ``pid`` ends (``exec`` and ``funcs.call``)."""
+        ...
+
     def is_alive(self, pid: PID) -> bool:
         """True while ``pid`` can still receive."""
         ...

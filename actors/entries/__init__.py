@@ -1,0 +1,110 @@
+"""YAML registry entries: the model, the loader, and the kinds ``actors`` knows.
+
+``actors`` itself knows the process-side kinds (``process.lua``,
+``function.lua``, ``library.lua``, ``process.host``); other packages add theirs
+with :func:`register_kind`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.entries.loader import DEFAULT_NAMESPACE, AppLoadError, load_app
+from actors.entries.model import (
+    LUA_MODULES,
+    Entry,
+    KindSpec,
+    Problem,
+    Registry,
+    kind_spec,
+    known_kinds,
+    register_kind,
+    resolve_ref,
+)
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "LUA_MODULES",
+    "AppLoadError",
+    "Entry",
+    "KindSpec",
+    "Problem",
+    "Registry",
+    "check_lifecycle",
+    "kind_spec",
+    "known_kinds",
+    "load_app",
+    "register_kind",
+    "resolve_ref",
+]
+
+
+def check_lifecycle(entry: Entry, registry: Registry) -> list[str]:
+    """Problems in an entry's ``lifecycle`` block (shared by every supervised kind)."""
+    from actors.lua.stdlib import duration_seconds
+
+    lifecycle: Any = entry.data.get("lifecycle")
+    if lifecycle is None:
+        return []
+    if not isinstance(lifecycle, dict):
+        return ["'lifecycle' must be a mapping"]
+    messages = []
+    if "auto_start" in lifecycle and not isinstance(lifecycle["auto_start"], bool):
+        messages.append("lifecycle.auto_start must be true or false")
+    for key in ("start_timeout", "stop_timeout", "stable_threshold"):
+        if key in lifecycle:
+            try:
+                duration_seconds(lifecycle[key], what=f"lifecycle.{key}")
+            except Exception as exc:  # an Error with the detail
+                messages.append(str(exc))
+    for key in ("requires", "depends_on"):
+        value = lifecycle.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            messages.append(f"lifecycle.{key} must be a list of entry IDs")
+            continue
+        for item in value:
+            if entry.ref(item) not in registry:
+                messages.append(f"lifecycle.{key} references unknown entry {entry.ref(item)!r}")
+    restart = lifecycle.get("restart")
+    if restart is not None:
+        if not isinstance(restart, dict):
+            messages.append("lifecycle.restart must be a mapping")
+        else:
+            for key in ("initial_delay", "max_delay"):
+                if key in restart:
+                    try:
+                        duration_seconds(restart[key], what=f"lifecycle.restart.{key}")
+                    except Exception as exc:
+                        messages.append(str(exc))
+            for key in ("backoff_factor", "jitter"):
+                if key in restart and (
+                    isinstance(restart[key], bool) or not isinstance(restart[key], (int, float))
+                ):
+                    messages.append(f"lifecycle.restart.{key} must be a number")
+            attempts = restart.get("max_attempts")
+            if attempts is not None and (
+                isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0
+            ):
+                messages.append("lifecycle.restart.max_attempts must be a non-negative integer")
+    return messages
+
+
+def _check_host(entry: Entry, registry: Registry) -> list[str]:
+    messages = check_lifecycle(entry, registry)
+    host = entry.data.get("host")
+    if host is None:
+        return messages
+    if not isinstance(host, dict):
+        return [*messages, "'host' must be a mapping (workers, queue_size, local_queue_size)"]
+    workers = host.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        messages.append("host.workers must be a positive integer")
+    return messages
+
+
+register_kind(KindSpec("function.lua", code=True, description="a Lua function (funcs.call target)"))
+register_kind(KindSpec("process.lua", code=True, description="a Lua process run on a process.host"))
+register_kind(KindSpec("library.lua", code=True, description="shared Lua code"))
+register_kind(KindSpec("process.host", check=_check_host, description="a pool of workers running processes"))

@@ -1,0 +1,286 @@
+"""Loading an app directory: every YAML file, validated before anything starts.
+
+A definition file is either ``{namespace, entries: [...], version?}``, a single
+entry ``{namespace?, name, kind, ...}``, or a bare list of entries (namespace
+``app``, the form the user's documents show).  Every mistake — bad YAML,
+unknown kind, missing field, missing source file, duplicate ID, reference to
+an unknown entry — becomes a :class:`~actors.entries.model.Problem` with the
+file, line and entry ID, and all of them are reported together in one
+:class:`AppLoadError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actors import errors
+from actors.entries.model import LUA_MODULES, Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
+
+__all__ = ["DEFAULT_NAMESPACE", "AppLoadError", "load_app"]
+
+DEFAULT_NAMESPACE = "app"
+_SKIP_DIRS = {".venv", "venv", "node_modules", "__pycache__", ".git"}
+
+
+class AppLoadError(errors.Error):
+    """An app with problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.entry_id, p.message))
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(errors.INVALID, f"app has {count} problem{'s' if count != 1 else ''}:\n{lines}")
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    line = 0
+
+
+class _List(list):  # type: ignore[type-arg]
+    line = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader whose mappings and lists remember their line."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    mapping = _Map(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _List:
+    sequence = _List(loader.construct_sequence(node, deep=True))
+    sequence.line = node.start_mark.line + 1
+    return sequence
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_app(root: str | Path) -> Registry:
+    """Load and validate every entry under ``root`` (a directory or one YAML file)."""
+    base = Path(root).resolve()
+    if not base.exists():
+        raise errors.Error(errors.NOT_FOUND, f"app {root} does not exist")
+    files = [base] if base.is_file() else sorted(_yaml_files(base))
+    app_dir = base.parent if base.is_file() else base
+    problems: list[Problem] = []
+    entries: list[Entry] = []
+    seen: dict[str, Entry] = {}
+    for path in files:
+        for entry in _read_file(path, app_dir, problems):
+            previous = seen.get(entry.id)
+            if previous is not None:
+                problems.append(
+                    _problem(
+                        entry,
+                        f"duplicate entry ID (first declared at {_rel(previous.file, app_dir)}:"
+                        f"{previous.line})",
+                        app_dir,
+                    )
+                )
+                continue
+            seen[entry.id] = entry
+            entries.append(entry)
+    registry = Registry(app_dir, entries)
+    for entry in entries:
+        spec = kind_spec(entry.kind)
+        if spec is not None:
+            problems.extend(
+                _problem(entry, message, app_dir) for message in _check_entry(entry, spec, registry)
+            )
+    if problems:
+        raise AppLoadError(problems)
+    return registry
+
+
+def _yaml_files(base: Path) -> Iterable[Path]:
+    for path in base.rglob("*"):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(base).parts[:-1]):
+            continue
+        yield path
+
+
+def _rel(path: Path, app_dir: Path) -> str:
+    try:
+        return str(path.relative_to(app_dir))
+    except ValueError:
+        return str(path)
+
+
+def _problem(entry: Entry, message: str, app_dir: Path) -> Problem:
+    return Problem(_rel(entry.file, app_dir), entry.line, entry.id, message)
+
+
+def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry]:
+    name = _rel(path, app_dir)
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(name, line, "", f"invalid YAML: {reason}"))
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(name, 1, "", f"cannot read file: {exc}"))
+        return []
+    if document is None:
+        return []
+    if isinstance(document, list):
+        namespace, items = DEFAULT_NAMESPACE, document
+    elif isinstance(document, dict) and "entries" in document:
+        namespace = document.get("namespace")
+        items = document.get("entries")
+        if not isinstance(namespace, str) or not namespace:
+            problems.append(
+                Problem(name, getattr(document, "line", 1), "", "missing 'namespace' (e.g. app.workers)")
+            )
+            return []
+        if not isinstance(items, list):
+            problems.append(Problem(name, getattr(document, "line", 1), "", "'entries' must be a list"))
+            return []
+    elif isinstance(document, dict) and "kind" in document:
+        namespace = document.get("namespace") or DEFAULT_NAMESPACE
+        items = [document]
+    else:
+        problems.append(
+            Problem(
+                name,
+                getattr(document, "line", 1),
+                "",
+                "not an app definition: expected namespace and entries",
+            )
+        )
+        return []
+    result = []
+    for item in items:
+        entry = _make_entry(item, str(namespace), path, app_dir, problems)
+        if entry is not None:
+            result.append(entry)
+    return result
+
+
+def _make_entry(
+    item: Any, namespace: str, path: Path, app_dir: Path, problems: list[Problem]
+) -> Entry | None:
+    name_in_file = _rel(path, app_dir)
+    line = getattr(item, "line", 1)
+    if not isinstance(item, dict):
+        problems.append(Problem(name_in_file, line, "", "an entry must be a mapping with name and kind"))
+        return None
+    name = item.get("name")
+    kind = item.get("kind")
+    entry_id = f"{namespace}:{name}" if isinstance(name, str) and name else ""
+    if not entry_id:
+        problems.append(Problem(name_in_file, line, "", "entry without a 'name'"))
+        return None
+    if not isinstance(kind, str) or not kind:
+        problems.append(Problem(name_in_file, line, entry_id, "entry without a 'kind'"))
+        return None
+    meta = item.get("meta") or {}
+    if not isinstance(meta, dict):
+        problems.append(Problem(name_in_file, line, entry_id, "'meta' must be a mapping"))
+        meta = {}
+    data = {key: value for key, value in item.items() if key not in ("name", "kind", "meta")}
+    entry = Entry(entry_id, namespace, name, kind, data, _plain(meta), path, line)
+    spec = kind_spec(kind)
+    if spec is None:
+        problems.append(
+            Problem(
+                name_in_file, line, entry_id, f"unknown kind {kind!r} (known: {', '.join(known_kinds())})"
+            )
+        )
+        return entry
+    for required in spec.required:
+        if entry.get(required) in (None, ""):
+            problems.append(Problem(name_in_file, line, entry_id, f"missing required field {required!r}"))
+    if spec.code:
+        _load_source(entry, app_dir, problems)
+    entry.data = _plain(entry.data)
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    """Drop the line-tracking subclasses (entries hold plain data)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
+    name_in_file = _rel(entry.file, app_dir)
+    source = entry.data.get("source")
+    if not isinstance(source, str) or not source.strip():
+        problems.append(Problem(name_in_file, entry.line, entry.id, "missing required field 'source'"))
+        return
+    if source.startswith("file://"):
+        relative = source[len("file://") :]
+        path = (entry.file.parent / relative).resolve()
+        if not path.is_file():
+            problems.append(Problem(name_in_file, entry.line, entry.id, f"source file {relative} not found"))
+            return
+        try:
+            entry.source_text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(name_in_file, entry.line, entry.id, f"cannot read {relative}: {exc}"))
+            return
+        entry.source_name = _rel(path, app_dir)
+    else:
+        entry.source_text = source
+        entry.source_name = f"{name_in_file}:{entry.id}"
+    method = entry.data.get("method", "main")
+    if not isinstance(method, str) or not method:
+        problems.append(Problem(name_in_file, entry.line, entry.id, "'method' must be a function name"))
+    modules = entry.data.get("modules", [])
+    if not isinstance(modules, list) or not all(isinstance(module, str) for module in modules):
+        problems.append(
+            Problem(name_in_file, entry.line, entry.id, "'modules' must be a list of module names")
+        )
+        return
+    for module in modules:
+        if module not in LUA_MODULES:
+            problems.append(
+                Problem(
+                    name_in_file,
+                    entry.line,
+                    entry.id,
+                    f"module {module!r} is not available (available: {', '.join(sorted(LUA_MODULES))})",
+                )
+            )
+
+
+def _check_entry(entry: Entry, spec: KindSpec, registry: Registry) -> list[str]:
+    messages: list[str] = []
+    for field_name, kinds in spec.references.items():
+        if field_name.startswith("meta."):
+            value = entry.meta_get(field_name[len("meta.") :])
+        else:
+            value = entry.get(field_name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            messages.append(f"{field_name!r} must be an entry ID")
+            continue
+        target_id = entry.ref(value)
+        target = registry.get(target_id)
+        if target is None:
+            messages.append(f"{field_name} references unknown entry {target_id!r}")
+        elif kinds and target.kind not in kinds:
+            messages.append(
+                f"{field_name} references {target_id!r} of kind {target.kind!r}, expected {' or '.join(kinds)}"
+            )
+    if spec.check is not None:
+        messages.extend(spec.check(entry, registry))
+    return messages

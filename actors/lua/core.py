@@ -1,0 +1,296 @@
+"""What every Lua driver shares: tasks, operation dispatch, results.
+
+A Lua program's coroutines are :class:`LuaTask` objects in the process's
+:class:`~actors._tasks.Scheduler`.  When Lua code performs an operation, the
+prelude yields ``(OP, name, args…)``; ``LuaTask`` turns channel operations
+into the scheduler's own operations and everything else into ``(LUA_OP,
+name, args)`` for :class:`LuaCore`, which calls the handler ``op_<name>``:
+first on the *world* (the process driver, or the workflow driver), then its
+own (operations that are the same everywhere: channels, topics, JSON, …).
+
+A handler returns ``(True, values)`` when done (a tuple of Lua return
+values), ``(False, exc)`` to raise in Lua, or ``None`` when it will wake the
+task later with :meth:`LuaCore.resume`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actors import errors
+from actors._routing import Router
+from actors._tasks import SPAWN, YIELD, Scheduler, Task
+from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed
+from actors.lua import stdlib
+from actors.lua.runtime import LuaMemoryError, LuaState, text
+
+__all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask"]
+
+LUA_OP = "lua"  # (LUA_OP, name, args)
+
+logger = logging.getLogger("actors.lua")
+
+
+class LuaFailure(Exception):
+    """A Lua task ended with an uncaught error; ``error`` is the converted Error."""
+
+    def __init__(self, error: errors.Error) -> None:
+        super().__init__(error.message())
+        self.error = error
+
+
+class LuaTask:
+    """A Lua coroutine speaking the scheduler's coroutine protocol."""
+
+    __slots__ = ("_pending", "_started", "state", "thread")
+
+    def __init__(self, state: LuaState, fn: Any, args: tuple[Any, ...] = ()) -> None:
+        self.state = state
+        self.thread = state.task_body.coroutine(fn, *args)
+        self._started = False
+        self._pending: str | None = None
+
+    def send(self, value: Any) -> Any:
+        if not self._started:
+            self._started = True
+            return self._interpret(self.thread.send(None))
+        return self._interpret(self.thread.send(self._lua_results(value)))
+
+    def throw(self, exc: BaseException) -> Any:
+        self._pending = None
+        state = self.state
+        value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
+        return self._interpret(self.thread.send((state.RAISE, value)))
+
+    def close(self) -> None:
+        self.thread = None  # type: ignore[assignment]
+
+    def _lua_results(self, value: Any) -> Any:
+        pending, self._pending = self._pending, None
+        to_lua = self.state.to_lua
+        if pending == SELECT:
+            index, item, ok = value
+            return (index + 1 if index >= 0 else 0, to_lua(item), ok)
+        if pending in (SPAWN, YIELD):
+            return True
+        if type(value) is tuple:
+            return tuple(to_lua(item) for item in value)
+        return to_lua(value)
+
+    def _interpret(self, result: Any) -> Any:
+        if type(result) is not tuple:
+            result = (result,)
+        state = self.state
+        head = result[0] if result else None
+        if head == state.OP:
+            name = result[1]
+            if name == b"chan_recv":
+                self._pending = RECV
+                return (RECV, _channel(result[2]))
+            if name == b"chan_send":
+                self._pending = SEND
+                return (SEND, _channel(result[2]), result[3] if len(result) > 3 else None)
+            if name == b"chan_select":
+                self._pending = SELECT
+                return (SELECT, _select_cases(result[2], result[3], result[4], result[5]), bool(result[6]))
+            if name == b"spawn_task":
+                self._pending = SPAWN
+                return (SPAWN, LuaTask(state, result[2]))
+            self._pending = LUA_OP
+            return (LUA_OP, name.decode(), result[2:])
+        if head == state.DONE:
+            raise StopIteration(result[1:])
+        if head == state.FAIL:
+            failure = result[1] if len(result) > 1 else None
+            if state.is_error(failure):
+                raise LuaFailure(state.error_from_lua(failure))
+            raise LuaFailure(errors.Error(errors.INTERNAL, text(failure)))
+        # A bare coroutine.yield() in a task: just let the others run.
+        self._pending = YIELD
+        return (YIELD,)
+
+
+def _channel(handle: Any) -> Channel:
+    if not isinstance(handle, Channel):
+        raise errors.Error(errors.INVALID, "expected a channel")
+    return handle
+
+
+def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tuple[Channel, bool, Any]]:
+    cases = []
+    for index in range(1, int(count) + 1):
+        cases.append((_channel(handles[index]), bool(sends[index]), values[index]))
+    return cases
+
+
+class LuaCore:
+    """Dispatches a Lua program's operations; owns the program's Lua state."""
+
+    def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, world: Any) -> None:
+        self.state = state
+        self.router = router
+        self.scheduler = scheduler
+        self.world = world
+
+    # -- tasks and results ----------------------------------------------------------------
+
+    def main_task(self, fn: Any, args: tuple[Any, ...]) -> LuaTask:
+        return LuaTask(self.state, fn, tuple(self.state.to_lua(arg) for arg in args))
+
+    def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
+        """The spec's result rule: first value is the result, a non-nil second value an error."""
+        state = self.state
+        if not ok:
+            if isinstance(value, LuaFailure):
+                return None, value.error
+            if isinstance(value, errors.Error):
+                return None, value
+            if isinstance(value, LuaMemoryError):
+                return None, errors.Error(errors.LIMIT_EXCEEDED, "Lua memory limit exceeded", retryable=False)
+            return None, errors.from_exception(value)
+        values = value or ()
+        result = state.from_lua(values[0]) if len(values) > 0 else None
+        problem = values[1] if len(values) > 1 else None
+        if problem is None:
+            return result, None
+        if state.is_error(problem):
+            return result, state.error_from_lua(problem)
+        return result, errors.Error(errors.INTERNAL, text(problem), retryable=False)
+
+    def resume(self, task: Task, *values: Any) -> None:
+        """Wake ``task`` with Lua return values (for handlers that completed later)."""
+        self.scheduler.wake(task, values)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def dispatch(self, task: Task | None, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        handler = getattr(self.world, "op_" + name, None) or getattr(self, "op_" + name, None)
+        if handler is None:
+            return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+        try:
+            return handler(task, *args)
+        except errors.Error as err:
+            return False, err
+        except ChannelClosed as closed:
+            return False, closed
+
+    def direct(self, name: bytes, *args: Any) -> Any:
+        """The prelude's ``host()``: an operation outside any coroutine (cannot block)."""
+        op_name = name.decode()
+        if op_name in ("chan_recv", "chan_send", "chan_select"):
+            completed = self._direct_channel(op_name, args)
+        elif op_name == "spawn_task":
+            self.scheduler.spawn(LuaTask(self.state, args[0]))
+            completed = (True, (True,))
+        else:
+            completed = self.dispatch(None, op_name, args)
+        state = self.state
+        if completed is None:
+            err = errors.Error(errors.INVALID, f"{op_name} would block outside a coroutine")
+            return (state.RAISE, state.error_to_lua(err))
+        ok, value = completed
+        if not ok:
+            if isinstance(value, errors.Error):
+                return (state.RAISE, state.error_to_lua(value))
+            return (state.RAISE, str(value).encode())
+        if type(value) is tuple:
+            return tuple(state.to_lua(item) for item in value)
+        return state.to_lua(value)
+
+    def _direct_channel(self, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        if name == "chan_recv":
+            received = _channel(args[0]).try_receive()
+            return None if received is None else (True, received)
+        if name == "chan_send":
+            return (True, (True,)) if _channel(args[0]).try_send(args[1]) else None
+        return None
+
+    # -- operations that are the same in every driver ----------------------------------------
+
+    def op_chan_new(self, task: Task | None, size: int) -> tuple[bool, Any]:
+        return True, (Channel(int(size)),)
+
+    def op_chan_close(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
+        _channel(handle).close()
+        return True, ()
+
+    def op_inbox(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.router.inbox(),)
+
+    def op_events(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.router.events(),)
+
+    def op_listen(self, task: Task | None, topic: Any, as_message: Any) -> tuple[bool, Any]:
+        try:
+            return True, (
+                self.router.listen(
+                    text(topic) if isinstance(topic, bytes) else topic, messages=bool(as_message)
+                ),
+            )
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
+        return True, (self.router.unlisten(_channel(handle)),)
+
+    def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.parse_duration(text(value)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_format_duration(self, task: Task | None, ns: int) -> tuple[bool, Any]:
+        return True, (stdlib.format_duration(int(ns)),)
+
+    def op_format_time(self, task: Task | None, ns: int, layout: Any) -> tuple[bool, Any]:
+        return True, (stdlib.format_time(int(ns), text(layout)),)
+
+    def op_json_encode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.json_encode(self.state.from_lua(value)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_json_decode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.json_decode(text(value)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_uuid_named(self, task: Task | None, version: int, namespace: Any, name: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.uuid_named(int(version), text(namespace), text(name)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_uuid_info(self, task: Task | None, what: Any, value: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.uuid_info(text(what), text(value)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_uuid_format(self, task: Task | None, value: Any, style: Any) -> tuple[bool, Any]:
+        try:
+            return True, (stdlib.uuid_format(text(value), text(style)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    # Outside a workflow the workflow module answers as the spec says.
+    def op_wf_info(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (None, None)
+
+    def op_wf_exec(self, task: Task | None, *args: Any) -> tuple[bool, Any]:
+        return True, (None, errors.Error(errors.INVALID, "workflow.exec is only available inside a workflow"))
+
+    def op_wf_version(self, task: Task | None, change_id: Any, low: int, high: int) -> tuple[bool, Any]:
+        return True, (high,)
+
+    def op_wf_attrs(self, task: Task | None, search: Any, memo: Any) -> tuple[bool, Any]:
+        return True, (
+            None,
+            errors.Error(errors.INVALID, "workflow.attrs is only available inside a workflow"),
+        )
+
+    def op_wf_history(self, task: Task | None, what: Any) -> tuple[bool, Any]:
+        return True, (0, None)

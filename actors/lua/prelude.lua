@@ -1,0 +1,816 @@
+-- The actorflow Lua prelude: the sandbox and the Lua API, shared by every driver.
+--
+-- It runs once per Lua state, before any user code, with two arguments:
+--   host   a Python callable: host(name, ...) performs an operation directly
+--   config a table: { allowed = {module names}, ... }
+-- and returns the table the Python driver uses (markers, constructors, the
+-- entry loader).
+--
+-- Every operation on the outside world goes through op(name, ...).  Inside a
+-- coroutine it *yields* (OP, name, ...) to the driver, which performs it (for
+-- real in a process, through Temporal in a workflow) and resumes the coroutine
+-- with the results; outside a coroutine it calls host() directly.  A result
+-- starting with RAISE is turned into a Lua error at the caller.
+--
+-- User code never sees host(), the markers or the real globals: it runs in an
+-- environment built by new_env(), and debug, io, os (except time), load of
+-- binary chunks, string.dump and the python module are gone.
+
+local host, config = ...
+
+local OP, RAISE, DONE, FAIL = config.OP, config.RAISE, config.DONE, config.FAIL
+
+local raw_yield = coroutine.yield
+local raw_resume = coroutine.resume
+local raw_create = coroutine.create
+local raw_status = coroutine.status
+local raw_running = coroutine.running
+local raw_isyieldable = coroutine.isyieldable
+local traceback = debug.traceback
+local pack, unpack = table.pack, table.unpack
+local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next =
+    type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next
+local string_format, string_sub, string_find = string.format, string.sub, string.find
+local math_type, math_floor = math.type, math.floor
+
+local function raise_if(first, ...)
+  if first == RAISE then
+    error((...), 3)
+  end
+  return first, ...
+end
+
+local function op(name, ...)
+  if raw_isyieldable() then
+    return raise_if(raw_yield(OP, name, ...))
+  end
+  return raise_if(host(name, ...))
+end
+
+-- ---------------------------------------------------------------------------
+-- errors: structured error objects (kind, message, retryable, details)
+-- ---------------------------------------------------------------------------
+
+local Error = {}
+Error.__index = Error
+Error.__metatable = "error"
+
+local function new_error(kind, message, retryable, details, stack)
+  return setmetatable({_kind = kind or "", _message = message or "", _retryable = retryable,
+                       _details = details, _stack = stack}, Error)
+end
+
+local function is_error(value)
+  return getmetatable(value) == "error" and rawget(value, "_message") ~= nil
+end
+
+function Error:kind() return self._kind end
+function Error:message() return self._message end
+function Error:retryable() return self._retryable end
+function Error:details() return self._details end
+function Error:stack() return self._stack end
+Error.__tostring = function(self)
+  local context = self._details and self._details.context
+  if context then return context .. ": " .. self._message end
+  return self._message
+end
+Error.__concat = function(a, b) return tostring(a) .. tostring(b) end
+Error.__eq = function(a, b)
+  return a._kind == b._kind and a._message == b._message
+end
+
+local errors = {
+  INVALID = "INVALID", NOT_FOUND = "NOT_FOUND", ALREADY_EXISTS = "ALREADY_EXISTS",
+  PERMISSION_DENIED = "PERMISSION_DENIED", UNAVAILABLE = "UNAVAILABLE", INTERNAL = "INTERNAL",
+  CANCELED = "CANCELED", CONFLICT = "CONFLICT", TIMEOUT = "TIMEOUT", RATE_LIMITED = "RATE_LIMITED",
+  UNKNOWN = "UNKNOWN",
+}
+
+function errors.new(spec)
+  if type(spec) == "table" and not is_error(spec) then
+    if spec.message ~= nil and type(spec.message) ~= "string" then
+      error("errors.new: message must be a string", 2)
+    end
+    return new_error(spec.kind or "", spec.message or "", spec.retryable, spec.details)
+  end
+  if type(spec) ~= "string" then
+    error("errors.new: expected a message string or a table", 2)
+  end
+  return new_error("", spec, nil, nil)
+end
+
+function errors.wrap(err, context)
+  if err == nil then return nil end
+  if not is_error(err) then err = new_error("", tostring(err)) end
+  local details = {}
+  if err._details then for k, v in pairs(err._details) do details[k] = v end end
+  local inner = details.context
+  details.context = inner and (tostring(context) .. ": " .. inner) or tostring(context)
+  return new_error(err._kind, err._message, err._retryable, details, err._stack)
+end
+
+function errors.is(err, kind)
+  return is_error(err) and err._kind == kind
+end
+
+function errors.call_stack(err)
+  if is_error(err) then return err._stack end
+  return nil
+end
+
+-- Turn anything raised or returned as an error into an error object.
+local function to_error(value, default_kind)
+  if is_error(value) then return value end
+  return new_error(default_kind or errors.INTERNAL, tostring(value), nil, nil)
+end
+
+-- ---------------------------------------------------------------------------
+-- coroutines: user coroutines pass driver operations through
+-- ---------------------------------------------------------------------------
+
+-- Resume co; when it yields a driver operation, perform it (yielding further
+-- up when we are ourselves inside a coroutine) and resume it with the result.
+local function pass_through(co, ...)
+  local results = pack(raw_resume(co, ...))
+  while results[1] and results[2] == OP and raw_status(co) == "suspended" do
+    results = pack(raw_resume(co, op(unpack(results, 3, results.n))))
+  end
+  return unpack(results, 1, results.n)
+end
+
+local user_coroutine = {}
+for k, v in pairs(coroutine) do user_coroutine[k] = v end
+user_coroutine.resume = pass_through
+user_coroutine.wrap = function(fn)
+  local co = raw_create(fn)
+  return function(...)
+    local results = pack(pass_through(co, ...))
+    if not results[1] then error(results[2], 0) end
+    return unpack(results, 2, results.n)
+  end
+end
+user_coroutine.spawn = function(fn)
+  if type(fn) ~= "function" then error("coroutine.spawn: expected a function", 2) end
+  return op("spawn_task", fn)
+end
+
+-- The body every task (main or spawned) runs in: DONE/FAIL tell the driver how it ended.
+local function error_handler(err)
+  if is_error(err) then
+    if err._stack == nil then rawset(err, "_stack", traceback(nil, 2)) end
+    return err
+  end
+  if type(err) == "table" and type(err.message) == "string" then
+    return new_error(err.kind or errors.INTERNAL, err.message, err.retryable, err.details, traceback(nil, 2))
+  end
+  return new_error(errors.INTERNAL, tostring(err), nil, nil, traceback(tostring(err), 2))
+end
+
+local function task_body(fn, ...)
+  local results = pack(xpcall(fn, error_handler, ...))
+  if results[1] then
+    return DONE, unpack(results, 2, results.n)
+  end
+  return FAIL, results[2]
+end
+
+-- ---------------------------------------------------------------------------
+-- channels
+-- ---------------------------------------------------------------------------
+
+local Channel = {}
+Channel.__index = Channel
+Channel.__metatable = "channel"
+
+local function wrap_channel(handle)
+  return setmetatable({_h = handle}, Channel)
+end
+
+local function channel_handle(value, what)
+  if getmetatable(value) ~= "channel" then
+    error((what or "expected a channel") .. ", got " .. type(value), 3)
+  end
+  return rawget(value, "_h")
+end
+
+function Channel:send(value) return op("chan_send", channel_handle(self), value) end
+function Channel:receive() return op("chan_recv", channel_handle(self)) end
+function Channel:close() op("chan_close", channel_handle(self)) end
+function Channel:case_receive() return {_case = "recv", _ch = self} end
+function Channel:case_send(value) return {_case = "send", _ch = self, _value = value} end
+Channel.__tostring = function(self) return "channel" end
+
+local channel = {}
+
+function channel.new(size)
+  if size ~= nil and (math_type(size) ~= "integer" or size < 0) then
+    error("channel.new: size must be a non-negative integer", 2)
+  end
+  return wrap_channel(op("chan_new", size or 0))
+end
+
+function channel.select(cases, default)
+  if type(cases) ~= "table" then error("channel.select: expected a table of cases", 2) end
+  local has_default = default == true or cases.default == true
+  local list = {}
+  for _, case in ipairs(cases) do
+    if type(case) == "table" and case._case then list[#list + 1] = case end
+  end
+  local handles, sends, values = {}, {}, {}
+  for i, case in ipairs(list) do
+    handles[i] = channel_handle(case._ch, "channel.select: a case needs a channel")
+    sends[i] = case._case == "send"
+    values[i] = case._value
+  end
+  local index, value, ok = op("chan_select", handles, sends, values, #list, has_default)
+  if index == 0 then return {default = true, ok = true} end
+  return {channel = list[index]._ch, value = value, ok = ok}
+end
+
+-- ---------------------------------------------------------------------------
+-- messages and payloads
+-- ---------------------------------------------------------------------------
+
+local Payload = {}
+Payload.__index = Payload
+Payload.__metatable = "payload"
+function Payload:data() return self._data end
+local function new_payload(data) return setmetatable({_data = data}, Payload) end
+
+local Message = {}
+Message.__index = Message
+Message.__metatable = "message"
+function Message:topic() return self._topic end
+function Message:from() return self._from end
+function Message:payload()
+  local n = self._n
+  if n == 0 then return nil end
+  if n == 1 then return new_payload(self._values[1]) end
+  local list = {}
+  for i = 1, n do list[i] = new_payload(self._values[i]) end
+  return list
+end
+Message.__tostring = function(self) return "process.Message{topic=" .. tostring(self._topic) .. "}" end
+
+local function new_message(topic, from, n, values)
+  return setmetatable({_topic = topic, _from = from or "", _n = n, _values = values}, Message)
+end
+
+-- ---------------------------------------------------------------------------
+-- time
+-- ---------------------------------------------------------------------------
+
+local Duration, Time = {}, {}
+Duration.__index = Duration
+Duration.__metatable = "duration"
+Time.__index = Time
+Time.__metatable = "time"
+
+local NS = {NANOSECOND = 1, MICROSECOND = 1000, MILLISECOND = 1000000, SECOND = 1000000000,
+            MINUTE = 60000000000, HOUR = 3600000000000}
+
+local function new_duration(ns) return setmetatable({_ns = ns}, Duration) end
+local function new_time(ns) return setmetatable({_ns = ns}, Time) end
+
+function Duration:nanoseconds() return self._ns end
+function Duration:microseconds() return self._ns // 1000 end
+function Duration:milliseconds() return self._ns // 1000000 end
+function Duration:seconds() return self._ns / 1e9 end
+function Duration:minutes() return self._ns / 6e10 end
+function Duration:hours() return self._ns / 3.6e12 end
+Duration.__tostring = function(self) return op("format_duration", self._ns) end
+Duration.__eq = function(a, b) return a._ns == b._ns end
+Duration.__lt = function(a, b) return a._ns < b._ns end
+Duration.__le = function(a, b) return a._ns <= b._ns end
+
+-- Nanoseconds from a duration argument: string ("5s"), number (ns) or Duration.
+local function duration_ns(value, what)
+  local mt = getmetatable(value)
+  if mt == "duration" then return value._ns end
+  if math_type(value) == "integer" then return value end
+  if math_type(value) == "float" then return math_floor(value + 0.5) end
+  if type(value) == "string" then
+    local ns, err = host("parse_duration", value)
+    if ns == nil then return nil, err end
+    return ns
+  end
+  return nil, new_error(errors.INVALID, (what or "duration") .. ": expected a string, a number of nanoseconds or a Duration")
+end
+
+function Time:unix() return self._ns // 1000000000 end
+function Time:unix_nano() return self._ns end
+function Time:add(d)
+  local ns, err = duration_ns(d)
+  if ns == nil then error(err, 2) end
+  return new_time(self._ns + ns)
+end
+function Time:sub(t) return new_duration(self._ns - t._ns) end
+function Time:before(t) return self._ns < t._ns end
+function Time:after(t) return self._ns > t._ns end
+function Time:equal(t) return self._ns == t._ns end
+function Time:format_rfc3339() return op("format_time", self._ns, "RFC3339") end
+function Time:format(layout) return op("format_time", self._ns, layout) end
+Time.__tostring = function(self) return op("format_time", self._ns, "RFC3339") end
+Time.__eq = function(a, b) return a._ns == b._ns end
+Time.__lt = function(a, b) return a._ns < b._ns end
+Time.__le = function(a, b) return a._ns <= b._ns end
+
+local time = {}
+for k, v in pairs(NS) do time[k] = v end
+time.RFC3339 = "RFC3339"
+
+function time.now() return new_time(op("now")) end
+function time.unix(sec, nsec) return new_time(sec * 1000000000 + (nsec or 0)) end
+function time.parse_duration(value)
+  local ns, err = duration_ns(value)
+  if ns == nil then return nil, err end
+  return new_duration(ns)
+end
+function time.sleep(d)
+  local ns, err = duration_ns(d, "time.sleep")
+  if ns == nil then return nil, err end
+  op("sleep", ns)
+  return true
+end
+function time.after(d)
+  local ns, err = duration_ns(d, "time.after")
+  if ns == nil then return nil, err end
+  if ns <= 0 then return nil, new_error(errors.INVALID, "time.after: duration must be positive") end
+  return wrap_channel(op("after", ns))
+end
+
+local Timer = {}
+Timer.__index = Timer
+function Timer:channel() return self._ch end
+Timer.response = Timer.channel
+function Timer:stop() return op("timer_stop", self._id) end
+function Timer:reset(d)
+  local ns, err = duration_ns(d, "timer:reset")
+  if ns == nil then return nil, err end
+  return op("timer_reset", self._id, ns)
+end
+
+function time.timer(d)
+  local ns, err = duration_ns(d, "time.timer")
+  if ns == nil then return nil, err end
+  if ns <= 0 then return nil, new_error(errors.INVALID, "time.timer: duration must be positive") end
+  local id, handle = op("timer", ns, false)
+  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
+end
+
+function time.ticker(d)
+  local ns, err = duration_ns(d, "time.ticker")
+  if ns == nil then return nil, err end
+  if ns <= 0 then return nil, new_error(errors.INVALID, "time.ticker: duration must be positive") end
+  local id, handle = op("timer", ns, true)
+  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
+end
+
+-- ---------------------------------------------------------------------------
+-- process
+-- ---------------------------------------------------------------------------
+
+local function check_dest(value, fn)
+  if type(value) ~= "string" then
+    error(fn .. ": expected a PID or a name (string), got " .. type(value), 3)
+  end
+end
+
+local process = {event = setmetatable({}, {
+  __index = {EXIT = "pid.exit", LINK_DOWN = "pid.link.down", CANCEL = "pid.cancel"},
+  __newindex = function() error("process.event is read-only", 2) end,
+  __metatable = false,
+})}
+
+function process.pid() return op("pid") end
+function process.id() return op("entry_id") end
+
+function process.send(dest, topic, ...)
+  if select("#", ...) == 0 and topic == nil then
+    return nil, new_error(errors.INVALID, "process.send needs a destination and a topic")
+  end
+  if type(dest) ~= "string" then return nil, new_error(errors.INVALID, "process.send: destination must be a PID or a name") end
+  if type(topic) ~= "string" then return nil, new_error(errors.INVALID, "process.send: topic must be a string") end
+  return op("send", dest, topic, select("#", ...), pack(...))
+end
+
+local function spawn_with(spec, id, host_id, ...)
+  if type(id) ~= "string" or type(host_id) ~= "string" then
+    return nil, new_error(errors.INVALID, "spawn needs an entry ID and a host ID")
+  end
+  return op("spawn", id, host_id, spec, select("#", ...), pack(...))
+end
+
+function process.spawn(id, host_id, ...) return spawn_with({}, id, host_id, ...) end
+function process.spawn_monitored(id, host_id, ...) return spawn_with({monitor = true}, id, host_id, ...) end
+function process.spawn_linked(id, host_id, ...) return spawn_with({link = true}, id, host_id, ...) end
+function process.spawn_linked_monitored(id, host_id, ...)
+  return spawn_with({link = true, monitor = true}, id, host_id, ...)
+end
+
+local function exec_with(spec, id, host_id, ...)
+  if type(id) ~= "string" or not string_find(id, ":", 1, true) then
+    return nil, new_error(errors.INVALID, "process.exec: entry ID must be namespace:name")
+  end
+  if type(host_id) ~= "string" then return nil, new_error(errors.INVALID, "process.exec: host must be a string") end
+  return op("exec", id, host_id, spec, select("#", ...), pack(...))
+end
+
+function process.exec(id, host_id, ...) return exec_with({}, id, host_id, ...) end
+
+function process.terminate(dest)
+  check_dest(dest, "process.terminate")
+  return op("terminate", dest)
+end
+
+function process.cancel(dest, arg)
+  check_dest(dest, "process.cancel")
+  local deadline, reason = nil, ""
+  if arg ~= nil then
+    if type(arg) == "number" then
+      deadline = math_floor(arg * 1000000 + 0.5)  -- milliseconds
+    elseif type(arg) == "string" then
+      local ns = host("parse_duration", arg)
+      if ns ~= nil then deadline = ns else reason = arg end
+    elseif getmetatable(arg) == "duration" then
+      deadline = arg._ns
+    else
+      return nil, new_error(errors.INVALID, "process.cancel: expected a deadline or a reason")
+    end
+  end
+  return op("cancel", dest, deadline, reason)
+end
+
+function process.monitor(dest) check_dest(dest, "process.monitor"); return op("monitor", dest) end
+function process.unmonitor(dest) check_dest(dest, "process.unmonitor"); return op("unmonitor", dest) end
+function process.link(dest) check_dest(dest, "process.link"); return op("link", dest) end
+function process.unlink(dest) check_dest(dest, "process.unlink"); return op("unlink", dest) end
+
+function process.get_options() return op("get_options") end
+function process.set_options(options)
+  if type(options) ~= "table" then
+    return false, new_error(errors.INVALID, "process.set_options: expected a table")
+  end
+  local ok, err = op("set_options", options)
+  if not ok then return false, err end
+  return true, nil
+end
+
+function process.inbox() return wrap_channel(op("inbox")) end
+function process.events() return wrap_channel(op("events")) end
+function process.listen(topic, options)
+  local as_message = type(options) == "table" and options.message == true
+  local handle, err = op("listen", topic, as_message)
+  if handle == nil then return nil, err end
+  return wrap_channel(handle)
+end
+function process.unlisten(ch)
+  return op("unlisten", channel_handle(ch, "process.unlisten: expected a channel"))
+end
+
+function process.upgrade(id, ...)
+  return op("upgrade", id, select("#", ...), pack(...))
+end
+
+process.registry = {LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3}
+function process.registry.register(name, pid) return op("register", name, pid) end
+function process.registry.lookup(name) return op("lookup", name) end
+function process.registry.unregister(name) return op("unregister", name) end
+
+-- The immutable spawner builder.
+local Spawner = {}
+Spawner.__index = Spawner
+Spawner.__metatable = "spawner"
+
+local function copy(t)
+  local out = {}
+  if t then for k, v in pairs(t) do out[k] = v end end
+  return out
+end
+
+local function new_spawner(state) return setmetatable({_s = state}, Spawner) end
+
+local function merge(into, from, what)
+  if type(from) ~= "table" then error(what .. ": expected a table", 3) end
+  for k, v in pairs(from) do
+    if type(k) ~= "string" then error(what .. ": keys must be strings", 3) end
+    into[k] = v
+  end
+  return into
+end
+
+function Spawner:with_context(values)
+  local s = copy(self._s)
+  s.context = merge(copy(s.context), values, "with_context")
+  return new_spawner(s)
+end
+function Spawner:with_options(options)
+  local s = copy(self._s)
+  s.options = merge(copy(s.options), options, "with_options")
+  return new_spawner(s)
+end
+function Spawner:with_name(name)
+  if type(name) ~= "string" or name == "" then error("with_name: name must be a non-empty string", 2) end
+  local s = copy(self._s)
+  s.name = name
+  return new_spawner(s)
+end
+function Spawner:with_message(topic, ...)
+  if type(topic) ~= "string" or topic == "" or string_sub(topic, 1, 1) == "@" then
+    error("with_message: invalid topic " .. tostring(topic), 2)
+  end
+  local s = copy(self._s)
+  local messages = copy(s.messages)
+  messages[#messages + 1] = {topic = topic, n = select("#", ...), values = pack(...)}
+  s.messages = messages
+  return new_spawner(s)
+end
+function Spawner:with_actor() return self end
+function Spawner:with_scope() return self end
+
+local function spawner_spec(self, extra)
+  local s = copy(self._s)
+  for k, v in pairs(extra) do s[k] = v end
+  return s
+end
+function Spawner:spawn(id, host_id, ...) return spawn_with(spawner_spec(self, {}), id, host_id, ...) end
+function Spawner:spawn_monitored(id, host_id, ...)
+  return spawn_with(spawner_spec(self, {monitor = true}), id, host_id, ...)
+end
+function Spawner:spawn_linked(id, host_id, ...)
+  return spawn_with(spawner_spec(self, {link = true}), id, host_id, ...)
+end
+function Spawner:spawn_linked_monitored(id, host_id, ...)
+  return spawn_with(spawner_spec(self, {link = true, monitor = true}), id, host_id, ...)
+end
+function Spawner:exec(id, host_id, ...) return exec_with(spawner_spec(self, {}), id, host_id, ...) end
+
+function process.with_context(values) return new_spawner({}):with_context(values) end
+function process.with_options(options) return new_spawner({}):with_options(options) end
+
+-- ---------------------------------------------------------------------------
+-- funcs, ctx, uuid, json, logger, crypto, workflow
+-- ---------------------------------------------------------------------------
+
+local Executor = {}
+Executor.__index = Executor
+Executor.__metatable = "executor"
+local function new_executor(state) return setmetatable({_s = state}, Executor) end
+
+function Executor:with_options(options)
+  local s = copy(self._s)
+  s.options = merge(copy(s.options), options, "with_options")
+  return new_executor(s)
+end
+function Executor:with_context(values)
+  local s = copy(self._s)
+  s.context = merge(copy(s.context), values, "with_context")
+  return new_executor(s)
+end
+function Executor:with_actor() return self end
+function Executor:with_scope() return self end
+function Executor:call(target, ...)
+  if type(target) ~= "string" or not string_find(target, ":", 1, true) then
+    return nil, new_error(errors.INVALID, "funcs.call: target must be namespace:name")
+  end
+  return op("call", target, self._s, select("#", ...), pack(...))
+end
+
+local Future = {}
+Future.__index = Future
+Future.__metatable = "future"
+function Future:response() return self._ch end
+Future.channel = Future.response
+function Future:is_complete() return op("future_state", self._id) ~= "pending" end
+function Future:is_canceled() return op("future_state", self._id) == "canceled" end
+function Future:result()
+  local state, value, err = op("future_result", self._id)
+  if state == "pending" then return nil, nil end
+  if err ~= nil then return nil, err end
+  return new_payload(value), nil
+end
+function Future:error()
+  local state, _, err = op("future_result", self._id)
+  return err, err ~= nil
+end
+function Future:cancel() return op("future_cancel", self._id) end
+
+function Executor:async(target, ...)
+  if type(target) ~= "string" or not string_find(target, ":", 1, true) then
+    return nil, new_error(errors.INVALID, "funcs.async: target must be namespace:name")
+  end
+  local id, handle = op("call_async", target, self._s, select("#", ...), pack(...))
+  if id == nil then return nil, handle end
+  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Future), nil
+end
+
+local funcs = {}
+function funcs.new() return new_executor({}) end
+function funcs.call(target, ...) return new_executor({}):call(target, ...) end
+function funcs.async(target, ...) return new_executor({}):async(target, ...) end
+
+local ctx = {}
+function ctx.get(key)
+  if type(key) ~= "string" or key == "" then
+    return nil, new_error(errors.INVALID, "ctx.get: key must be a non-empty string")
+  end
+  return op("ctx_get", key)
+end
+function ctx.all() return op("ctx_all") end
+
+local uuid = {}
+for _, name in ipairs({"v1", "v4", "v7"}) do
+  uuid[name] = function() return op("uuid", name) end
+end
+function uuid.v3(namespace, name) return host("uuid_named", 3, namespace, name) end
+function uuid.v5(namespace, name) return host("uuid_named", 5, namespace, name) end
+function uuid.validate(value) return host("uuid_info", "validate", value) end
+function uuid.version(value) return host("uuid_info", "version", value) end
+function uuid.variant(value) return host("uuid_info", "variant", value) end
+function uuid.parse(value) return host("uuid_info", "parse", value) end
+function uuid.format(value, style) return host("uuid_format", value, style or "standard") end
+
+local json = {}
+function json.encode(value) return host("json_encode", value) end
+function json.decode(text)
+  if type(text) ~= "string" then return nil, new_error(errors.INVALID, "json.decode: expected a string") end
+  return host("json_decode", text)
+end
+
+local crypto = {}
+function crypto.random_bytes(n)
+  if math_type(n) ~= "integer" or n < 0 then return nil, new_error(errors.INVALID, "crypto.random_bytes: n must be a non-negative integer") end
+  return op("random_bytes", n)
+end
+
+local Logger = {}
+Logger.__index = Logger
+Logger.__metatable = "logger"
+local function new_logger(name, fields) return setmetatable({_name = name, _fields = fields}, Logger) end
+local function log(self, level, message, fields)
+  local merged = copy(self._fields)
+  if type(fields) == "table" then for k, v in pairs(fields) do merged[k] = v end end
+  op("log", level, self._name, tostring(message), merged)
+end
+function Logger:debug(message, fields) log(self, "debug", message, fields) end
+function Logger:info(message, fields) log(self, "info", message, fields) end
+function Logger:warn(message, fields) log(self, "warn", message, fields) end
+function Logger:error(message, fields) log(self, "error", message, fields) end
+function Logger:with(fields)
+  local merged = copy(self._fields)
+  if type(fields) == "table" then for k, v in pairs(fields) do merged[k] = v end end
+  return new_logger(self._name, merged)
+end
+function Logger:named(name)
+  local full = self._name ~= "" and (self._name .. "." .. tostring(name)) or tostring(name)
+  return new_logger(full, copy(self._fields))
+end
+local logger = new_logger("", {})
+
+local workflow = {}
+function workflow.info() return op("wf_info") end
+function workflow.exec(id, ...)
+  if type(id) ~= "string" or not string_find(id, ":", 1, true) then
+    return nil, new_error(errors.INVALID, "workflow.exec: entry ID must be namespace:name")
+  end
+  return op("wf_exec", id, select("#", ...), pack(...))
+end
+function workflow.version(change_id, min_supported, max_supported)
+  if math_type(min_supported) ~= "integer" or math_type(max_supported) ~= "integer" then
+    return nil, new_error(errors.INVALID, "workflow.version: versions must be integers")
+  end
+  if min_supported > max_supported then
+    return nil, new_error(errors.INVALID, "workflow.version: min_supported > max_supported")
+  end
+  return op("wf_version", tostring(change_id), min_supported, max_supported)
+end
+function workflow.attrs(attrs)
+  if type(attrs) ~= "table" or (attrs.search == nil and attrs.memo == nil) then
+    return nil, new_error(errors.INVALID, "workflow.attrs: needs a search or a memo table")
+  end
+  return op("wf_attrs", attrs.search, attrs.memo)
+end
+function workflow.history_length() return op("wf_history", "length") end
+function workflow.history_size() return op("wf_history", "size") end
+
+-- ---------------------------------------------------------------------------
+-- the sandbox
+-- ---------------------------------------------------------------------------
+
+local modules = {
+  funcs = funcs, time = time, uuid = uuid, json = json, ctx = ctx, logger = logger,
+  crypto = crypto, workflow = workflow, errors = errors, channel = channel, process = process,
+}
+
+-- Library tables handed to user code are read-only views: a process can
+-- shadow a global in its own environment, never change a shared table.
+local function read_only(name, source)
+  return setmetatable({}, {
+    __index = source,
+    __newindex = function() error(name .. " is read-only", 2) end,
+    __pairs = function() return next, source, nil end,
+    __metatable = false,
+  })
+end
+
+local safe_os = {
+  time = function(t)
+    if t ~= nil then return os.time(t) end
+    return op("now") // 1000000000
+  end,
+  clock = os.clock,
+  date = function(format, t) return os.date(format, t or (op("now") // 1000000000)) end,
+  difftime = os.difftime,
+}
+
+local safe_string = {}
+for k, v in pairs(string) do safe_string[k] = v end
+safe_string.dump = nil
+
+local safe_math = {}
+for k, v in pairs(math) do safe_math[k] = v end
+safe_math.random = function(m, n) return op("random", m, n) end
+safe_math.randomseed = function() end
+
+local builtins = {
+  "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+  "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
+}
+
+local real_load = load
+local allowed = {}
+for _, name in ipairs(config.allowed or {}) do allowed[name] = true end
+
+local function new_env()
+  local env = {}
+  for _, name in ipairs(builtins) do env[name] = _G[name] end
+  env.string = read_only("string", safe_string)
+  env.table = read_only("table", table)
+  env.math = read_only("math", safe_math)
+  env.utf8 = read_only("utf8", utf8)
+  env.os = read_only("os", safe_os)
+  env.coroutine = read_only("coroutine", user_coroutine)
+  env.process = read_only("process", process)
+  env.channel = read_only("channel", channel)
+  env.errors = read_only("errors", errors)
+  env.print = function(...)
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    op("log", "info", "print", table.concat(parts, "\t"), {})
+  end
+  env.require = function(name)
+    if type(name) ~= "string" then error("require: module name must be a string", 2) end
+    local module = modules[name]
+    if module == nil then error("module '" .. name .. "' does not exist", 2) end
+    if not allowed[name] and name ~= "errors" and name ~= "channel" and name ~= "process" then
+      error("module '" .. name .. "' is not allowed: add it to the entry's modules list", 2)
+    end
+    return read_only(name, module)
+  end
+  env.load = function(chunk, chunkname, mode, chunk_env)
+    if mode ~= nil and mode ~= "t" then return nil, "only text chunks can be loaded" end
+    return real_load(chunk, chunkname, "t", chunk_env or env)
+  end
+  env._G = env
+  return env
+end
+
+-- Compile an entry's source in a fresh sandbox environment and return the
+-- function to run: the file may return a function, or a table holding `method`.
+local function load_entry(source, chunkname, method)
+  local env = new_env()
+  local chunk, err = real_load(source, "@" .. chunkname, "t", env)
+  if chunk == nil then return nil, err end
+  local ok, result = pcall(chunk)
+  if not ok then return nil, tostring(result) end
+  if type(result) == "function" then return result end
+  if type(result) == "table" then
+    local fn = rawget(result, method or "main")
+    if type(fn) == "function" then return fn end
+    return nil, chunkname .. ": the module has no function '" .. tostring(method or "main") .. "'"
+  end
+  local fn = rawget(env, method or "main")
+  if type(fn) == "function" then return fn end
+  return nil, chunkname .. ": must return a function or a table with '" .. tostring(method or "main") .. "'"
+end
+
+-- Nothing of the real environment stays reachable from user code.
+string.dump = nil  -- also reachable through the string metatable
+python = nil
+debug = nil
+io = nil
+package = nil
+dofile, loadfile, loadstring, collectgarbage = nil, nil, nil, nil
+
+return {
+  task_body = task_body,
+  load_entry = load_entry,
+  new_error = new_error,
+  is_error = is_error,
+  new_message = new_message,
+  new_payload = new_payload,
+  new_time = new_time,
+  new_duration = new_duration,
+  wrap_channel = wrap_channel,
+  table_pack = pack,
+}

@@ -1,0 +1,513 @@
+"""The process driver for Lua: a ``process.lua`` entry running on a host.
+
+``LuaProcess`` is a coroutine process whose tasks are Lua coroutines.  It
+performs the prelude's operations for real: messages go through the node,
+timers through the node's timer thread, ``funcs.call`` runs a ``function.lua``
+entry as its own process (or a Python function on a thread pool) and wakes the
+caller when the result is in.  Everything that wakes a task comes back as a
+signal in this process's own mailbox, so it is ordered with the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import _ops, codec, errors
+from actors._driver import CoroutineDriver
+from actors._process import CALL, Process
+from actors._tasks import Task
+from actors._timers import Timer
+from actors.channel import Channel
+from actors.lua import stdlib
+from actors.lua.core import LUA_OP, LuaCore
+from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
+from actors.seam import SpawnRequest, StartMessage
+
+__all__ = ["LuaCode", "LuaProcess", "process_factory"]
+
+logger = logging.getLogger("actors.lua")
+
+_SUPPORTED_OPTIONS = ("trap_links",)
+
+
+@dataclass(frozen=True)
+class LuaCode:
+    """The code of a Lua entry: what to load and which modules it may require."""
+
+    entry_id: str
+    source: str
+    chunkname: str
+    method: str = "main"
+    modules: tuple[str, ...] = ()
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _LuaTimer:
+    __slots__ = ("channel", "period", "timer")
+
+    def __init__(self, channel: Channel, period: float | None) -> None:
+        self.channel = channel
+        self.period = period
+        self.timer: Timer | None = None
+
+
+class LuaProcess(CoroutineDriver):
+    """Runs a Lua entry's function as the main task of a process."""
+
+    def __init__(self, code: LuaCode, request: SpawnRequest) -> None:
+        super().__init__()
+        self.code = code
+        self.args = request.args
+        self.core: LuaCore | None = None
+        self._timer_ids = itertools.count(1)
+        self._lua_timers: dict[int, _LuaTimer] = {}
+        self._futures: dict[int, dict[str, Any]] = {}
+
+    # -- CoroutineDriver ----------------------------------------------------------------------
+
+    def create_main(self, process: Process) -> Any:
+        code = self.code
+        state = LuaState(self._host, allowed_modules=code.modules, max_memory=code.memory_limit)
+        self.core = LuaCore(state, self.router, self.scheduler, world=self)
+        fn = state.load_entry(code.source, code.chunkname, code.method)
+        return self.core.main_task(fn, self.args)
+
+    def _host(self, name: bytes, *args: Any) -> Any:
+        assert self.core is not None
+        return self.core.direct(name, *args)
+
+    def perform_other(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        if op[0] == LUA_OP and self.core is not None:
+            return self.core.dispatch(task, op[1], op[2])
+        return super().perform_other(task, op)
+
+    def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
+        if self.core is None:
+            return super().result_of(ok, value)
+        return self.core.result_of(ok, value)
+
+    def stopped(self, process: Process) -> None:
+        for entry in self._lua_timers.values():
+            if entry.timer is not None:
+                entry.timer.cancel()
+        self._lua_timers.clear()
+        super().stopped(process)
+        if self.core is not None:
+            self.core.state.close()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @property
+    def _process(self) -> Process:
+        assert self.process is not None
+        return self.process
+
+    def _lua(self, value: Any) -> Any:
+        assert self.core is not None
+        return self.core.state.from_lua(value)
+
+    def _payloads(self, count: int, packed: Any) -> tuple[Any, ...]:
+        return tuple(self._lua(packed[index]) for index in range(1, int(count) + 1))
+
+    def _wake_later(self, task: Task, *values: Any) -> None:
+        """Wake ``task`` from another thread: through this process's mailbox."""
+        core = self.core
+
+        def wake(_process: Process) -> None:
+            if core is not None:
+                core.resume(task, *values)
+
+        self._process.deliver((CALL, wake))
+
+    # -- identity and messages -----------------------------------------------------------------
+
+    def op_pid(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (str(self._process.pid),)
+
+    def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.code.entry_id,)
+
+    def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, packed: Any) -> tuple[bool, Any]:
+        try:
+            self._process.node.send(text(dest), text(topic), *self._payloads(count, packed))
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (True,)
+
+    # -- spawning ---------------------------------------------------------------------------------
+
+    def _spawn_request(self, entry_id: Any, spec: Any, count: int, packed: Any) -> SpawnRequest:
+        spec_data = self._lua(spec) or {}
+        if not isinstance(spec_data, dict):
+            spec_data = {}
+        process = self._process
+        context = dict(process.context or {})
+        context.update(spec_data.get("context") or {})
+        messages = tuple(
+            StartMessage(
+                message["topic"],
+                tuple(codec.encode(value) for value in _unpack_values(message)),
+            )
+            for message in spec_data.get("messages") or []
+        )
+        return SpawnRequest(
+            text(entry_id),
+            self._payloads(count, packed),
+            process.pid,
+            bool(spec_data.get("link")),
+            bool(spec_data.get("monitor")),
+            spec_data.get("name"),
+            context or None,
+            spec_data.get("options") or None,
+            messages,
+        )
+
+    def op_spawn(
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+    ) -> tuple[bool, Any]:
+        try:
+            request = self._spawn_request(entry_id, spec, count, packed)
+            pid = self._process.node.spawn_request(request, text(host_id), self._process)
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (str(pid),)
+
+    def op_exec(
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+    ) -> tuple[bool, Any] | None:
+        if task is None:
+            return None
+        node = self._process.node
+        try:
+            request = self._spawn_request(entry_id, spec, count, packed)
+            request.link = request.monitor = False
+            request.parent = None
+            host = node.host(text(host_id))
+            pid = node.spawn_request(request, host.id)
+            host.watch(pid, lambda value, error: self._wake_later(task, value, error))
+        except errors.Error as err:
+            return True, (None, err)
+        return None
+
+    def op_upgrade(self, task: Task | None, *args: Any) -> tuple[bool, Any]:
+        return False, errors.Error(errors.INVALID, "process.upgrade is not supported on actorflow yet")
+
+    # -- signals to others -------------------------------------------------------------------------
+
+    def op_terminate(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        try:
+            self._process.node.terminate(text(dest))
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (True,)
+
+    def op_cancel(self, task: Task | None, dest: Any, deadline_ns: Any, reason: Any) -> tuple[bool, Any]:
+        deadline = None if deadline_ns is None else deadline_ns / 1e9
+        try:
+            self._process.node.cancel(text(dest), deadline, text(reason))
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (True,)
+
+    def _relation(self, action: Any, dest: Any) -> tuple[bool, Any]:
+        try:
+            action(self._process, text(dest))
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (True,)
+
+    def op_monitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return self._relation(_ops.monitor, dest)
+
+    def op_unmonitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return self._relation(_ops.unmonitor, dest)
+
+    def op_link(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return self._relation(_ops.link, dest)
+
+    def op_unlink(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return self._relation(_ops.unlink, dest)
+
+    def op_get_options(self, task: Task | None) -> tuple[bool, Any]:
+        return True, ({"trap_links": self._process.trap_links},)
+
+    def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
+        values = self._lua(options)
+        if not isinstance(values, dict):
+            return True, (False, errors.Error(errors.INVALID, "process.set_options: expected a table"))
+        problem: errors.Error | None = None
+        for key, value in values.items():
+            if key == "trap_links":
+                if not isinstance(value, bool):
+                    problem = errors.Error(errors.INVALID, "trap_links must be a boolean")
+                    continue
+                self._process.trap_links = value
+            else:
+                problem = errors.Error(errors.INVALID, f"option {key} is not supported")
+        if problem is not None:
+            return True, (False, problem)
+        return True, (True,)
+
+    # -- names ---------------------------------------------------------------------------------------
+
+    def op_register(self, task: Task | None, name: Any, pid: Any = None) -> tuple[bool, Any]:
+        try:
+            self._process.node.register(text(name), text(pid) if pid is not None else self._process.pid)
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (True,)
+
+    def op_lookup(self, task: Task | None, name: Any) -> tuple[bool, Any]:
+        try:
+            return True, (str(self._process.node.lookup(text(name))),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_unregister(self, task: Task | None, name: Any) -> tuple[bool, Any]:
+        return True, (self._process.node.unregister(text(name)),)
+
+    # -- time ------------------------------------------------------------------------------------------
+
+    def op_now(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (time.time_ns(),)
+
+    def op_sleep(self, task: Task | None, ns: Any) -> tuple[bool, Any] | None:
+        if ns <= 0:
+            return True, ()
+        if task is None:
+            return None
+        core = self.core
+        assert core is not None
+        self.call_later(ns / 1e9, lambda: core.resume(task))
+        return None
+
+    def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
+        return True, (self.after(ns / 1e9),)
+
+    def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
+        timer_id = next(self._timer_ids)
+        period = ns / 1e9
+        entry = _LuaTimer(Channel(16 if repeat else 1, external=True), period if repeat else None)
+        self._lua_timers[timer_id] = entry
+        self._arm(timer_id, entry, period)
+        return True, (timer_id, entry.channel)
+
+    def _arm(self, timer_id: int, entry: _LuaTimer, seconds: float) -> None:
+        def fire() -> None:
+            entry.channel.offer(time.time_ns())  # a slow reader loses ticks, as the spec says
+            if entry.period is not None:
+                self._arm(timer_id, entry, entry.period)
+            else:
+                entry.timer = None
+
+        entry.timer = self.call_later(seconds, fire)
+
+    def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
+        entry = self._lua_timers.get(int(timer_id))
+        if entry is None or entry.timer is None:
+            return True, (False,)
+        stopped = self.cancel_timer(entry.timer)
+        entry.timer = None
+        return True, (stopped,)
+
+    def op_timer_reset(self, task: Task | None, timer_id: Any, ns: Any) -> tuple[bool, Any]:
+        entry = self._lua_timers.get(int(timer_id))
+        if entry is None:
+            return True, (False,)
+        was_active = entry.timer is not None and self.cancel_timer(entry.timer)
+        self._arm(int(timer_id), entry, ns / 1e9)
+        return True, (was_active,)
+
+    # -- functions ------------------------------------------------------------------------------------
+
+    def _call_context(self, executor: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        state = self._lua(executor) or {}
+        if not isinstance(state, dict):
+            state = {}
+        context = dict(self._process.context or {})
+        context.update(state.get("context") or {})
+        return context, state.get("options") or {}
+
+    def _start_call(self, target: str, executor: Any, count: int, packed: Any, done: Any) -> None:
+        """Start ``target`` and arrange ``done(value, error)`` (on any thread)."""
+        process = self._process
+        node = process.node
+        context, options = self._call_context(executor)
+        args = self._payloads(count, packed)
+        function = node.functions.get(target)
+        if function is not None:
+            node.run_function(target, function, args, context, done)
+            return
+        entry = node.kinds.entries.get(target) if node.kinds.entries is not None else None
+        if entry is None:
+            raise errors.Error(errors.NOT_FOUND, f"function {target!r} not found")
+        if entry.kind != "function.lua":
+            raise errors.Error(errors.INVALID, f"{target!r} is a {entry.kind}, not a function.lua entry")
+        request = SpawnRequest(target, args, context=context or None)
+        pid = node.spawn_request(request, process.host.id)
+        timeout = options.get("timeout")
+        if timeout:
+            seconds = float(timeout) / 1000.0
+
+            def expire() -> None:
+                done(None, errors.Error(errors.TIMEOUT, f"{target} timed out after {timeout} ms"))
+                try:
+                    node.terminate(pid)
+                except errors.Error:
+                    pass  # it finished meanwhile
+
+            timer = node.timers.call_later(seconds, expire)
+            finished = done
+
+            def done(value: Any, error: Any) -> None:
+                timer.cancel()
+                finished(value, error)
+
+        process.host.watch(pid, done)
+
+    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+        if task is None:
+            return None
+        answered = threading.Lock()
+
+        def done(value: Any, error: Any) -> None:
+            # The first of (result, timeout) wins; later answers are dropped.
+            if answered.acquire(blocking=False):
+                self._wake_later(task, value, error)
+
+        try:
+            self._start_call(text(target), executor, count, packed, done)
+        except errors.Error as err:
+            return True, (None, err)
+        return None
+
+    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+        future_id = len(self._futures) + 1
+        channel = Channel(1, external=True)
+        record: dict[str, Any] = {"state": "pending", "value": None, "error": None, "channel": channel}
+        self._futures[future_id] = record
+
+        def settle(_process: Process, value: Any, error: Any) -> None:
+            if record["state"] != "pending":
+                return
+            record.update(state="complete", value=value, error=error)
+            if error is None:
+                channel.offer(Payload(value))
+            channel.close()
+
+        answered = threading.Lock()
+
+        def done(value: Any, error: Any) -> None:
+            if answered.acquire(blocking=False):
+                self._process.deliver((CALL, lambda proc: settle(proc, value, error)))
+
+        try:
+            self._start_call(text(target), executor, count, packed, done)
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (future_id, channel)
+
+    def op_future_state(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._futures.get(int(future_id))
+        return True, (record["state"] if record else "canceled",)
+
+    def op_future_result(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._futures.get(int(future_id)) or {"state": "canceled", "value": None, "error": None}
+        return True, (record["state"], record["value"], record["error"])
+
+    def op_future_cancel(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._futures.get(int(future_id))
+        if record is None or record["state"] != "pending":
+            return True, (False, errors.Error(errors.INVALID, "future is not pending"))
+        record.update(state="canceled", error=errors.Error(errors.CANCELED, "future canceled"))
+        record["channel"].close()
+        return True, (True,)
+
+    # -- context, ids, randomness, logs ---------------------------------------------------------
+
+    def op_ctx_get(self, task: Task | None, key: Any) -> tuple[bool, Any]:
+        name = text(key)
+        context = self._process.context or {}
+        if name not in context:
+            return True, (None, errors.Error(errors.NOT_FOUND, f"context key {name!r} not found"))
+        return True, (context[name],)
+
+    def op_ctx_all(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (dict(self._process.context or {}),)
+
+    def op_uuid(self, task: Task | None, version: Any) -> tuple[bool, Any]:
+        kind = text(version)
+        if kind == "v1":
+            return True, (str(uuid_module.uuid1()),)
+        if kind == "v7":
+            return True, (stdlib.uuid_v7(time.time_ns() // 1_000_000, os.urandom(10)),)
+        return True, (str(uuid_module.uuid4()),)
+
+    def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
+        return True, (os.urandom(int(count)),)
+
+    def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
+        return True, (lua_random(random.random, low, high),)
+
+    def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
+        log_lua(
+            self.code.entry_id,
+            str(self._process.pid),
+            text(level),
+            text(name),
+            text(message),
+            self._lua(fields),
+        )
+        return True, ()
+
+
+def lua_random(uniform: Any, low: Any, high: Any) -> float | int:
+    """Lua's ``math.random`` contract on top of a uniform [0, 1) source."""
+    if low is None:
+        return uniform()
+    if high is None:
+        low, high = 1, low
+    low, high = int(low), int(high)
+    if low > high:
+        raise errors.Error(errors.INVALID, "math.random: interval is empty")
+    return low + int(uniform() * (high - low + 1))
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def log_lua(entry_id: str, pid: str, level: str, name: str, message: str, fields: Any) -> None:
+    """A Lua ``logger`` call, through Python logging with the PID and entry attached."""
+    suffix = f".{name}" if name else ""
+    target = logging.getLogger(f"actors.lua.{entry_id}{suffix}")
+    extra = {"pid": pid, "entry": entry_id, "fields": fields if isinstance(fields, dict) else {}}
+    shown = " ".join(
+        f"{key}={value}" for key, value in sorted(extra["fields"].items(), key=lambda kv: str(kv[0]))
+    )
+    target.log(_LEVELS.get(level, logging.INFO), "%s%s", message, f" {shown}" if shown else "", extra=extra)
+
+
+def _unpack_values(message: dict[str, Any]) -> list[Any]:
+    values = message.get("values") or []
+    count = int(message.get("n") or 0)
+    if isinstance(values, dict):
+        return [values.get(index) for index in range(1, count + 1)]
+    return list(values)[:count] + [None] * max(0, count - len(values))
+
+
+def process_factory(memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> Any:
+    """The ``process.lua``/``function.lua`` kind factory for the node's kinds registry."""
+
+    def factory(entry: Any, request: SpawnRequest, process: Process) -> tuple[LuaProcess, bool]:
+        return LuaProcess(entry.lua_code(memory_limit), request), False
+
+    return factory

@@ -1,0 +1,293 @@
+"""One sandboxed Lua state, and the conversion of values across its border.
+
+Every Lua process (and every workflow run) gets its own ``LuaState``: a
+separate lupa ``LuaRuntime`` (Lua 5.5), so no table is shared between two
+processes.  The state is built to hold untrusted code:
+
+* no ``python`` module, no ``eval``, no Python builtins; an attribute filter
+  that refuses every attribute of every Python object, so the few Python
+  objects Lua holds (the host function, channel handles) can only be passed
+  back, never explored;
+* only the modules an entry lists are ``require``-able (the prelude's rule);
+  no ``io``, ``debug``, ``package``, ``dofile``/``loadfile``, binary chunks
+  or ``string.dump``;
+* a memory cap (``max_memory``): exceeding it fails this process only;
+* a fixed string hash seed, so ``pairs()`` visits keys in the same order on
+  every run and every machine (workflow replay depends on it).
+
+Strings cross as bytes (``encoding=None``): text is decoded when it is valid
+UTF-8, binary data stays ``bytes``; nothing a Lua program can build makes the
+conversion fail.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from lupa import lua55
+
+from actors import errors
+from actors.channel import Channel
+from actors.events import Cancel, Exit, LinkDown, Message
+from actors.pid import PID
+
+__all__ = ["DEFAULT_MEMORY_LIMIT", "HASH_SEED", "LuaState", "lua_type"]
+
+lua_type = lua55.lua_type
+LuaError = lua55.LuaError
+LuaMemoryError = lua55.LuaMemoryError
+
+DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
+HASH_SEED = 0x61637466  # "actf": fixed so table order is the same in every OS process
+_MAX_DEPTH = 64
+
+_PRELUDE: str | None = None
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A value that reaches Lua as a Payload object (``:data()``), e.g. a future's result."""
+
+    data: Any
+
+
+def prelude_source() -> str:
+    global _PRELUDE
+    if _PRELUDE is None:
+        _PRELUDE = resources.files("actors.lua").joinpath("prelude.lua").read_text(encoding="utf-8")
+    return _PRELUDE
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("Lua code cannot access Python attributes")
+
+
+class LuaState:
+    """A sandboxed Lua state with the prelude loaded.
+
+    ``host(name, *args)`` is called by the prelude for operations performed
+    outside a coroutine; inside one they are yielded to the driver instead.
+    """
+
+    def __init__(
+        self,
+        host: Callable[..., Any],
+        *,
+        allowed_modules: list[str] | tuple[str, ...] = (),
+        max_memory: int | None = DEFAULT_MEMORY_LIMIT,
+        hash_seed: int = HASH_SEED,
+    ) -> None:
+        self.lua = lua55.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+            max_memory=max_memory,
+            string_hash_seed=hash_seed,
+        )
+        # Markers are random strings: they compare equal on both sides of the
+        # border and user code cannot guess them.
+        token = secrets.token_hex(8)
+        self.OP = f"\0op:{token}".encode()
+        self.RAISE = f"\0raise:{token}".encode()
+        self.DONE = f"\0done:{token}".encode()
+        self.FAIL = f"\0fail:{token}".encode()
+        config = self.lua.table()
+        allowed = self.lua.table()
+        for index, name in enumerate(allowed_modules, 1):
+            allowed[index] = name.encode()
+        config[b"allowed"] = allowed
+        for key, marker in (
+            (b"OP", self.OP),
+            (b"RAISE", self.RAISE),
+            (b"DONE", self.DONE),
+            (b"FAIL", self.FAIL),
+        ):
+            config[key] = marker
+        self.api = self.lua.execute(prelude_source().encode(), host, config)
+        self._new_error = self.api[b"new_error"]
+        self._is_error = self.api[b"is_error"]
+        self._new_message = self.api[b"new_message"]
+        self._new_payload = self.api[b"new_payload"]
+        self.task_body = self.api[b"task_body"]
+        self.wrap_channel = self.api[b"wrap_channel"]
+
+    def load_entry(self, source: str, chunkname: str, method: str) -> Any:
+        """Compile an entry in a fresh sandbox environment; its function, or an ``INVALID`` error."""
+        fn, message = _pair(self.api[b"load_entry"](source.encode(), chunkname.encode(), method.encode()))
+        if fn is None:
+            raise errors.Error(errors.INVALID, text(message))
+        return fn
+
+    def memory_used(self) -> int:
+        return int(self.lua.get_memory_used() or 0)
+
+    def table(self) -> Any:
+        return self.lua.table()
+
+    # -- Python -> Lua --------------------------------------------------------------------
+
+    def to_lua(self, value: Any, depth: int = 0) -> Any:
+        """A Lua value for a Python one (tables for dicts and lists, error objects, …)."""
+        kind = type(value)
+        if value is None or kind is bool or kind is int or kind is float or kind is bytes:
+            return value
+        if kind is str:
+            return value.encode()
+        if lua_type(value) is not None:
+            return value  # already a Lua value (a table travelling through a channel)
+        if depth > _MAX_DEPTH:
+            raise errors.Error(errors.INVALID, "value nested too deeply")
+        if kind is PID:
+            return str(value).encode()
+        if kind is Channel:
+            return value  # an opaque handle: the attribute filter keeps Lua out of it
+        if isinstance(value, errors.Error):
+            return self.error_to_lua(value)
+        if kind is dict:
+            table = self.lua.table()
+            for key, item in value.items():
+                if item is not None:
+                    table[self.to_lua(key, depth + 1)] = self.to_lua(item, depth + 1)
+            return table
+        if kind is list or kind is tuple:
+            table = self.lua.table()
+            for index, item in enumerate(value, 1):
+                if item is not None:
+                    table[index] = self.to_lua(item, depth + 1)
+            return table
+        if kind is Message:
+            return self.message_to_lua(value)
+        if kind is Exit or kind is LinkDown:
+            return self.event_to_lua(value)
+        if kind is Cancel:
+            return self.event_to_lua(value)
+        if kind is Payload:
+            return self._new_payload(self.to_lua(value.data, depth + 1))
+        if isinstance(value, (set, frozenset)):
+            return self.to_lua(sorted(value, key=repr), depth)
+        raise errors.Error(errors.INVALID, f"cannot pass a {kind.__name__} to Lua")
+
+    def error_to_lua(self, err: errors.Error) -> Any:
+        details = err.details()
+        return self._new_error(
+            err.kind().encode(),
+            err.message().encode(),
+            err.retryable(),
+            self.to_lua(details) if details else None,
+            None,
+        )
+
+    def message_to_lua(self, message: Message) -> Any:
+        values = self.lua.table()
+        payloads = message.payloads
+        for index, item in enumerate(payloads, 1):
+            if item is not None:
+                values[index] = self.to_lua(item)
+        sender = str(message.sender).encode() if message.sender is not None else b""
+        return self._new_message(message.topic.encode(), sender, len(payloads), values)
+
+    def event_to_lua(self, event: Exit | LinkDown | Cancel) -> Any:
+        table = self.lua.table()
+        table[b"kind"] = event.kind.encode()
+        table[b"at"] = event.at
+        if isinstance(event, Cancel):
+            table[b"from"] = str(event.sender).encode() if event.sender is not None else b"{|}"
+            table[b"reason"] = event.reason.encode()
+            if event.deadline is not None:
+                table[b"deadline"] = event.deadline
+            return table
+        table[b"from"] = str(event.pid).encode()
+        result = self.lua.table()
+        if event.value is not None:
+            result[b"value"] = self.to_lua(event.value)
+        if event.error is not None:
+            result[b"error"] = self.error_to_lua(event.error)
+        table[b"result"] = result
+        return table
+
+    # -- Lua -> Python ---------------------------------------------------------------------
+
+    def from_lua(self, value: Any, depth: int = 0) -> Any:
+        """Plain Python data for a Lua value: copyable across any process boundary.
+
+        Sequences (keys 1..n) become lists, other tables dicts, error objects
+        :class:`~actors.errors.Error`; functions, coroutines and userdata do
+        not survive (``None``), as the spec says.
+        """
+        kind = type(value)
+        if kind is bytes:
+            return text_or_bytes(value)
+        if value is None or kind is bool or kind is int or kind is float:
+            return value
+        lua_kind = lua_type(value)
+        if lua_kind != "table":
+            return None
+        if depth > _MAX_DEPTH:
+            raise errors.Error(errors.INVALID, "value nested too deeply (or cyclic)")
+        if self._is_error(value):
+            return self.error_from_lua(value)
+        items = list(value.items())
+        count = len(items)
+        if count and all(type(key) is int for key, _ in items):
+            keys = sorted(key for key, _ in items)
+            if keys[0] == 1 and keys[-1] == count:
+                ordered = dict(items)
+                return [self.from_lua(ordered[index], depth + 1) for index in range(1, count + 1)]
+        result: dict[Any, Any] = {}
+        for key, item in items:
+            if type(key) is bytes:
+                key = text_or_bytes(key)
+            elif type(key) is float:
+                key = int(key) if key.is_integer() else str(key)
+            elif type(key) is not int:
+                continue
+            result[key] = self.from_lua(item, depth + 1)
+        return result
+
+    def error_from_lua(self, value: Any) -> errors.Error:
+        kind = text(value[b"_kind"] or b"")
+        message = text(value[b"_message"] or b"")
+        retryable = value[b"_retryable"]
+        details = value[b"_details"]
+        converted = self.from_lua(details) if details is not None else None
+        if converted is not None and not isinstance(converted, dict):
+            converted = {"value": converted}
+        err = errors.Error(
+            kind, message, retryable=retryable if isinstance(retryable, bool) else None, details=converted
+        )
+        return err
+
+    def is_error(self, value: Any) -> bool:
+        return lua_type(value) == "table" and bool(self._is_error(value))
+
+    def close(self) -> None:
+        """Drop references so the Lua state can be freed."""
+        self.api = None
+        self.lua = None  # type: ignore[assignment]
+
+
+def _pair(result: Any) -> tuple[Any, Any]:
+    """Two Lua return values as a pair (lupa returns a lone value unwrapped)."""
+    if type(result) is tuple:
+        return (result[0] if result else None, result[1] if len(result) > 1 else None)
+    return result, None
+
+
+def text(value: Any) -> str:
+    """A Lua string (bytes) as text; replacement characters for invalid UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def text_or_bytes(value: bytes) -> str | bytes:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value

@@ -1,0 +1,239 @@
+"""Pure helpers behind the Lua modules, the same for processes and workflows.
+
+Nothing here touches the clock, randomness or the outside world, so the
+workflow driver can call all of it during replay: durations in Go's grammar,
+time formatting, JSON with the Lua API's rules, and name-based UUIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from actors import errors
+
+__all__ = [
+    "format_duration",
+    "format_time",
+    "json_decode",
+    "json_encode",
+    "parse_duration",
+    "uuid_from_bytes",
+    "uuid_info",
+    "uuid_named",
+    "uuid_v7",
+]
+
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> int:
+    """Nanoseconds for a Go duration string (``"1h30m"``, ``"500ms"``, ``"-1.5s"``).
+
+    ``INVALID`` error for anything else (no ``d`` unit, no bare numbers but ``"0"``).
+    """
+    if not isinstance(text, str) or not text:
+        raise errors.Error(errors.INVALID, f"invalid duration {text!r}")
+    body = text
+    sign = 1
+    if body[0] in "+-":
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    if body == "0":
+        return 0
+    position = 0
+    total = 0.0
+    while position < len(body):
+        match = _PART.match(body, position)
+        if match is None:
+            raise errors.Error(errors.INVALID, f"invalid duration {text!r}: use units ns, us, ms, s, m, h")
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if position == 0:
+        raise errors.Error(errors.INVALID, f"invalid duration {text!r}")
+    return sign * round(total)
+
+
+def duration_seconds(value: Any, *, number_unit: float = 1e-3, what: str = "duration") -> float:
+    """Seconds for a duration given as a string, or a number in ``number_unit`` seconds.
+
+    Temporal option tables take milliseconds (``number_unit=1e-3``); the
+    ``time`` module takes nanoseconds (``1e-9``).
+    """
+    if isinstance(value, bool):
+        raise errors.Error(errors.INVALID, f"{what}: expected a duration, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value) * number_unit
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return parse_duration(value) / 1e9
+    raise errors.Error(errors.INVALID, f"{what}: expected a duration string or a number, got {value!r}")
+
+
+def format_duration(ns: int) -> str:
+    """Go's ``Duration.String``: ``1h2m3.5s``, ``150ms``, ``0s``."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return f"{sign}{_trim(ns / 1_000)}µs"
+    if ns < 1_000_000_000:
+        return f"{sign}{_trim(ns / 1_000_000)}ms"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = _trim(rest / 1e9)
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}s"
+    return f"{sign}{seconds}s"
+
+
+def _trim(value: float) -> str:
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+_GO_LAYOUT = [
+    ("2006", "%Y"),
+    ("01", "%m"),
+    ("02", "%d"),
+    ("15", "%H"),
+    ("04", "%M"),
+    ("05", "%S"),
+    ("Jan", "%b"),
+    ("Mon", "%a"),
+    ("MST", "UTC"),
+]
+_NAMED_LAYOUTS = {
+    "RFC3339": None,
+    "DATE_ONLY": "2006-01-02",
+    "TIME_ONLY": "15:04:05",
+    "DATE_TIME": "2006-01-02 15:04:05",
+}
+
+
+def format_time(ns: int, layout: str = "RFC3339") -> str:
+    """Format a UTC instant: ``RFC3339`` (nanosecond precision as in Go) or a Go layout."""
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
+    fraction = ns % 1_000_000_000
+    named = _NAMED_LAYOUTS.get(layout, layout)
+    if named is None:
+        base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        if fraction:
+            base += "." + f"{fraction:09d}".rstrip("0")
+        return base + "Z"
+    pattern = named
+    for go, strftime in _GO_LAYOUT:
+        pattern = pattern.replace(go, strftime)
+    return moment.strftime(pattern)
+
+
+# -- JSON -------------------------------------------------------------------------------
+
+
+def json_encode(value: Any) -> str:
+    """JSON for a value converted from Lua (lists are arrays, dicts objects)."""
+    try:
+        return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise errors.Error(errors.INVALID, f"json.encode: {exc}") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        if not value:
+            return []  # an empty Lua table encodes as an array, as in the runtime
+        if any(isinstance(key, int) for key in value):
+            raise TypeError("table mixes array and object keys, or is a sparse array")
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, errors.Error):
+        return {"kind": value.kind(), "message": value.message()}
+    if isinstance(value, bytes):
+        raise TypeError("binary string is not valid UTF-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and infinity cannot be encoded")
+    return value
+
+
+def json_decode(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise errors.Error(errors.INVALID, f"json.decode: {exc}") from None
+
+
+# -- UUID ----------------------------------------------------------------------------------
+
+
+def uuid_v7(unix_ms: int, random_bytes: bytes) -> str:
+    """A version 7 UUID from a millisecond timestamp and 10 random bytes."""
+    value = bytearray(unix_ms.to_bytes(6, "big") + random_bytes[:10])
+    value[6] = (value[6] & 0x0F) | 0x70
+    value[8] = (value[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(value)))
+
+
+def uuid_from_bytes(random_bytes: bytes) -> str:
+    """A version 4 UUID from 16 random bytes (deterministic given the bytes)."""
+    return str(uuid.UUID(bytes=random_bytes[:16], version=4))
+
+
+def uuid_named(version: int, namespace: str, name: str) -> str:
+    namespaces = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL, "oid": uuid.NAMESPACE_OID}
+    try:
+        space = namespaces.get(namespace.lower()) or uuid.UUID(namespace)
+    except ValueError:
+        raise errors.Error(errors.INVALID, f"invalid UUID namespace {namespace!r}") from None
+    made = uuid.uuid3(space, name) if version == 3 else uuid.uuid5(space, name)
+    return str(made)
+
+
+def uuid_info(what: str, value: str) -> Any:
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        if what == "validate":
+            return False
+        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}") from None
+    if what == "validate":
+        return True
+    if what == "version":
+        return parsed.version
+    if what == "variant":
+        return {uuid.RFC_4122: "RFC4122", uuid.RESERVED_NCS: "NCS", uuid.RESERVED_MICROSOFT: "Microsoft"}.get(
+            parsed.variant, "Future"
+        )
+    return str(parsed)
+
+
+def uuid_format(value: str, style: str) -> str:
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}") from None
+    if style == "simple":
+        return parsed.hex
+    if style == "urn":
+        return parsed.urn
+    return str(parsed)
