@@ -107,11 +107,7 @@ class App:
     def exec(self, entry_id: str, *args: Any, host: str | None = None, timeout: float | None = None) -> Any:
         """Run ``entry_id`` to completion; its value, or its error raised."""
         node = self._require_node()
-        pid = node.spawn(entry_id, *args, host=host or self.host_for(entry_id))
-        value, error = node.wait(pid, timeout)
-        if error is not None:
-            raise error
-        return value
+        return node.exec(entry_id, *args, host=host or self.host_for(entry_id), timeout=timeout)
 
     def host_for(self, entry_id: str) -> str:
         """The host an entry runs on unless told otherwise."""

@@ -143,6 +143,9 @@ class ProcessHost:
                 proc.watchers = {parent}
         if request.name is not None:
             node.registry.register(request.name, pid, proc)
+        if request.on_exit is not None:
+            on_exit = request.on_exit
+            proc.add_exit_callback(lambda done: on_exit(codec.decode(done.result[0]), done.result[1]))
         self._procs[pid] = proc
         if request.messages:
             box = proc._box

@@ -299,10 +299,25 @@ class Node:
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
         return waiter(pid, timeout)
 
-    def exec(self, target: Any, *args: Any, timeout: float | None = None, **options: Any) -> Any:
-        """Spawn ``target``, wait for it, return its value or raise its error."""
-        pid = self.spawn(target, *args, **options)
-        value, error = self.wait(pid, timeout)
+    def exec(self, target: Any, *args: Any, timeout: float | None = None, host: str | None = None) -> Any:
+        """Spawn ``target``, wait for it, return its value or raise its error (from a plain thread)."""
+        request = SpawnRequest(target, args, context=_inherit_context(current_process(), None))
+        return self.run_request(request, host or self.default_host_id, timeout)
+
+    def run_request(self, request: SpawnRequest, host_id: str, timeout: float | None = None) -> Any:
+        """Spawn ``request`` and block until the process ends; its value, or its error raised."""
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        def finished(value: Any, error: errors.Error | None) -> None:
+            outcome.append((value, error))
+            done.set()
+
+        request.on_exit = finished
+        pid = self.spawn_request(request, host_id)
+        if not done.wait(timeout):
+            raise errors.Error(errors.TIMEOUT, f"process {pid} still running after {timeout} s")
+        value, error = outcome[0]
         if error is not None:
             raise error
         return value

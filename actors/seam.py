@@ -48,6 +48,8 @@ class SpawnRequest:
     kwargs: dict[str, Any] | None = None
     thread: bool | None = None
     """Ask for a dedicated OS thread (``None``: the target decides)."""
+    on_exit: Any = None
+    """``on_exit(value, error)``, installed before the first step: a wait that cannot miss the end."""
 
 
 @runtime_checkable

@@ -129,6 +129,9 @@ def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            reason = f"{reason} ({context} at line {context_mark.line + 1})"
         problems.append(Problem(name, line, "", f"invalid YAML: {reason}"))
         return []
     except (OSError, UnicodeDecodeError) as exc:

@@ -103,6 +103,10 @@ class LuaTask:
             raise StopIteration(result[1:])
         if head == state.FAIL:
             failure = result[1] if len(result) > 1 else None
+            if failure == b"not enough memory":  # Lua skips the message handler for LUA_ERRMEM
+                raise LuaFailure(
+                    errors.Error(errors.LIMIT_EXCEEDED, "Lua memory limit exceeded", retryable=False)
+                )
             if state.is_error(failure):
                 raise LuaFailure(state.error_from_lua(failure))
             raise LuaFailure(errors.Error(errors.INTERNAL, text(failure)))
@@ -132,6 +136,14 @@ class LuaCore:
         self.router = router
         self.scheduler = scheduler
         self.world = world
+        self._subscriptions: dict[int, tuple[Any, Channel]] = {}
+
+    def subscription(self, channel: Channel) -> Any:
+        """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
+        wrapper = self._subscriptions.get(id(channel))
+        if wrapper is None:
+            wrapper = self._subscriptions[id(channel)] = (self.state.wrap_channel(channel), channel)
+        return wrapper[0]
 
     # -- tasks and results ----------------------------------------------------------------
 
@@ -216,23 +228,23 @@ class LuaCore:
         return True, ()
 
     def op_inbox(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.router.inbox(),)
+        return True, (self.subscription(self.router.inbox()),)
 
     def op_events(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.router.events(),)
+        return True, (self.subscription(self.router.events()),)
 
     def op_listen(self, task: Task | None, topic: Any, as_message: Any) -> tuple[bool, Any]:
+        name = text(topic) if isinstance(topic, bytes) else topic
         try:
-            return True, (
-                self.router.listen(
-                    text(topic) if isinstance(topic, bytes) else topic, messages=bool(as_message)
-                ),
-            )
+            channel = self.router.listen(name, messages=bool(as_message))
         except errors.Error as err:
             return True, (None, err)
+        return True, (self.subscription(channel),)
 
     def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
-        return True, (self.router.unlisten(_channel(handle)),)
+        channel = _channel(handle)
+        self._subscriptions.pop(id(channel), None)
+        return True, (self.router.unlisten(channel),)
 
     def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
         try:

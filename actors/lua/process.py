@@ -191,9 +191,8 @@ class LuaProcess(CoroutineDriver):
             request = self._spawn_request(entry_id, spec, count, packed)
             request.link = request.monitor = False
             request.parent = None
-            host = node.host(text(host_id))
-            pid = node.spawn_request(request, host.id)
-            host.watch(pid, lambda value, error: self._wake_later(task, value, error))
+            request.on_exit = lambda value, error: self._wake_later(task, value, error)
+            node.spawn_request(request, text(host_id))
         except errors.Error as err:
             return True, (None, err)
         return None
@@ -352,11 +351,19 @@ class LuaProcess(CoroutineDriver):
             raise errors.Error(errors.NOT_FOUND, f"function {target!r} not found")
         if entry.kind != "function.lua":
             raise errors.Error(errors.INVALID, f"{target!r} is a {entry.kind}, not a function.lua entry")
-        request = SpawnRequest(target, args, context=context or None)
+        timers: list[Timer] = []
+        ended: list[bool] = []
+
+        def finished(value: Any, error: Any) -> None:
+            ended.append(True)
+            for timer in timers:
+                timer.cancel()
+            done(value, error)
+
+        request = SpawnRequest(target, args, context=context or None, on_exit=finished)
         pid = node.spawn_request(request, process.host.id)
         timeout = options.get("timeout")
-        if timeout:
-            seconds = float(timeout) / 1000.0
+        if timeout and not ended:
 
             def expire() -> None:
                 done(None, errors.Error(errors.TIMEOUT, f"{target} timed out after {timeout} ms"))
@@ -365,14 +372,9 @@ class LuaProcess(CoroutineDriver):
                 except errors.Error:
                     pass  # it finished meanwhile
 
-            timer = node.timers.call_later(seconds, expire)
-            finished = done
-
-            def done(value: Any, error: Any) -> None:
-                timer.cancel()
-                finished(value, error)
-
-        process.host.watch(pid, done)
+            timers.append(node.timers.call_later(float(timeout) / 1000.0, expire))
+            if ended:
+                timers[0].cancel()
 
     def op_call(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
         if task is None:

@@ -1,0 +1,379 @@
+"""The Lua modules: channel, coroutine, time, funcs, ctx, uuid, json, errors, logger."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from actorflow.app import App
+from actors import errors
+from actors.node import call_context
+
+from .lua_support import HOST, lua_entry, run_lua, write_app
+
+
+def test_channels_buffered_unbuffered_close_and_select(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        return {main = function()
+          local buffered = channel.new(2)
+          buffered:send("a")
+          buffered:send("b")
+          buffered:close()
+          buffered:close()
+          local a, ok_a = buffered:receive()
+          local b = buffered:receive()
+          local c, ok_c = buffered:receive()
+          local sent_ok, send_err = pcall(function() buffered:send("x") end)
+          local empty = channel.new()
+          local picked = channel.select({empty:case_receive(), default = true})
+          local spare = channel.new(1)
+          local sent = channel.select{spare:case_send("s")}
+          local first = channel.new(1)
+          local second = channel.new(1)
+          second:send(2); first:send(1)
+          local prio = channel.select{first:case_receive(), second:case_receive()}
+          return {a, ok_a, b, c == nil, ok_c, sent_ok, tostring(send_err):find("send on closed channel") ~= nil,
+                  picked.default, sent.channel == spare, sent.value, prio.channel == first, prio.value}
+        end}
+        """,
+    )
+    assert result == ["a", True, "b", True, False, False, True, True, True, "s", True, 1]
+
+
+def test_seed_worker_pool_with_channels_and_coroutines(tmp_path: Path) -> None:
+    """The concurrent worker pool of the seed, run as a process."""
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        local function main(input)
+            local worker_count = input.workers or 3
+            local job_count = input.jobs or 6
+
+            local work_queue = channel.new(10)
+            local results = channel.new(10)
+
+            for w = 1, worker_count do
+                coroutine.spawn(function()
+                    while true do
+                        local job, ok = work_queue:receive()
+                        if not ok then break end
+                        time.sleep(10 * time.MILLISECOND)
+                        results:send({worker = w, job = job, result = job * 2})
+                    end
+                end)
+            end
+
+            for j = 1, job_count do
+                work_queue:send(j)
+            end
+            work_queue:close()
+
+            local total = 0
+            local processed = {}
+            for _ = 1, job_count do
+                local r = results:receive()
+                total = total + r.result
+                table.insert(processed, r)
+            end
+
+            return {total = total, processed = processed}
+        end
+        return {main = main}
+        """,
+        {"workers": 3, "jobs": 6},
+    )
+    assert result["total"] == 42
+    assert sorted(item["job"] for item in result["processed"]) == [1, 2, 3, 4, 5, 6]
+    assert {item["worker"] for item in result["processed"]} == {1, 2, 3}
+
+
+def test_blocking_calls_work_inside_user_coroutines(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        return {main = function()
+          local co = coroutine.create(function(a)
+            time.sleep("5ms")                  -- a driver operation, passed through
+            local b = coroutine.yield(a + 1)   -- an ordinary user yield
+            local ch = channel.new(1)
+            ch:send(b * 10)
+            return ch:receive()
+          end)
+          local ok1, first = coroutine.resume(co, 1)
+          local ok2, second = coroutine.resume(co, 5)
+          local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) time.sleep(1) end end)
+          return {ok1, first, ok2, second, coroutine.status(co), gen(), gen(), gen()}
+        end}
+        """,
+    )
+    assert result == [True, 2, True, 50, "dead", 1, 2, 3]
+
+
+def test_time_durations_sleep_now_and_timers(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        return {main = function()
+          local start = time.now()
+          time.sleep("30ms")
+          time.sleep(10 * time.MILLISECOND)
+          local elapsed = time.now():sub(start):milliseconds()
+          local d = time.parse_duration("1h30m")
+          local _, bad = time.parse_duration("3d")
+          local _, bad_sleep = time.sleep("soon")
+          local timer = time.timer("10ms")
+          local fired = timer:channel():receive()
+          local ticker = time.ticker("5ms")
+          local ticks = 0
+          for _ = 1, 3 do ticker:channel():receive() ticks = ticks + 1 end
+          ticker:stop()
+          local stopped_timer = time.timer("1h")
+          local was_running = stopped_timer:stop()
+          local _, zero = time.after(0)
+          return {
+            elapsed >= 40, d:minutes(), tostring(d), bad:kind(), bad_sleep:kind(), type(fired), ticks,
+            was_running, zero:kind(), time.SECOND, time.MILLISECOND, start:unix() > 1700000000,
+            time.unix(0, 0):format_rfc3339(),
+          }
+        end}
+        """,
+    )
+    assert result == [
+        True,
+        90.0,
+        "1h30m0s",
+        errors.INVALID,
+        errors.INVALID,
+        "number",
+        3,
+        True,
+        errors.INVALID,
+        1_000_000_000,
+        1_000_000,
+        True,
+        "1970-01-01T00:00:00Z",
+    ]
+    assert time.monotonic() - started < 5
+
+
+SEED_REQUEST_RESPONSE = """
+local time = require("time")
+return {main = function(target)
+  -- the caller's side of the seed's request/response with a time.after timeout
+  local response_ch = process.listen("status_response")
+  process.send(target, "get_status", {})
+
+  local timeout = time.after("5s")
+  local result = channel.select{
+      response_ch:case_receive(),
+      timeout:case_receive()
+  }
+
+  if result.channel == response_ch then
+      local status = result.value
+      return status
+  end
+  return "timed out"
+end}
+"""
+
+
+def test_seed_request_response_with_timeout_from_a_process(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("caller", modules=("time",)), lua_entry("server")],
+        {
+            "caller.lua": SEED_REQUEST_RESPONSE,
+            "server.lua": """
+            return {main = function()
+              local ch = process.listen("get_status", {message = true})
+              local msg = ch:receive()
+              process.send(msg:from(), "status_response", {status = "processing", progress = 75})
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[]) as app:
+        server = app.spawn("app:server")
+        assert app.exec("app:caller", str(server), timeout=10) == {"status": "processing", "progress": 75}
+
+
+def test_funcs_call_function_entries_python_functions_and_context(tmp_path: Path) -> None:
+    seen_context: list[dict] = []
+
+    def tax(amount: float) -> dict:
+        seen_context.append(call_context())
+        return {"tax": round(amount * 0.2, 2)}
+
+    def refuse(_: object) -> None:
+        raise errors.Error(errors.PERMISSION_DENIED, "no refunds", retryable=False)
+
+    app_dir = write_app(
+        tmp_path,
+        [
+            HOST,
+            lua_entry("main", modules=("funcs", "time")),
+            lua_entry("double", kind="function.lua", modules=("ctx",)),
+            lua_entry("slow", kind="function.lua", modules=("time",)),
+        ],
+        {
+            "main.lua": """
+            local funcs = require("funcs")
+            return {main = function()
+              local d, e1 = funcs.call("app:double", 21)
+              local ctx_seen = funcs.new():with_context({tenant = "acme"}):call("app:double", "ctx")
+              local t = funcs.new():with_context({tenant = "py"}):call("py:tax", 100)
+              local _, denied = funcs.call("py:refuse", 1)
+              local _, missing = funcs.call("app:nothing", 1)
+              local _, invalid = funcs.call("double", 1)
+              local _, slow = funcs.new():with_options({timeout = 30}):call("app:slow")
+              local future = funcs.async("app:double", 4)
+              local payload = future:response():receive()
+              return {d, e1 == nil, ctx_seen, t.tax, denied:kind(), denied:retryable(), missing:kind(),
+                      invalid:kind(), slow:kind(), payload:data(), future:is_complete()}
+            end}
+            """,
+            "double.lua": """
+            local ctx = require("ctx")
+            return {main = function(x)
+              if x == "ctx" then return ctx.get("tenant") end
+              return x * 2
+            end}
+            """,
+            "slow.lua": """
+            local time = require("time")
+            return {main = function() time.sleep("5s") return "late" end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[]) as app:
+        assert app.node is not None
+        app.node.register_function("py:tax", tax)
+        app.node.register_function("py:refuse", refuse)
+        result = app.exec("app:main", timeout=10)
+    assert result == [
+        42,
+        True,
+        "acme",
+        20.0,
+        errors.PERMISSION_DENIED,
+        False,
+        errors.NOT_FOUND,
+        errors.INVALID,
+        errors.TIMEOUT,
+        8,
+        True,
+    ]
+    assert seen_context == [{"tenant": "py"}]
+
+
+def test_ctx_inherited_through_with_context(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        local ctx = require("ctx")
+        return {main = function()
+          local child = process.with_context({user_id = "u1", request_id = "r1"})
+            :exec("app:reader", "app:processes")
+          local _, missing = ctx.get("nope")
+          local _, empty = ctx.get("")
+          return {child = child, missing = missing:kind(), empty = empty:kind()}
+        end}
+        """,
+        extra={
+            "reader.lua": """
+            local ctx = require("ctx")
+            return {main = function() return {one = ctx.get("user_id"), all = ctx.all()} end}
+            """
+        },
+        extra_entries=[lua_entry("reader", modules=("ctx",))],
+    )
+    assert result["child"] == {"one": "u1", "all": {"user_id": "u1", "request_id": "r1"}}
+    assert (result["missing"], result["empty"]) == (errors.NOT_FOUND, errors.INVALID)
+
+
+def test_uuid_json_crypto_and_errors_modules(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        local uuid = require("uuid")
+        local json = require("json")
+        local crypto = require("crypto")
+        return {main = function()
+          local bytes = crypto.random_bytes(16)
+          local obj = json.decode('{"a":[1,2,{"b":null}],"c":"d"}')
+          local _, bad_json = json.decode("{nope")
+          local _, mixed = json.encode({1, 2, x = 3})
+          local e = errors.new({kind = errors.NOT_FOUND, message = "gone", retryable = false, details = {id = 7}})
+          local wrapped = errors.wrap(e, "loading order")
+          local plain = errors.new("just text")
+          return {
+            uuid.v4(), uuid.v7(), uuid.version(uuid.v4()), uuid.validate("nope"), #bytes,
+            obj.a[2], obj.c, json.encode({}), json.encode({x = {1, 2}}), bad_json:kind(), mixed:kind(),
+            e:kind(), e:message(), e:retryable(), e:details().id, wrapped:kind(), tostring(wrapped),
+            errors.is(wrapped, errors.NOT_FOUND), errors.is("x", errors.NOT_FOUND), plain:kind(),
+            "x" .. e, uuid.v5("dns", "example.com"),
+          }
+        end}
+        """,
+    )
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", result[0])
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", result[1])
+    assert result[2:] == [
+        4,
+        False,
+        16,
+        2,
+        "d",
+        "[]",
+        '{"x":[1,2]}',
+        errors.INVALID,
+        errors.INVALID,
+        errors.NOT_FOUND,
+        "gone",
+        False,
+        7,
+        errors.NOT_FOUND,
+        "loading order: gone",
+        True,
+        False,
+        "",
+        "xgone",
+        "cfbff0d1-9375-5685-968c-48ce8b15ae17",
+    ]
+
+
+def test_logger_goes_through_python_logging_with_pid_and_entry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="actors.lua")
+    pid = run_lua(
+        tmp_path,
+        """
+        local logger = require("logger")
+        return {main = function()
+          logger:info("order placed", {order_id = 42})
+          logger:with({tenant = "acme"}):named("billing"):warn("card declined")
+          print("hello", 1)
+          return process.pid()
+        end}
+        """,
+    )
+    records = [r for r in caplog.records if r.name.startswith("actors.lua.app:main")]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("INFO", "order placed order_id=42"),
+        ("WARNING", "card declined tenant=acme"),
+        ("INFO", "hello\t1"),
+    ]
+    assert records[1].name == "actors.lua.app:main.billing"
+    assert all(r.pid == pid and r.entry == "app:main" for r in records)  # type: ignore[attr-defined]
