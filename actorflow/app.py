@@ -41,10 +41,11 @@ class App:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.path = Path(path).resolve()
+        # The extensions' packages register their kinds: load only after that.
+        self._extensions = list(extensions) if extensions is not None else default_extensions()
         self.registry: Registry = load_app(self.path)
         self.state_dir = Path(state_dir) if state_dir else self.registry.root / ".actorflow"
         self.node: Node | None = None
-        self._extensions = list(extensions) if extensions is not None else default_extensions()
         self._started: list[Any] = []
         self._progress = progress or (lambda message: logger.info("%s", message))
 
@@ -128,4 +129,6 @@ class App:
 
 def default_extensions() -> list[Extension]:
     """The packages that own the non-process kinds, in start order."""
-    return []
+    import temporal_bridge
+
+    return [temporal_bridge.install]

@@ -276,6 +276,10 @@ class Process:
                 self.monitoring.discard(sender)
                 event = Exit(sender, codec.decode(item[2]), item[3], item[4])
                 self.behaviour.event(self, event)
+            elif sender.node and self.links and sender in self.links:
+                # A linked workflow completed: links to workflows report EXIT too.
+                self.links.discard(sender)
+                self.behaviour.event(self, Exit(sender, codec.decode(item[2]), item[3], item[4]))
         elif tag == LINK_DOWN:
             if self.links and sender in self.links:
                 self.links.discard(sender)

@@ -718,7 +718,12 @@ local safe_os = {
     if t ~= nil then return os.time(t) end
     return op("now") // 1000000000
   end,
-  clock = os.clock,
+  clock = function()
+    if config.deterministic then
+      error("os.clock is not available in workflows (not deterministic): use time.now()", 2)
+    end
+    return os.clock()
+  end,
   date = function(format, t) return os.date(format, t or (op("now") // 1000000000)) end,
   difftime = os.difftime,
 }

@@ -240,18 +240,9 @@ class LuaProcess(CoroutineDriver):
         return True, ({"trap_links": self._process.trap_links},)
 
     def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
-        values = self._lua(options)
-        if not isinstance(values, dict):
-            return True, (False, errors.Error(errors.INVALID, "process.set_options: expected a table"))
-        problem: errors.Error | None = None
-        for key, value in values.items():
-            if key == "trap_links":
-                if not isinstance(value, bool):
-                    problem = errors.Error(errors.INVALID, "trap_links must be a boolean")
-                    continue
-                self._process.trap_links = value
-            else:
-                problem = errors.Error(errors.INVALID, f"option {key} is not supported")
+        problem, trap = process_option_problems(self._lua(options))
+        if trap is not None:
+            self._process.trap_links = trap
         if problem is not None:
             return True, (False, problem)
         return True, (True,)
@@ -470,6 +461,26 @@ class LuaProcess(CoroutineDriver):
             self._lua(fields),
         )
         return True, ()
+
+
+def process_option_problems(values: Any) -> tuple[errors.Error | None, bool | None]:
+    """Check ``process.set_options`` input: ``(error or None, new trap_links or None)``.
+
+    Valid keys are applied even when another key is wrong, as the runtime does.
+    """
+    if not isinstance(values, dict):
+        return errors.Error(errors.INVALID, "process.set_options: expected a table"), None
+    problem: errors.Error | None = None
+    trap: bool | None = None
+    for key, value in values.items():
+        if key == "trap_links":
+            if isinstance(value, bool):
+                trap = value
+            else:
+                problem = errors.Error(errors.INVALID, "trap_links must be a boolean")
+        else:
+            problem = errors.Error(errors.INVALID, f"option {key} is not supported")
+    return problem, trap
 
 
 def lua_random(uniform: Any, low: Any, high: Any) -> float | int:

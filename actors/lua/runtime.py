@@ -80,6 +80,7 @@ class LuaState:
         allowed_modules: list[str] | tuple[str, ...] = (),
         max_memory: int | None = DEFAULT_MEMORY_LIMIT,
         hash_seed: int = HASH_SEED,
+        deterministic: bool = False,
     ) -> None:
         self.lua = lua55.LuaRuntime(
             encoding=None,
@@ -102,6 +103,7 @@ class LuaState:
         for index, name in enumerate(allowed_modules, 1):
             allowed[index] = name.encode()
         config[b"allowed"] = allowed
+        config[b"deterministic"] = deterministic
         for key, marker in (
             (b"OP", self.OP),
             (b"RAISE", self.RAISE),

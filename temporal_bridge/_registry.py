@@ -1,0 +1,63 @@
+"""Worker configurations, shared between the worker and the workflows it runs.
+
+A workflow only knows its namespace and task queue (``workflow.info()``); this
+registry maps them to what the Lua workflow driver needs: the Lua code of
+each workflow type, the PID parts (client and worker entry IDs), and the
+queues of the other workers for child workflows.  The module is passed
+through the workflow sandbox, so both sides see the same dictionary.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import errors
+
+__all__ = ["WorkerConfig", "lookup", "register", "unregister"]
+
+
+@dataclass
+class WorkerConfig:
+    client_id: str
+    worker_id: str
+    namespace: str
+    task_queue: str
+    workflows: dict[str, Any] = field(default_factory=dict)
+    """Workflow type name → LuaCode."""
+    entry_types: dict[str, str] = field(default_factory=dict)
+    """Every workflow entry ID of the app → its Temporal type name."""
+    worker_queues: dict[str, str] = field(default_factory=dict)
+    """Every temporal.worker entry ID of the same client → its task queue."""
+    node: Any = None
+    """The node activities run function entries on."""
+    process_host: str = ""
+    """The process host function entries run on."""
+
+
+_lock = threading.Lock()
+_workers: dict[tuple[str, str], WorkerConfig] = {}
+
+
+def register(config: WorkerConfig) -> None:
+    key = (config.namespace, config.task_queue)
+    with _lock:
+        current = _workers.get(key)
+        if current is not None and current is not config:
+            raise errors.Error(
+                errors.ALREADY_EXISTS,
+                f"task queue {config.task_queue!r} in namespace {config.namespace!r} already has a worker "
+                f"in this process ({current.worker_id})",
+            )
+        _workers[key] = config
+
+
+def unregister(config: WorkerConfig) -> None:
+    with _lock:
+        if _workers.get((config.namespace, config.task_queue)) is config:
+            del _workers[(config.namespace, config.task_queue)]
+
+
+def lookup(namespace: str, task_queue: str) -> WorkerConfig | None:
+    return _workers.get((namespace, task_queue))

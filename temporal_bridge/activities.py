@@ -1,0 +1,105 @@
+"""Activities: ``funcs.call`` from a workflow, and the relay to local processes.
+
+* The dynamic activity runs whatever ``funcs.call`` named: a ``function.lua``
+  entry (as a process on the app's process host, with the workflow's context)
+  or a Python function registered on the node.  An error result becomes an
+  ``ApplicationError`` with the error's kind, so retry policies and
+  ``non_retryable_error_types`` see the kind, and the workflow gets the same
+  error back.
+* ``__actorflow_relay`` is a local activity that performs what a workflow asks
+  of local processes (send, terminate, cancel), once: on replay its recorded
+  result is used and nothing is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio import activity
+from temporalio.common import RawValue
+
+from actors import codec, errors
+from actors._process import MSG
+from actors.pid import PID, is_pid_text
+from actors.seam import SpawnRequest
+from temporal_bridge import _registry
+from temporal_bridge._context import ACTIVITY_CONTEXT
+from temporal_bridge.failures import to_application_error
+from temporal_bridge.workflow import RELAY_ACTIVITY
+
+__all__ = ["relay", "run_function"]
+
+
+def _config() -> _registry.WorkerConfig:
+    info = activity.info()
+    config = _registry.lookup(info.workflow_namespace or info.namespace, info.task_queue)
+    if config is None or config.node is None:
+        raise to_application_error(
+            errors.Error(errors.UNAVAILABLE, f"no actorflow node serves task queue {info.task_queue!r}")
+        )
+    return config
+
+
+@activity.defn(dynamic=True)
+async def run_function(args: Sequence[RawValue]) -> Any:
+    """Run the function entry (or Python function) named by the activity type."""
+    info = activity.info()
+    config = _config()
+    node = config.node
+    converter = activity.payload_converter()
+    values = tuple(converter.from_payload(arg.payload) for arg in args)
+    context = ACTIVITY_CONTEXT.get() or {}
+    target = info.activity_type
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[tuple[Any, errors.Error | None]] = loop.create_future()
+
+    def done(value: Any, error: errors.Error | None) -> None:
+        loop.call_soon_threadsafe(lambda: outcome.done() or outcome.set_result((value, error)))
+
+    function = node.functions.get(target)
+    pid: PID | None = None
+    if function is not None:
+        node.run_function(target, function, values, context, done)
+    else:
+        entry = node.kinds.entries.get(target) if node.kinds.entries is not None else None
+        if entry is None or entry.kind not in ("function.lua", "process.lua"):
+            raise to_application_error(
+                errors.Error(errors.NOT_FOUND, f"function {target!r} not found", retryable=False)
+            )
+        request = SpawnRequest(target, values, context=dict(context) or None, on_exit=done)
+        pid = node.spawn_request(request, config.process_host)
+    try:
+        value, error = await outcome
+    except asyncio.CancelledError:
+        if pid is not None and node.is_alive(pid):
+            node.terminate(pid)
+        raise
+    if error is not None:
+        raise to_application_error(error)
+    return value
+
+
+@activity.defn(name=RELAY_ACTIVITY)
+async def relay(request: dict[str, Any]) -> dict[str, Any]:
+    """Send to, terminate or cancel a local process on behalf of a workflow."""
+    node = _config().node
+    action = request.get("action")
+    sender_text = str(request.get("from") or "")
+    sender = PID.parse(sender_text) if is_pid_text(sender_text) else None
+    try:
+        target = node.resolve(str(request.get("target")))
+        if action == "send":
+            payloads = tuple(codec.encode(value) for value in request.get("payloads") or ())
+            if not node.deliver(target, (MSG, sender, str(request.get("topic")), payloads)):
+                raise errors.Error(errors.NOT_FOUND, f"process {target} not found")
+        elif action == "terminate":
+            node.terminate(target)
+        elif action == "cancel":
+            node.cancel(target, request.get("deadline"), str(request.get("reason") or ""))
+        else:
+            raise errors.Error(errors.INVALID, f"unknown relay action {action!r}")
+    except errors.Error as err:
+        return {"error": err}
+    return {"error": None}

@@ -1,0 +1,90 @@
+"""The Temporal kinds: ``temporal.client``, ``temporal.worker``, ``workflow.lua``.
+
+Registered with the entry loader on import, so an app using them is
+validated (file, line, entry) like every other app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
+
+__all__ = ["SEARCH_ATTRIBUTE_TYPES", "workflow_type_name"]
+
+SEARCH_ATTRIBUTE_TYPES = ("Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList")
+
+
+def _check_client(entry: Entry, registry: Registry) -> list[str]:
+    messages = check_lifecycle(entry, registry)
+    address = entry.data.get("address")
+    if address is not None and (not isinstance(address, str) or ":" not in address):
+        messages.append("address must be host:port (leave it out to use the embedded dev server)")
+    namespace = entry.data.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        messages.append("namespace must be a non-empty string")
+    attributes: Any = entry.data.get("search_attributes")
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            messages.append("search_attributes must map names to types")
+        else:
+            for name, kind in attributes.items():
+                if kind not in SEARCH_ATTRIBUTE_TYPES:
+                    messages.append(
+                        f"search attribute {name!r}: type {kind!r} is not one of {', '.join(SEARCH_ATTRIBUTE_TYPES)}"
+                    )
+    tls = entry.data.get("tls")
+    if tls is not None and not isinstance(tls, dict):
+        messages.append("tls must be a mapping (enabled, ca_file, server_name, …)")
+    auth = entry.data.get("auth")
+    if auth is not None:
+        if not isinstance(auth, dict):
+            messages.append("auth must be a mapping (type, api_key, …)")
+        elif auth.get("type", "none") not in ("none", "api_key", "mtls"):
+            messages.append("auth.type must be none, api_key or mtls")
+    return messages
+
+
+def _check_worker(entry: Entry, registry: Registry) -> list[str]:
+    messages = check_lifecycle(entry, registry)
+    queue = entry.data.get("task_queue")
+    if queue is not None and (not isinstance(queue, str) or not queue):
+        messages.append("task_queue must be a non-empty string")
+    options = entry.data.get("worker_options")
+    if options is not None and not isinstance(options, dict):
+        messages.append("worker_options must be a mapping")
+    return messages
+
+
+def _check_workflow(entry: Entry, registry: Registry) -> list[str]:
+    name = entry.meta_get("temporal.workflow.name")
+    if name is not None and (not isinstance(name, str) or not name):
+        return ["meta.temporal.workflow.name must be a non-empty string"]
+    return []
+
+
+def workflow_type_name(entry: Entry) -> str:
+    """The Temporal workflow type of a ``workflow.lua`` entry: ``meta…name`` or the entry ID."""
+    name = entry.meta_get("temporal.workflow.name")
+    return name if isinstance(name, str) and name else entry.id
+
+
+register_kind(KindSpec("temporal.client", check=_check_client, description="a connection to Temporal"))
+register_kind(
+    KindSpec(
+        "temporal.worker",
+        required=("client", "task_queue"),
+        references={"client": ("temporal.client",)},
+        check=_check_worker,
+        description="polls a task queue; the host of workflow PIDs",
+    )
+)
+register_kind(
+    KindSpec(
+        "workflow.lua",
+        code=True,
+        references={"meta.temporal.workflow.worker": ("temporal.worker",)},
+        check=_check_workflow,
+        description="a durable Lua workflow",
+    )
+)

@@ -1,0 +1,308 @@
+"""Workflows behind the Host seam: the same PIDs, links and monitors as processes.
+
+* :class:`WorkflowHost` (one per ``temporal.worker``) spawns: a spawn starts a
+  workflow on the worker's task queue and returns
+  ``{client@worker|workflow_id}``.
+* :class:`TemporalPeer` (one per ``temporal.client``) receives everything sent
+  to those PIDs: a message becomes a signal (the sender rides in a header),
+  terminate and cancel reach Temporal, and a monitor or a link becomes a
+  watcher that turns the workflow's close into an EXIT (or LINK_DOWN) event in
+  the watcher's mailbox, even when the monitor was set after the start or the
+  workflow has already closed.
+
+Calls come from process threads; the Temporal client lives on the bridge's
+private loop, so they are handed over and, where the caller needs the
+answer (a start, a signal), awaited.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from actors import codec, errors
+from actors._process import (
+    CANCEL,
+    DEMONITOR,
+    ENVELOPE,
+    EXIT,
+    LINK,
+    LINK_DOWN,
+    LINK_GONE,
+    MONITOR,
+    MSG,
+    TERMINATE,
+    UNLINK,
+    fail_envelope,
+)
+from actors.pid import PID
+from actors.seam import SpawnRequest
+from temporal_bridge import _registry
+from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
+from temporal_bridge._loop import LoopThread
+from temporal_bridge.failures import from_failure
+from temporal_bridge.options import workflow_options
+from temporal_bridge.search_attributes import typed_search_attributes
+from temporal_bridge.workflow import LINK_DOWN_SIGNAL
+
+__all__ = ["TemporalPeer", "WorkflowHost"]
+
+logger = logging.getLogger("temporal_bridge.host")
+
+Outcome = tuple[Any, errors.Error | None]
+
+
+class TemporalPeer:
+    """Routes signals and watchers for the workflows of one ``temporal.client``."""
+
+    names_are_local = False
+
+    def __init__(
+        self, node: Any, client_id: str, client: Client, loop: LoopThread, *, rpc_timeout: float = 30.0
+    ) -> None:
+        self.id = client_id
+        self.node = node
+        self.client = client
+        self.loop = loop
+        self.rpc_timeout = rpc_timeout
+        self._watchers: dict[tuple[str, str, str], concurrent.futures.Future[None]] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            watchers, self._watchers = self._watchers, {}
+        for future in watchers.values():
+            future.cancel()
+
+    def watcher_count(self) -> int:
+        with self._lock:
+            return len(self._watchers)
+
+    # -- the Host seam --------------------------------------------------------------------------
+
+    def is_alive(self, pid: PID) -> bool:
+        return True  # as in the runtime: links and monitors to workflows always succeed
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        tag = item[0]
+        if tag == MSG:
+            payloads = [codec.decode(value) for value in item[3]]
+            self._signal(pid, item[2], payloads, item[1])
+        elif tag == TERMINATE:
+            self._call(self.client.get_workflow_handle(pid.uniq).terminate(reason="process.terminate"))
+        elif tag == CANCEL:
+            self._call(self.client.get_workflow_handle(pid.uniq).cancel())
+        elif tag == MONITOR:
+            self.watch_for(item[1], pid, "monitor")
+        elif tag == DEMONITOR:
+            self._unwatch("monitor", item[1], pid)
+        elif tag == LINK:
+            self.watch_for(item[1], pid, "link")
+        elif tag in (UNLINK, LINK_GONE):
+            self._unwatch("link", item[1], pid)
+        elif tag == LINK_DOWN:
+            # A linked process failed: failure propagates into the workflow.
+            self._unwatch("link", item[1], pid)
+            self._signal(pid, LINK_DOWN_SIGNAL, [item[3]], item[1], quiet=True)
+        elif tag == ENVELOPE:
+            fail_envelope(pid, item[1])
+            return False
+        return True
+
+    def watch(
+        self, pid: PID, callback: Callable[[Any, errors.Error | None], None], run_id: str | None = None
+    ) -> None:
+        """Call ``callback(value, error)`` when the workflow closes (at once if it has)."""
+
+        async def run() -> None:
+            value, error = await self._outcome(pid, run_id)
+            callback(value, error)
+
+        self.loop.submit(run())
+
+    def wait(self, pid: PID, timeout: float | None = None) -> Outcome:
+        try:
+            return self.loop.run(self._outcome(pid, None), timeout)
+        except concurrent.futures.TimeoutError:
+            raise errors.Error(errors.TIMEOUT, f"workflow {pid} still running after {timeout} s") from None
+
+    # -- watchers -------------------------------------------------------------------------------
+
+    def watch_for(self, watcher: PID, pid: PID, kind: str, run_id: str | None = None) -> None:
+        """A monitor (EXIT on close) or a link (EXIT on completion, LINK_DOWN on failure)."""
+        key = (kind, str(watcher), pid.uniq)
+        node = self.node
+
+        async def run() -> None:
+            value, error = await self._outcome(pid, run_id)
+            with self._lock:
+                if self._watchers.get(key) is not future_box[0]:
+                    return  # unwatched meanwhile
+                del self._watchers[key]
+            at = time.time()
+            if kind == "monitor" or error is None:
+                node.deliver(watcher, (EXIT, pid, codec.encode(value), error, at))
+            else:
+                node.deliver(watcher, (LINK_DOWN, pid, None, error, at))
+
+        future_box: list[concurrent.futures.Future[None]] = []
+        with self._lock:
+            if key in self._watchers:
+                return
+            future = self.loop.submit(run())
+            future_box.append(future)
+            self._watchers[key] = future
+
+    def _unwatch(self, kind: str, watcher: PID, pid: PID) -> None:
+        with self._lock:
+            future = self._watchers.pop((kind, str(watcher), pid.uniq), None)
+        if future is not None:
+            future.cancel()
+
+    async def _outcome(self, pid: PID, run_id: str | None) -> Outcome:
+        handle = self.client.get_workflow_handle(pid.uniq, run_id=run_id)
+        try:
+            return await handle.result(follow_runs=True), None
+        except Exception as exc:
+            return None, from_failure(exc)
+
+    # -- RPCs -------------------------------------------------------------------------------------------
+
+    def _call(self, coro: Any) -> Any:
+        try:
+            return self.loop.run(coro, self.rpc_timeout)
+        except errors.Error:
+            raise
+        except concurrent.futures.TimeoutError:
+            raise errors.Error(errors.TIMEOUT, "Temporal did not answer in time", retryable=True) from None
+        except Exception as exc:
+            raise from_failure(exc) from None
+
+    def _signal(
+        self, pid: PID, topic: str, payloads: list[Any], sender: PID | None, *, quiet: bool = False
+    ) -> None:
+        outgoing = {FROM_HEADER: str(sender)} if sender is not None else None
+
+        async def signal() -> None:
+            OUTGOING.set(outgoing)
+            await self.client.get_workflow_handle(pid.uniq).signal(topic, args=payloads)
+
+        try:
+            self._call(signal())
+        except errors.Error:
+            if not quiet:
+                raise
+
+
+class WorkflowHost:
+    """A ``temporal.worker``: spawning on it starts a workflow on its task queue."""
+
+    names_are_local = False
+
+    def __init__(self, peer: TemporalPeer, config: _registry.WorkerConfig) -> None:
+        self.id = config.worker_id
+        self.peer = peer
+        self.config = config
+        self.task_queue = config.task_queue
+        self._prefix = str(uuid.uuid4())
+        self._counter = itertools.count(1)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pass
+
+    def spawn(self, request: SpawnRequest) -> PID:
+        if not isinstance(request.target, str):
+            raise errors.Error(
+                errors.INVALID, "only workflow.lua entries can be spawned on a temporal.worker"
+            )
+        type_name = self.config.entry_types.get(request.target)
+        if type_name is None:
+            raise errors.Error(errors.NOT_FOUND, f"workflow entry {request.target!r} not found")
+        options = workflow_options(request.options)
+        workflow_id = options.id or request.name or f"{self._prefix}_0x{next(self._counter):05x}"
+        explicit = bool(options.id or request.name)
+        policy = options.id_conflict_policy
+        if policy is None:
+            if options.execution_error_when_already_started:
+                policy = WorkflowIDConflictPolicy.FAIL
+            elif explicit:
+                policy = WorkflowIDConflictPolicy.USE_EXISTING
+        messages = [
+            (message.topic, [codec.decode(value) for value in message.payloads])
+            for message in request.messages
+        ]
+        with_start = (
+            messages[0] if messages and policy in (None, WorkflowIDConflictPolicy.USE_EXISTING) else None
+        )
+        rest = messages[1:] if with_start is not None else messages
+        kwargs: dict[str, Any] = {
+            "id": workflow_id,
+            "task_queue": options.task_queue or self.task_queue,
+            "execution_timeout": options.execution_timeout,
+            "run_timeout": options.run_timeout,
+            "task_timeout": options.task_timeout,
+            "retry_policy": options.retry_policy,
+            "cron_schedule": options.cron_schedule or "",
+            "memo": options.memo,
+            "start_delay": options.start_delay,
+            "request_eager_start": options.enable_eager_start,
+        }
+        if policy is not None:
+            kwargs["id_conflict_policy"] = policy
+        if options.id_reuse_policy is not None:
+            kwargs["id_reuse_policy"] = options.id_reuse_policy
+        if options.search_attributes:
+            kwargs["search_attributes"] = typed_search_attributes(options.search_attributes)
+        if with_start is not None:
+            kwargs["start_signal"] = with_start[0]
+            kwargs["start_signal_args"] = with_start[1]
+        outgoing = {
+            CONTEXT_HEADER: dict(request.context) if request.context else None,
+            FROM_HEADER: str(request.parent) if request.parent is not None else None,
+        }
+
+        async def start() -> Any:
+            OUTGOING.set(outgoing)
+            return await self.peer.client.start_workflow(type_name, args=list(request.args), **kwargs)
+
+        handle = self.peer._call(start())
+        pid = PID(self.id, workflow_id, self.peer.id)
+        for topic, payloads in rest:
+            self.peer._signal(pid, topic, payloads, request.parent)
+        run_id = handle.result_run_id or handle.run_id
+        if request.parent is not None and request.monitor:
+            self.peer.watch_for(request.parent, pid, "monitor", run_id)
+        if request.parent is not None and request.link:
+            self.peer.watch_for(request.parent, pid, "link", run_id)
+        if request.on_exit is not None:
+            self.peer.watch(pid, request.on_exit, run_id)
+        return pid
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        return self.peer.deliver(pid, item)
+
+    def is_alive(self, pid: PID) -> bool:
+        return True
+
+    def watch(self, pid: PID, callback: Callable[[Any, errors.Error | None], None]) -> None:
+        self.peer.watch(pid, callback)
+
+    def wait(self, pid: PID, timeout: float | None = None) -> Outcome:
+        return self.peer.wait(pid, timeout)

