@@ -20,6 +20,11 @@ def _check_client(entry: Entry, registry: Registry) -> list[str]:
     address = entry.data.get("address")
     if address is not None and (not isinstance(address, str) or ":" not in address):
         messages.append("address must be host:port (leave it out to use the embedded dev server)")
+    server = entry.data.get("server")
+    if server is not None and server not in ("dev", "time_skipping"):
+        messages.append("server must be dev (the embedded dev server) or time_skipping (tests)")
+    if server == "time_skipping" and address:
+        messages.append("server: time_skipping starts its own server; leave out address")
     namespace = entry.data.get("namespace")
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         messages.append("namespace must be a non-empty string")

@@ -67,9 +67,18 @@ class TemporalPeer:
     names_are_local = False
 
     def __init__(
-        self, node: Any, client_id: str, client: Client, loop: LoopThread, *, rpc_timeout: float = 30.0
+        self,
+        node: Any,
+        client_id: str,
+        client: Client,
+        loop: LoopThread,
+        *,
+        rpc_timeout: float = 30.0,
+        time_skipping: Any = None,
     ) -> None:
         self.id = client_id
+        self.time_skipping = time_skipping
+        """The test environment, when time skips while somebody waits for a result."""
         self.node = node
         self.client = client
         self.loop = loop
@@ -176,6 +185,9 @@ class TemporalPeer:
     async def _outcome(self, pid: PID, run_id: str | None) -> Outcome:
         handle = self.client.get_workflow_handle(pid.uniq, run_id=run_id)
         try:
+            if self.time_skipping is not None:
+                async with self.time_skipping.time_skipping_unlocked():
+                    return await handle.result(follow_runs=True), None
             return await handle.result(follow_runs=True), None
         except Exception as exc:
             return None, from_failure(exc)

@@ -30,7 +30,7 @@ from temporal_bridge.converter import data_converter
 from temporal_bridge.entries import workflow_type_name
 from temporal_bridge.host import TemporalPeer, WorkflowHost
 from temporal_bridge.interceptors import ActorflowInterceptor
-from temporal_bridge.server import DevServer
+from temporal_bridge.server import DevServer, time_skipping_environment
 from temporal_bridge.workflow import LuaWorkflow
 
 __all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "workflow_runner"]
@@ -78,6 +78,7 @@ class TemporalRuntime:
         self.peers: dict[str, TemporalPeer] = {}
         self.workers: dict[str, Worker] = {}
         self.configs: list[_registry.WorkerConfig] = []
+        self.environments: list[Any] = []
         self._runs: list[Any] = []
 
     def start(self) -> TemporalRuntime:
@@ -101,6 +102,9 @@ class TemporalRuntime:
         assert self.loop is not None
         namespace = str(entry.get("namespace") or "default")
         address = entry.get("address")
+        if entry.get("server") == "time_skipping":
+            self._start_time_skipping(entry)
+            return
         if not address:
             server = DevServer(
                 self.state_dir / "temporal" / entry.name,
@@ -128,6 +132,22 @@ class TemporalRuntime:
         self.peers[entry.id] = peer
         self.node.add_peer(entry.id, peer)
         self.progress(f"connected {entry.id} to {address} (namespace {namespace})")
+
+    def _start_time_skipping(self, entry: Entry) -> None:
+        """The time-skipping test server: hours of durable sleep pass in moments."""
+        assert self.loop is not None
+
+        async def start() -> Any:
+            return await time_skipping_environment(interceptors=[ActorflowInterceptor()])
+
+        environment = self.loop.run(start(), timeout=120)
+        self.environments.append(environment)
+        client = environment.client
+        self.clients[entry.id] = client
+        peer = TemporalPeer(self.node, entry.id, client, self.loop, time_skipping=environment)
+        self.peers[entry.id] = peer
+        self.node.add_peer(entry.id, peer)
+        self.progress(f"started the time-skipping test server for {entry.id}")
 
     # -- workers ---------------------------------------------------------------------------------
 
@@ -195,7 +215,13 @@ class TemporalRuntime:
         for config in self.configs:
             _registry.unregister(config)
         if loop is not None:
+            for environment in self.environments:
+                try:
+                    loop.run(environment.shutdown(), timeout=30)
+                except Exception:
+                    logger.exception("stopping the time-skipping server failed")
             loop.stop()
+        self.environments.clear()
         for server in reversed(list(self.servers.values())):
             server.stop()
         self.workers.clear()

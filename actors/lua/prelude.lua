@@ -238,8 +238,17 @@ function Payload:data() return self._data end
 local function new_payload(data) return setmetatable({_data = data}, Payload) end
 
 local Message = {}
-Message.__index = Message
 Message.__metatable = "message"
+-- Methods first; then, as the user's documents read it (`msg.approved`), the
+-- fields of the first payload's data.
+Message.__index = function(self, key)
+  local method = Message[key]
+  if method ~= nil then return method end
+  local values = rawget(self, "_values")
+  local data = values and values[1]
+  if type(data) == "table" then return data[key] end
+  return nil
+end
 function Message:topic() return self._topic end
 function Message:from() return self._from end
 function Message:payload()

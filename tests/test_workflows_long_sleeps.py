@@ -1,0 +1,80 @@
+"""Workflows that sleep for hours, on the time-skipping test server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actorflow.app import App
+from actors import Error, Probe, errors
+
+APP_DIR = Path(__file__).parent / "apps" / "timeskip"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    calls: list[str] = []
+    with App(APP_DIR, state_dir=tmp_path_factory.mktemp("timeskip-state")) as running:
+        node = running.node
+        assert node is not None
+
+        def ship(request: dict[str, Any]) -> dict[str, Any]:
+            calls.append("ship")
+            if request["order_id"] == "bad":
+                raise Error(errors.UNAVAILABLE, "no carrier", retryable=False)
+            return {"tracking_number": "TRK-" + request["order_id"]}
+
+        def charge(request: dict[str, Any]) -> dict[str, Any]:
+            calls.append("charge")
+            return {"id": "pay-" + request["customer"]}
+
+        node.register_function("app:charge_payment", charge)
+        node.register_function("app:ship_order", ship)
+        node.register_function("app:refund_payment", lambda payment_id: calls.append(f"refund {payment_id}"))
+        node.register_function("app.api:charge_card", lambda payment: {"id": "ch-" + str(payment["amount"])})
+        node.register_function("app.api:check_status", lambda charge_id: "failed")
+        node.register_function("app.api:refund", lambda charge_id: calls.append(f"refund {charge_id}"))
+        running.calls = calls  # type: ignore[attr-defined]
+        yield running
+
+
+@pytest.fixture
+def probe(app: App) -> Iterator[Probe]:
+    app.calls.clear()  # type: ignore[attr-defined]
+    assert app.node is not None
+    with Probe(app.node, default_timeout=60) as probe:
+        yield probe
+
+
+def test_order_workflow_sleeps_an_hour_in_moments(app: App, probe: Probe) -> None:
+    order = {"id": "o-1", "total": 99.5, "customer_id": "c-7", "shipping_address": "Main St"}
+    started = time.monotonic()
+    pid = probe.spawn("app:order_workflow", order, host="app:worker", monitor=True)
+    event = probe.expect_exit(pid)
+    assert event.value == {"status": "completed", "payment_id": "pay-c-7", "tracking": "TRK-o-1"}
+    assert time.monotonic() - started < 30
+    assert app.calls == ["charge", "ship"]  # type: ignore[attr-defined]
+
+
+def test_order_workflow_refunds_when_shipping_fails(app: App, probe: Probe) -> None:
+    order = {"id": "bad", "total": 5, "customer_id": "c-8", "shipping_address": "nowhere"}
+    pid = probe.spawn("app:order_workflow", order, host="app:worker", monitor=True)
+    event = probe.expect_exit(pid)
+    assert event.value == {"status": "failed", "error": "no carrier"}
+    assert app.calls == ["charge", "ship", "refund pay-c-8"]  # type: ignore[attr-defined]
+
+
+def test_seed_card_snippet_with_a_24h_sleep(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:card_workflow", {"amount": 12}, host="app:worker", monitor=True)
+    assert probe.expect_exit(pid).value == {"charged": "ch-12", "status": "failed"}
+    assert app.calls == ["refund ch-12"]  # type: ignore[attr-defined]
+
+
+def test_timers_and_elapsed_time_follow_the_workflow_clock(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:timers_workflow", host="app:worker", monitor=True)
+    elapsed = probe.expect_exit(pid).value["elapsed"]
+    assert 1000 <= elapsed < 2000
