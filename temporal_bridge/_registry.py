@@ -59,5 +59,14 @@ def unregister(config: WorkerConfig) -> None:
             del _workers[(config.namespace, config.task_queue)]
 
 
-def lookup(namespace: str, task_queue: str) -> WorkerConfig | None:
-    return _workers.get((namespace, task_queue))
+def lookup(namespace: str, task_queue: str, workflow_type: str | None = None) -> WorkerConfig | None:
+    """The worker serving ``task_queue``; failing that (a replay runs on a queue
+    of its own), the one registering ``workflow_type``."""
+    config = _workers.get((namespace, task_queue))
+    if config is not None or workflow_type is None:
+        return config
+    with _lock:
+        for candidate in _workers.values():
+            if workflow_type in candidate.workflows:
+                return candidate
+    return None

@@ -33,7 +33,7 @@ from temporal_bridge.interceptors import ActorflowInterceptor
 from temporal_bridge.server import DevServer, time_skipping_environment
 from temporal_bridge.workflow import LuaWorkflow
 
-__all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "workflow_runner"]
+__all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "worker_config", "workflow_runner"]
 
 logger = logging.getLogger("temporal_bridge")
 
@@ -155,26 +155,10 @@ class TemporalRuntime:
         assert self.loop is not None
         client_id = entry.ref(str(entry.get("client")))
         client = self.clients[client_id]
-        client_entry = self.registry.require(client_id)
-        prefix = str(client_entry.get("tq_prefix") or "")
-        queue = prefix + str(entry.get("task_queue"))
-        config = _registry.WorkerConfig(
-            client_id=client_id,
-            worker_id=entry.id,
-            namespace=client.namespace,
-            task_queue=queue,
-            node=self.node,
-            process_host=self.node.default_host_id,
-        )
-        for workflow_entry in self.registry.of_kind("workflow.lua"):
-            type_name = workflow_type_name(workflow_entry)
-            config.entry_types[workflow_entry.id] = type_name
-            worker_ref = workflow_entry.meta_get("temporal.workflow.worker")
-            if isinstance(worker_ref, str) and workflow_entry.ref(worker_ref) == entry.id:
-                config.workflows[type_name] = workflow_entry.lua_code()
-        for other in self.registry.of_kind("temporal.worker"):
-            if other.ref(str(other.get("client"))) == client_id:
-                config.worker_queues[other.id] = prefix + str(other.get("task_queue"))
+        config = worker_config(self.registry, entry, client.namespace)
+        config.node = self.node
+        config.process_host = self.node.default_host_id
+        queue = config.task_queue
         _registry.register(config)
         self.configs.append(config)
         host = WorkflowHost(self.peers[client_id], config)
@@ -228,6 +212,28 @@ class TemporalRuntime:
         self.configs.clear()
         self.servers.clear()
         self.loop = None
+
+
+def worker_config(registry: Registry, entry: Entry, namespace: str) -> _registry.WorkerConfig:
+    """What the workflows of a ``temporal.worker`` entry need (without a node)."""
+    client_id = entry.ref(str(entry.get("client")))
+    prefix = str(registry.require(client_id).get("tq_prefix") or "")
+    config = _registry.WorkerConfig(
+        client_id=client_id,
+        worker_id=entry.id,
+        namespace=namespace,
+        task_queue=prefix + str(entry.get("task_queue")),
+    )
+    for workflow_entry in registry.of_kind("workflow.lua"):
+        type_name = workflow_type_name(workflow_entry)
+        config.entry_types[workflow_entry.id] = type_name
+        worker_ref = workflow_entry.meta_get("temporal.workflow.worker")
+        if isinstance(worker_ref, str) and workflow_entry.ref(worker_ref) == entry.id:
+            config.workflows[type_name] = workflow_entry.lua_code()
+    for other in registry.of_kind("temporal.worker"):
+        if other.ref(str(other.get("client"))) == client_id:
+            config.worker_queues[other.id] = prefix + str(other.get("task_queue"))
+    return config
 
 
 def _seconds(value: Any, default: float) -> float:

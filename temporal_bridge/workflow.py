@@ -120,7 +120,7 @@ class LuaWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = workflow.info()
-        config = _registry.lookup(info.namespace, info.task_queue)
+        config = _registry.lookup(info.namespace, info.task_queue, info.workflow_type)
         if config is None:
             raise _fail(errors.NOT_FOUND, f"no actorflow worker for task queue {info.task_queue!r}")
         code = config.workflows.get(info.workflow_type)

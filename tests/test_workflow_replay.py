@@ -1,0 +1,101 @@
+"""Recorded histories replay in another OS process without nondeterminism errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actorflow.app import App
+from actors import Probe
+
+from .test_workflows_seeds import APP_DIR, Calls, business_functions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Run the example workflows once and keep their histories as JSON files."""
+    out = tmp_path_factory.mktemp("histories")
+    with App(APP_DIR, state_dir=tmp_path_factory.mktemp("replay-state")) as app:
+        node = app.node
+        assert node is not None
+        for function_id, function in business_functions(Calls()).items():
+            node.register_function(function_id, function)
+        runtime = app._started[0]
+        with Probe(node, default_timeout=30) as probe:
+            pids: dict[str, Any] = {}
+
+            def run(name: str, entry: str, *args: Any) -> Any:
+                pid = probe.spawn(entry, *args, host="app:worker", monitor=True)
+                pids[name] = pid
+                return pid
+
+            counter = run("counter", "app:counter_workflow", {"initial": 1})
+            probe.send(counter, "increment", {"amount": 2})
+            probe.expect_message("ok")
+            probe.send(counter, "finish")
+            probe.expect_message("ok")
+            jobs = run("jobs", "app:jobs_workflow", {})
+            probe.send(jobs, "add_job", {"id": 1})
+            probe.send(jobs, "exit")
+            run("pool", "app:pool_workflow", {"workers": 3, "jobs": 6})
+            run("saga", "app:saga_workflow", ["x"], 10, {"id": "o", "fail": True})
+            run("pairs", "app:pairs_workflow")
+            approval = run("approval", "app:approval_workflow", {"order_id": "o"})
+            probe.send(approval, "decision", {"approved": True})
+            pong = run("pong", "app:pong_workflow")
+            run("ping", "app:ping_workflow", {"target": str(pong)})
+            for pid in pids.values():
+                probe.expect_exit(pid)
+            client = runtime.clients["app:temporal_client"]
+            files = {}
+            for name, pid in pids.items():
+
+                async def fetch(workflow_id: str = pid.uniq) -> Any:
+                    return await client.get_workflow_handle(workflow_id).fetch_history()
+
+                history = runtime.loop.run(fetch())
+                path = out / f"{name}.json"
+                path.write_text(history.to_json())
+                files[name] = path
+    yield files
+
+
+def replay(app_dir: Path, paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "temporal_bridge.replay", str(app_dir), *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_every_example_history_replays_in_another_process(recorded: dict[str, Path]) -> None:
+    result = replay(APP_DIR, list(recorded.values()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"replayed {len(recorded)} histories, 0 failed" in result.stdout
+
+
+def test_a_changed_workflow_is_caught_as_nondeterministic(recorded: dict[str, Path], tmp_path: Path) -> None:
+    """The control: replay does fail when the code no longer matches the history."""
+    changed = tmp_path / "changed"
+    shutil.copytree(APP_DIR, changed)
+    source = (changed / "pairs_workflow.lua").read_text()
+    (changed / "pairs_workflow.lua").write_text(
+        source.replace(
+            'funcs.call("app:echo_activity", {job_id = name, data = count})',
+            'funcs.call("app:fulfill", name)',
+        )
+    )
+    result = replay(changed, [recorded["pairs"]])
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "replayed 1 histories, 1 failed" in result.stdout
