@@ -13,8 +13,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+DEMO_ORDERS := '[{"id": "order-1", "customer": "ada", "total": 42.50, "address": "12 Analytical Way"}, {"id": "order-2", "customer": "grace", "total": 19.99, "address": ""}]'
+
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(PY) -m actorflow.cli exec examples/saga app:main $(DEMO_ORDERS)
 
 test: $(STAMP) lint
 	$(PY) tests/run.py

@@ -124,15 +124,33 @@ class _Progress:
             print(f"· {message}", file=sys.stderr, flush=True)
 
 
+class _LuaFormatter(logging.Formatter):
+    """Lua programs' log lines: the entry, then the message (a warning says so)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = getattr(record, "entry", None) or record.name.removeprefix("actors.lua.")
+        level = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
+        return f"  {entry:<22} {level}{record.getMessage()}"
+
+
 def _configure_logging(verbose: int, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    lua_handler = logging.StreamHandler(sys.stderr)
+    lua_handler.setFormatter(_LuaFormatter())
+    lua = logging.getLogger("actors.lua")
+    lua.addHandler(lua_handler)
+    lua.propagate = False
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING)
     logging.getLogger("actors.lua").setLevel(logging.WARNING if quiet else logging.INFO)
     if verbose < 2:
         logging.getLogger("temporalio").setLevel(logging.WARNING)
+    if verbose < 1:
+        # A function returning an error fails its activity: expected, and the
+        # Lua program says what happened; temporalio would print a traceback.
+        logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

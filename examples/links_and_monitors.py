@@ -1,6 +1,6 @@
 """A tour of links, monitors and trap_links, printed step by step.
 
-Run it with ``make demo`` (or ``python examples/demo.py``).
+Run it with ``.venv/bin/python examples/links_and_monitors.py``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+-- A durable order saga: charge, wait for the warehouse, ship; refund when
+-- shipping fails. Every step is recorded by Temporal, so a crash anywhere
+-- resumes here without charging twice.
+local funcs = require("funcs")
+local time = require("time")
+
+local function main(order)
+    local payment, err = funcs.call("app:charge_payment", order)
+    if err then
+        return {status = "failed", step = "payment", error = tostring(err)}
+    end
+
+    time.sleep("2s")  -- the warehouse packs the parcel (a durable timer)
+
+    local shipment, err = funcs.call("app:ship_order", order)
+    if err then
+        funcs.call("app:refund_payment", {order_id = order.id, payment_id = payment.id, amount = order.total})
+        return {status = "refunded", payment_id = payment.id, reason = err:message()}
+    end
+
+    return {status = "completed", payment_id = payment.id, tracking = shipment.tracking}
+end
+
+return {main = main}
