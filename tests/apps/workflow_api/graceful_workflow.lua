@@ -1,0 +1,8 @@
+-- "Cancelar": the workflow sees CANCEL and can finish gracefully.
+local function main()
+    local events = process.events()
+    local event = events:receive()
+    return {saw = event.kind, from = event.from}
+end
+
+return {main = main}

@@ -1,0 +1,4 @@
+return function(order)
+    local nothing = nil
+    return nothing.field   -- a runtime error in the activity
+end
