@@ -466,3 +466,56 @@ def test_activity_runtime_error_with_maximum_attempts_1_is_internal(app: App, pr
     assert result["message"].startswith("unreliable_activity.lua:3: attempt to index a nil value")
     history = history_json(app, pid.uniq)
     assert history.count('"attempt": 1') >= 1 and '"attempt": 2' not in history
+
+
+def test_reuse_policy_task_queue_eager_start_and_child_only_options(app: App, probe: Probe) -> None:
+    first = probe.spawn(
+        "app:long_workflow",
+        {"iterations": 1},
+        host=WORKER,
+        monitor=True,
+        options={
+            "temporal.workflow.id": "reuse-1",
+            "temporal.workflow.id_reuse_policy": "reject_duplicate",
+            "temporal.workflow.enable_eager_start": True,
+            # Child-only options: accepted and ignored on a top-level start, as in the runtime.
+            "temporal.workflow.wait_for_cancellation": True,
+            "temporal.workflow.namespace": "elsewhere",
+            # Durations may be milliseconds.
+            "temporal.workflow.execution_timeout": 60000,
+        },
+    )
+    assert probe.expect_exit(first).value == {"iterations": 1}
+    config = describe(app, "reuse-1").raw_description.execution_config
+    assert config.workflow_execution_timeout.ToTimedelta() == timedelta(minutes=1)
+    with pytest.raises(Error) as rejected:
+        probe.spawn(
+            "app:long_workflow",
+            {"iterations": 1},
+            host=WORKER,
+            options={
+                "temporal.workflow.id": "reuse-1",
+                "temporal.workflow.id_reuse_policy": "reject_duplicate",
+            },
+        )
+    assert rejected.value.kind() == errors.ALREADY_EXISTS
+    moved = probe.spawn(
+        "app:long_workflow",
+        {"iterations": 1},
+        host=WORKER,
+        options={"temporal.workflow.id": "queue-1", "workflow.task_queue": "nobody-polls-this"},
+    )
+    assert describe(app, moved.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
+    terminate(app, "queue-1")
+
+
+def test_terminate_existing_replaces_the_running_workflow(app: App, probe: Probe) -> None:
+    options = {"temporal.workflow.id": "replace-1"}
+    first = probe.spawn("app:long_workflow", {"iterations": 1000}, host=WORKER, monitor=True, options=options)
+    replaced = {**options, "temporal.workflow.id_conflict_policy": "terminate_existing"}
+    second = probe.spawn("app:long_workflow", {"iterations": 1000}, host=WORKER, options=replaced)
+    assert second == first  # the same PID names every run of the workflow ID
+    event = probe.expect_exit(first)
+    assert event.error is not None and event.error.message() == "workflow terminated"
+    assert describe(app, "replace-1").status == WorkflowExecutionStatus.RUNNING
+    terminate(app, "replace-1")
