@@ -129,6 +129,7 @@ class App:
 
 def default_extensions() -> list[Extension]:
     """The packages that own the non-process kinds, in start order."""
+    import supervision
     import temporal_bridge
 
-    return [temporal_bridge.install]
+    return [temporal_bridge.install, supervision.install]

@@ -110,37 +110,37 @@ class Probe:
 
     def spawn(self, target: Any, *args: Any, **options: Any) -> PID:
         """Spawn with this probe as the caller (``link=True``/``monitor=True`` attach to it)."""
-        with self._as_current():
+        with self.acting():
             return self.node.spawn(target, *args, **options)
 
     def send(self, dest: PID | str, topic: str, *payloads: Any) -> None:
-        with self._as_current():
+        with self.acting():
             self.node.send(dest, topic, *payloads)
 
     def link(self, dest: PID | str) -> None:
-        with self._as_current():
+        with self.acting():
             _ops.link(self._process, dest)
 
     def unlink(self, dest: PID | str) -> None:
-        with self._as_current():
+        with self.acting():
             _ops.unlink(self._process, dest)
             self._purge(lambda item: isinstance(item, LinkDown) and item.pid == self.node.resolve(dest))
 
     def monitor(self, dest: PID | str) -> None:
-        with self._as_current():
+        with self.acting():
             _ops.monitor(self._process, dest)
 
     def unmonitor(self, dest: PID | str) -> None:
-        with self._as_current():
+        with self.acting():
             _ops.unmonitor(self._process, dest)
             self._purge(lambda item: isinstance(item, Exit) and item.pid == self.node.resolve(dest))
 
     def terminate(self, dest: PID | str) -> None:
-        with self._as_current():
+        with self.acting():
             self.node.terminate(dest)
 
     def cancel(self, dest: PID | str, deadline: float | None = None, reason: str = "") -> None:
-        with self._as_current():
+        with self.acting():
             self.node.cancel(dest, deadline, reason)
 
     def close(self) -> None:
@@ -312,7 +312,13 @@ class Probe:
             self._process.run_slice()
 
     @contextmanager
-    def _as_current(self) -> Iterator[None]:
+    def acting(self) -> Iterator[None]:
+        """Inside this block, node calls from this thread are made *as the probe*.
+
+        ``node.spawn(..., monitor=True)`` or a library function that spawns
+        and links (``start_supervisor(..., monitor=True)``) then attach the
+        probe, which the test can use to see how things end.
+        """
         self._pump(0)
         if not self._process.alive:
             raise ProbeExited(f"probe {self.pid} has exited with {self._process.result}")

@@ -1,0 +1,152 @@
+"""Children that record what happens to them, and a timer service the test controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actors import Actor, Cancel, LinkDown, Message
+
+
+class Log:
+    """A thread-safe record of (event, child) pairs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, event: str, name: str) -> None:
+        with self._lock:
+            self.items.append((event, name))
+
+    def take(self) -> list[tuple[str, str]]:
+        with self._lock:
+            items, self.items = self.items, []
+        return items
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.items) >= count:
+                    break
+            time.sleep(0.005)
+        return self.take()
+
+
+class Worker(Actor):
+    """Records start/stop; "crash" raises, "exit" ends normally, "link" links to a peer."""
+
+    def __init__(self, log: Log, name: str, trap: bool = False) -> None:
+        super().__init__()
+        self.log = log
+        self.name = name
+        self.trap = trap
+
+    def on_start(self) -> None:
+        self.trap_links = self.trap
+        self.log.add("start", self.name)
+
+    def on_receive(self, message: Any) -> Any:
+        topic = message.topic if isinstance(message, Message) else message
+        if topic == "crash":
+            raise RuntimeError(f"{self.name} crashed")
+        if topic == "exit":
+            self.exit()
+        if topic == "link":
+            self.link(message.payload)
+        return None
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, LinkDown):
+            self.log.add("link_down", self.name)
+        else:
+            super().on_event(event)
+
+    def on_stop(self) -> None:
+        self.log.add("stop", self.name)
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        self.log.add("down", self.name)
+
+
+class Stubborn(Actor):
+    """Ignores CANCEL: only a deadline (termination) stops it."""
+
+    def __init__(self, log: Log, name: str) -> None:
+        super().__init__()
+        self.log = log
+        self.name = name
+
+    def on_start(self) -> None:
+        self.log.add("start", self.name)
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, Cancel):
+            self.log.add("ignored_cancel", self.name)
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        self.log.add("killed", self.name)
+
+
+class CrashOnStart(Actor):
+    def on_start(self) -> None:
+        raise RuntimeError("cannot start")
+
+
+class FakeTimers:
+    """``call_later`` that records delays and fires only when the test says so."""
+
+    class Handle:
+        def __init__(self, timers: FakeTimers, delay: float, callback: Callable[[], None]) -> None:
+            self.delay = delay
+            self.callback: Callable[[], None] | None = callback
+            self.timers = timers
+
+        def cancel(self) -> bool:
+            pending = self.callback is not None
+            self.callback = None
+            return pending
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.handles: list[FakeTimers.Handle] = []
+        self.delays: list[float] = []
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> FakeTimers.Handle:
+        handle = FakeTimers.Handle(self, delay, callback)
+        with self._lock:
+            self.handles.append(handle)
+            self.delays.append(delay)
+        return handle
+
+    def wait_pending(self, count: int = 1, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if sum(1 for handle in self.handles if handle.callback is not None) >= count:
+                    return
+            time.sleep(0.005)
+        raise AssertionError(f"no pending timer after {timeout} s; delays so far {self.delays}")
+
+    def fire_all(self) -> None:
+        with self._lock:
+            handles, self.handles = self.handles, []
+        for handle in handles:
+            callback = handle.callback
+            handle.callback = None
+            if callback is not None:
+                callback()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
