@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import os
 import platform
 import sys
@@ -188,6 +189,7 @@ def rss_bytes() -> int:
 
 
 def idle_process_bytes(node: Node, count: int) -> float:
+    wait_for_count(node, 1)  # only the probe: earlier subjects have finished ending
     baseline = node.process_count()
     gc.collect()
     before = rss_bytes()
@@ -202,6 +204,7 @@ def idle_process_bytes(node: Node, count: int) -> float:
 
 
 def ring_crash_seconds(node: Node, size: int) -> float:
+    wait_for_count(node, 1)
     refs = [node.start(RingMember) for _ in range(size)]
     for index, ref in enumerate(refs):
         ref.tell(("link", refs[(index + 1) % size].pid))
@@ -283,7 +286,7 @@ def write_report(rows: list[tuple[str, str, str, str, str]], repeat: int) -> Non
     lines = [
         start_marker,
         f"Run on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, pykka {pykka.__version__}; "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, pykka {importlib.metadata.version('pykka')}; "
         f"`python bench/core.py` (best of {repeat}).",
         "",
         "| measurement | actorflow | pykka | ratio | target |",
