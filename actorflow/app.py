@@ -16,6 +16,7 @@ from typing import Any
 
 from actors import Node, ProcessHost, errors
 from actors.entries import Registry, load_app
+from actors.lua.pool import SHARED_STATE_MEMORY, StatePool
 from actors.lua.process import process_factory
 from actors.pid import PID
 
@@ -39,8 +40,11 @@ class App:
         state_dir: str | Path | None = None,
         extensions: list[Extension] | None = None,
         progress: Callable[[str], None] | None = None,
+        lua_state_memory: int | None = SHARED_STATE_MEMORY,
     ) -> None:
         self.path = Path(path).resolve()
+        self.lua_state_memory = lua_state_memory
+        """The memory cap of each shared Lua state (entries with ``memory_limit`` get their own)."""
         # The extensions' packages register their kinds: load only after that.
         self._extensions = list(extensions) if extensions is not None else default_extensions()
         self.registry: Registry = load_app(self.path)
@@ -59,7 +63,7 @@ class App:
         node = Node(default_host="")
         node.default_host_id = default_host
         node.kinds.entries = self.registry
-        factory = process_factory()
+        factory = process_factory(StatePool(max_memory=self.lua_state_memory))
         node.kinds.register_kind("process.lua", factory)
         node.kinds.register_kind("function.lua", factory)
         self.node = node

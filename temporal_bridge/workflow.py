@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from actors.events import Cancel, Exit, LinkDown, Message
     from actors.lua.core import LUA_OP, LuaCore
     from actors.lua.process import lua_random, process_option_problems
-    from actors.lua.runtime import LuaState, Payload, text
+    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
     from actors.pid import PID, is_pid_text
     from temporal_bridge import _registry
     from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
@@ -137,12 +137,10 @@ class LuaWorkflow:
         self.pid = str(PID(config.worker_id, info.workflow_id, config.client_id))
         converter = workflow.payload_converter()
         values = [converter.from_payload(arg.payload) for arg in args]
-        state = LuaState(
-            self._host, allowed_modules=code.modules, max_memory=code.memory_limit, deterministic=True
-        )
+        state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT, deterministic=True)
         self.core = LuaCore(state, self.router, self.scheduler, world=self)
         try:
-            fn = state.load_entry(code.source, code.chunkname, code.method)
+            fn = self.core.load(code)
         except errors.Error as err:
             raise to_application_error(errors.Error(err.kind(), err.message(), retryable=False)) from None
         self.scheduler.spawn(self.core.main_task(fn, tuple(values)), main=True)
@@ -166,10 +164,6 @@ class LuaWorkflow:
         if error is not None:
             raise to_application_error(error)
         return value
-
-    def _host(self, name: bytes, *args: Any) -> Any:
-        assert self.core is not None
-        return self.core.direct(name, *args)
 
     def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
         if op[0] == LUA_OP and self.core is not None:

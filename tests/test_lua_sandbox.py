@@ -86,29 +86,37 @@ def test_only_listed_modules_can_be_required(tmp_path: Path) -> None:
     assert result[4] == "function"
 
 
-def test_globals_and_library_tables_are_per_process_and_read_only(tmp_path: Path) -> None:
+def test_no_process_can_change_what_another_sees(tmp_path: Path) -> None:
+    """Lua processes share states: libraries are read-only views, globals are per process."""
     app_dir = write_app(
         tmp_path,
         [HOST, lua_entry("tamper"), lua_entry("observe")],
         {
             "tamper.lua": """
             return {main = function()
-              local ok = pcall(function() string.upper = function() return "hacked" end end)
-              getmetatable("").__index.upper = function() return "hacked" end  -- its own state only
+              local results = {}
+              results[1] = pcall(function() string.upper = function() return "hacked" end end)
+              results[2] = pcall(function() getmetatable("").__index.upper = function() return "hacked" end end)
+              results[3] = pcall(function() process.registry.lookup = function() end end)
+              results[4] = pcall(function() rawset(string, "upper", function() return "hacked" end) end)
+              results[5] = pcall(function() setmetatable(string, {}) end)
+              results[6] = getmetatable("") == false
               shared_global = "leaked?"
-              return {ok, ("x"):upper()}
+              _G.another = "leaked?"
+              return results
             end}
             """,
             "observe.lua": """
             return {main = function()
-              return {("x"):upper(), shared_global == nil, string.upper("y")}
+              return {("x"):upper(), string.upper("y"), shared_global == nil, another == nil,
+                      type(process.registry.lookup)}
             end}
             """,
         },
     )
     with App(app_dir, extensions=[]) as app:
-        assert app.exec("app:tamper", timeout=5) == [False, "hacked"]
-        assert app.exec("app:observe", timeout=5) == ["X", True, "Y"]
+        assert app.exec("app:tamper", timeout=5) == [False, False, False, True, False, True]
+        assert app.exec("app:observe", timeout=5) == ["X", "Y", True, True, "function"]
 
 
 def test_memory_cap_kills_the_process_not_the_node(tmp_path: Path) -> None:
@@ -130,6 +138,36 @@ def test_memory_cap_kills_the_process_not_the_node(tmp_path: Path) -> None:
             app.exec("app:hog", timeout=30)
         assert info.value.kind() == errors.LIMIT_EXCEEDED
         assert app.exec("app:fine", timeout=5) == "still here"
+
+
+def test_memory_bomb_in_a_shared_state_kills_only_the_bomb(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("hog"), lua_entry("bystander")],
+        {
+            "hog.lua": """
+            return {main = function()
+              local t = {}
+              for i = 1, 1e9 do t[i] = string.rep("x", 1000) .. i end
+            end}
+            """,
+            "bystander.lua": """
+            return {main = function()
+              local got = process.inbox():receive()
+              return "still here: " .. got:payload():data()
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[], lua_state_memory=16 * 1024 * 1024) as app:
+        assert app.node is not None
+        bystander = app.spawn("app:bystander")
+        with pytest.raises(Error) as info:
+            app.exec("app:hog", timeout=30)
+        assert info.value.kind() == errors.LIMIT_EXCEEDED
+        assert app.node.is_alive(bystander)
+        app.node.send(bystander, "ping", "yes")
+        assert app.node.wait(bystander, 5) == ("still here: yes", None)
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -157,5 +195,5 @@ def test_table_iteration_order_is_fixed_by_the_hash_seed() -> None:
       for k in pairs(t) do keys[#keys + 1] = k end
       return table.concat(keys, ",")
     """
-    orders = {LuaState(lambda *a: None).lua.execute(source) for _ in range(5)}
+    orders = {LuaState().lua.execute(source) for _ in range(5)}
     assert len(orders) == 1

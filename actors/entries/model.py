@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors import errors
-from actors.lua.runtime import DEFAULT_MEMORY_LIMIT
 
 if TYPE_CHECKING:
     from actors.lua.process import LuaCode
@@ -97,13 +96,13 @@ class Entry:
     def modules(self) -> tuple[str, ...]:
         return tuple(self.data.get("modules") or ())
 
-    def lua_code(self, memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> LuaCode:
+    def lua_code(self) -> LuaCode:
         """What the Lua drivers need to run this entry."""
         from actors.lua.process import LuaCode
 
         if self.source_text is None:
             raise errors.Error(errors.INVALID, f"entry {self.id} has no Lua source")
-        limit = self.data.get("memory_limit", memory_limit)
+        limit = self.data.get("memory_limit")
         return LuaCode(
             entry_id=self.id,
             source=self.source_text,

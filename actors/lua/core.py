@@ -43,15 +43,17 @@ class LuaFailure(Exception):
 class LuaTask:
     """A Lua coroutine speaking the scheduler's coroutine protocol."""
 
-    __slots__ = ("_pending", "_started", "state", "thread")
+    __slots__ = ("_pending", "_started", "core", "state", "thread")
 
-    def __init__(self, state: LuaState, fn: Any, args: tuple[Any, ...] = ()) -> None:
-        self.state = state
-        self.thread = state.task_body.coroutine(fn, *args)
+    def __init__(self, core: LuaCore, fn: Any, args: tuple[Any, ...] = ()) -> None:
+        self.core = core
+        self.state = core.state
+        self.thread = core.state.task_body.coroutine(fn, *args)
         self._started = False
         self._pending: str | None = None
 
     def send(self, value: Any) -> Any:
+        self.state.bind(self.core)
         if not self._started:
             self._started = True
             return self._interpret(self.thread.send(None))
@@ -60,6 +62,7 @@ class LuaTask:
     def throw(self, exc: BaseException) -> Any:
         self._pending = None
         state = self.state
+        state.bind(self.core)
         value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
         return self._interpret(self.thread.send((state.RAISE, value)))
 
@@ -96,7 +99,7 @@ class LuaTask:
                 return (SELECT, _select_cases(result[2], result[3], result[4], result[5]), bool(result[6]))
             if name == b"spawn_task":
                 self._pending = SPAWN
-                return (SPAWN, LuaTask(state, result[2]))
+                return (SPAWN, LuaTask(self.core, result[2]))
             self._pending = LUA_OP
             return (LUA_OP, name.decode(), result[2:])
         if head == state.DONE:
@@ -147,8 +150,13 @@ class LuaCore:
 
     # -- tasks and results ----------------------------------------------------------------
 
+    def load(self, code: Any) -> Any:
+        """The entry function of ``code`` in a new environment of this program's state."""
+        self.state.bind(self)
+        return self.state.load_entry(code.source, code.chunkname, code.method, code.modules)
+
     def main_task(self, fn: Any, args: tuple[Any, ...]) -> LuaTask:
-        return LuaTask(self.state, fn, tuple(self.state.to_lua(arg) for arg in args))
+        return LuaTask(self, fn, tuple(self.state.to_lua(arg) for arg in args))
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
         """The spec's result rule: first value is the result, a non-nil second value an error."""
@@ -193,7 +201,7 @@ class LuaCore:
         if op_name in ("chan_recv", "chan_send", "chan_select"):
             completed = self._direct_channel(op_name, args)
         elif op_name == "spawn_task":
-            self.scheduler.spawn(LuaTask(self.state, args[0]))
+            self.scheduler.spawn(LuaTask(self, args[0]))
             completed = (True, (True,))
         else:
             completed = self.dispatch(None, op_name, args)

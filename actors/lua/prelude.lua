@@ -711,13 +711,24 @@ local modules = {
   crypto = crypto, workflow = workflow, errors = errors, channel = channel, process = process,
 }
 
--- Library tables handed to user code are read-only views: a process can
--- shadow a global in its own environment, never change a shared table.
+-- Several processes may share one Lua state, so nothing shared may be
+-- writable from user code. Library tables reach user code only as read-only
+-- views made per process (nested tables too); a process can shadow a global
+-- in its own environment, never change what another process sees.
 local function read_only(name, source)
-  return setmetatable({}, {
-    __index = source,
+  local view = {}
+  return setmetatable(view, {
+    __index = function(_, key)
+      local value = source[key]
+      if type(value) == "table" and getmetatable(value) == nil then
+        value = read_only(name .. "." .. tostring(key), value)
+        rawset(view, key, value)  -- this process's own view
+      end
+      return value
+    end,
     __newindex = function() error(name .. " is read-only", 2) end,
     __pairs = function() return next, source, nil end,
+    __len = function() return #source end,
     __metatable = false,
   })
 end
@@ -746,37 +757,38 @@ for k, v in pairs(math) do safe_math[k] = v end
 safe_math.random = function(m, n) return op("random", m, n) end
 safe_math.randomseed = function() end
 
-local builtins = {
-  "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-  "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
+local libraries = {
+  string = safe_string, table = table, math = safe_math, utf8 = utf8, os = safe_os,
+  coroutine = user_coroutine, process = process, channel = channel, errors = errors,
 }
 
-local real_load = load
-local allowed = {}
-for _, name in ipairs(config.allowed or {}) do allowed[name] = true end
+local builtins = {}
+for _, name in ipairs({
+  "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+  "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
+}) do builtins[name] = _G[name] end
 
-local function new_env()
+local function print_line(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  op("log", "info", "print", table.concat(parts, "\t"), {})
+end
+
+local real_load = load
+local string_dump = string.dump
+local always_allowed = {errors = true, channel = true, process = true}
+
+-- A process's own global environment. Library views are made on first use.
+local function new_env(allowed_list)
+  local allowed = {}
+  for _, name in ipairs(allowed_list or {}) do allowed[name] = true end
   local env = {}
-  for _, name in ipairs(builtins) do env[name] = _G[name] end
-  env.string = read_only("string", safe_string)
-  env.table = read_only("table", table)
-  env.math = read_only("math", safe_math)
-  env.utf8 = read_only("utf8", utf8)
-  env.os = read_only("os", safe_os)
-  env.coroutine = read_only("coroutine", user_coroutine)
-  env.process = read_only("process", process)
-  env.channel = read_only("channel", channel)
-  env.errors = read_only("errors", errors)
-  env.print = function(...)
-    local parts = {}
-    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-    op("log", "info", "print", table.concat(parts, "\t"), {})
-  end
+  env.print = print_line
   env.require = function(name)
     if type(name) ~= "string" then error("require: module name must be a string", 2) end
     local module = modules[name]
     if module == nil then error("module '" .. name .. "' does not exist", 2) end
-    if not allowed[name] and name ~= "errors" and name ~= "channel" and name ~= "process" then
+    if not allowed[name] and not always_allowed[name] then
       error("module '" .. name .. "' is not allowed: add it to the entry's modules list", 2)
     end
     return read_only(name, module)
@@ -786,14 +798,33 @@ local function new_env()
     return real_load(chunk, chunkname, "t", chunk_env or env)
   end
   env._G = env
-  return env
+  return setmetatable(env, {
+    __index = function(_, key)
+      local library = libraries[key]
+      if library ~= nil then
+        local view = read_only(key, library)
+        rawset(env, key, view)
+        return view
+      end
+      return builtins[key]
+    end,
+    __metatable = false,
+  })
 end
 
--- Compile an entry's source in a fresh sandbox environment and return the
--- function to run: the file may return a function, or a table holding `method`.
-local function load_entry(source, chunkname, method)
-  local env = new_env()
-  local chunk, err = real_load(source, "@" .. chunkname, "t", env)
+-- An entry's source compiled once per state: the bytecode is what every
+-- process of that entry loads (with its own environment).
+local function compile(source, chunkname)
+  local chunk, err = real_load(source, "@" .. chunkname, "t")
+  if chunk == nil then return nil, err end
+  return string_dump(chunk)
+end
+
+-- Load compiled code in a new environment and return the function to run:
+-- the file may return a function, or a table holding `method`.
+local function instantiate(bytecode, chunkname, method, allowed_list)
+  local env = new_env(allowed_list)
+  local chunk, err = real_load(bytecode, "@" .. chunkname, "b", env)
   if chunk == nil then return nil, err end
   local ok, result = pcall(chunk)
   if not ok then return nil, tostring(result) end
@@ -809,7 +840,8 @@ local function load_entry(source, chunkname, method)
 end
 
 -- Nothing of the real environment stays reachable from user code.
-string.dump = nil  -- also reachable through the string metatable
+string.dump = nil
+getmetatable("").__metatable = false  -- the shared string metatable cannot be reached
 python = nil
 debug = nil
 io = nil
@@ -818,7 +850,8 @@ dofile, loadfile, loadstring, collectgarbage = nil, nil, nil, nil
 
 return {
   task_body = task_body,
-  load_entry = load_entry,
+  compile = compile,
+  instantiate = instantiate,
   new_error = new_error,
   is_error = is_error,
   new_message = new_message,

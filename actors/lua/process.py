@@ -28,6 +28,7 @@ from actors._timers import Timer
 from actors.channel import Channel
 from actors.lua import stdlib
 from actors.lua.core import LUA_OP, LuaCore
+from actors.lua.pool import StatePool
 from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
 from actors.seam import SpawnRequest, StartMessage
 
@@ -47,7 +48,8 @@ class LuaCode:
     chunkname: str
     method: str = "main"
     modules: tuple[str, ...] = ()
-    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    memory_limit: int | None = None
+    """A cap of its own (a dedicated Lua state); ``None``: share the pool's states."""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,9 +65,11 @@ class _LuaTimer:
 class LuaProcess(CoroutineDriver):
     """Runs a Lua entry's function as the main task of a process."""
 
-    def __init__(self, code: LuaCode, request: SpawnRequest) -> None:
+    def __init__(self, code: LuaCode, request: SpawnRequest, pool: StatePool | None = None) -> None:
         super().__init__()
         self.code = code
+        self.pool = pool
+        self._state: LuaState | None = None
         self.args = request.args
         self.core: LuaCore | None = None
         self._timer_ids = itertools.count(1)
@@ -76,14 +80,13 @@ class LuaProcess(CoroutineDriver):
 
     def create_main(self, process: Process) -> Any:
         code = self.code
-        state = LuaState(self._host, allowed_modules=code.modules, max_memory=code.memory_limit)
+        if code.memory_limit is not None or self.pool is None:
+            state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT)
+        else:
+            state = self.pool.acquire()
+        self._state = state
         self.core = LuaCore(state, self.router, self.scheduler, world=self)
-        fn = state.load_entry(code.source, code.chunkname, code.method)
-        return self.core.main_task(fn, self.args)
-
-    def _host(self, name: bytes, *args: Any) -> Any:
-        assert self.core is not None
-        return self.core.direct(name, *args)
+        return self.core.main_task(self.core.load(code), self.args)
 
     def perform_other(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
         if op[0] == LUA_OP and self.core is not None:
@@ -101,8 +104,15 @@ class LuaProcess(CoroutineDriver):
                 entry.timer.cancel()
         self._lua_timers.clear()
         super().stopped(process)
-        if self.core is not None:
-            self.core.state.close()
+        state, self._state = self._state, None
+        if state is None:
+            return
+        if self.pool is not None and state.users:
+            failure = process.result[1] if process.result is not None else None
+            ran_out = failure is not None and failure.kind() == errors.LIMIT_EXCEEDED
+            self.pool.release(state, collect=ran_out)
+        else:
+            state.close()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -517,10 +527,12 @@ def _unpack_values(message: dict[str, Any]) -> list[Any]:
     return list(values)[:count] + [None] * max(0, count - len(values))
 
 
-def process_factory(memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> Any:
+def process_factory(pool: StatePool | None = None) -> Any:
     """The ``process.lua``/``function.lua`` kind factory for the node's kinds registry."""
+    states = pool or StatePool()
 
     def factory(entry: Any, request: SpawnRequest, process: Process) -> tuple[LuaProcess, bool]:
-        return LuaProcess(entry.lua_code(memory_limit), request), False
+        return LuaProcess(entry.lua_code(), request, states), False
 
+    factory.pool = states  # type: ignore[attr-defined]
     return factory

@@ -23,7 +23,7 @@ conversion fail.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -69,15 +69,19 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 class LuaState:
     """A sandboxed Lua state with the prelude loaded.
 
-    ``host(name, *args)`` is called by the prelude for operations performed
-    outside a coroutine; inside one they are yielded to the driver instead.
+    Lua processes of a host share states (see :mod:`actors.lua.pool`); each
+    process has its own global environment and only read-only views of the
+    libraries, so no process can change what another sees.  A workflow run
+    has a state of its own (``deterministic=True``).
+
+    The prelude calls back into Python for operations performed outside a
+    coroutine; the call goes to the driver *bound* to the calling thread with
+    :meth:`bind` (the process or workflow whose Lua code is running).
     """
 
     def __init__(
         self,
-        host: Callable[..., Any],
         *,
-        allowed_modules: list[str] | tuple[str, ...] = (),
         max_memory: int | None = DEFAULT_MEMORY_LIMIT,
         hash_seed: int = HASH_SEED,
         deterministic: bool = False,
@@ -91,6 +95,11 @@ class LuaState:
             max_memory=max_memory,
             string_hash_seed=hash_seed,
         )
+        self.max_memory = max_memory
+        self.users = 0
+        """Processes currently running in this state (the pool's bookkeeping)."""
+        self._bound = threading.local()
+        self._compiled: dict[tuple[str, str], bytes] = {}
         # Markers are random strings: they compare equal on both sides of the
         # border and user code cannot guess them.
         token = secrets.token_hex(8)
@@ -99,10 +108,6 @@ class LuaState:
         self.DONE = f"\0done:{token}".encode()
         self.FAIL = f"\0fail:{token}".encode()
         config = self.lua.table()
-        allowed = self.lua.table()
-        for index, name in enumerate(allowed_modules, 1):
-            allowed[index] = name.encode()
-        config[b"allowed"] = allowed
         config[b"deterministic"] = deterministic
         for key, marker in (
             (b"OP", self.OP),
@@ -111,17 +116,51 @@ class LuaState:
             (b"FAIL", self.FAIL),
         ):
             config[key] = marker
-        self.api = self.lua.execute(prelude_source().encode(), host, config)
+        self.api = self.lua.execute(prelude_source().encode(), self._host, config)
         self._new_error = self.api[b"new_error"]
         self._is_error = self.api[b"is_error"]
         self._new_message = self.api[b"new_message"]
         self._new_payload = self.api[b"new_payload"]
+        self._compile = self.api[b"compile"]
+        self._instantiate = self.api[b"instantiate"]
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
 
-    def load_entry(self, source: str, chunkname: str, method: str) -> Any:
-        """Compile an entry in a fresh sandbox environment; its function, or an ``INVALID`` error."""
-        fn, message = _pair(self.api[b"load_entry"](source.encode(), chunkname.encode(), method.encode()))
+    # -- which driver the prelude calls back ---------------------------------------------
+
+    def bind(self, driver: Any) -> None:
+        """Route this thread's callbacks from the prelude to ``driver`` (its ``direct``)."""
+        self._bound.driver = driver
+
+    def _host(self, name: bytes, *args: Any) -> Any:
+        driver = getattr(self._bound, "driver", None)
+        if driver is None:
+            error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
+            return (self.RAISE, self.error_to_lua(error))
+        return driver.direct(name, *args)
+
+    # -- code ------------------------------------------------------------------------------------
+
+    def compile(self, source: str, chunkname: str) -> bytes:
+        """Bytecode of an entry's source (cached); ``INVALID`` with file and line on a syntax error."""
+        key = (chunkname, source)
+        bytecode = self._compiled.get(key)
+        if bytecode is None:
+            bytecode, message = _pair(self._compile(source.encode(), chunkname.encode()))
+            if bytecode is None:
+                raise errors.Error(errors.INVALID, text(message))
+            self._compiled[key] = bytecode
+        return bytecode
+
+    def load_entry(
+        self, source: str, chunkname: str, method: str, modules: tuple[str, ...] | list[str] = ()
+    ) -> Any:
+        """The entry's function, in a new environment allowed ``modules``; ``INVALID`` error otherwise."""
+        bytecode = self.compile(source, chunkname)
+        allowed = self.lua.table()
+        for index, name in enumerate(modules, 1):
+            allowed[index] = name.encode()
+        fn, message = _pair(self._instantiate(bytecode, chunkname.encode(), method.encode(), allowed))
         if fn is None:
             raise errors.Error(errors.INVALID, text(message))
         return fn
@@ -267,6 +306,10 @@ class LuaState:
 
     def is_error(self, value: Any) -> bool:
         return lua_type(value) == "table" and bool(self._is_error(value))
+
+    def collect(self) -> None:
+        """Run Lua's garbage collector (after a process left a shared state)."""
+        self.lua.gccollect()
 
     def close(self) -> None:
         """Drop references so the Lua state can be freed."""
