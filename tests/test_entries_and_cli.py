@@ -52,6 +52,11 @@ entries:
 """,
     )
     write(tmp_path / "broken.yaml", "namespace: app\nentries:\n  - name: [unclosed\n")
+    write(tmp_path / "bad_syntax.lua", "return function()\n  local x = \nend\n")
+    write(
+        tmp_path / "lua.yaml",
+        "namespace: app.lua\nentries:\n  - name: broken\n    kind: process.lua\n    source: file://bad_syntax.lua\n",
+    )
     with pytest.raises(AppLoadError) as info:
         load_app(tmp_path)
     problems = [str(problem) for problem in info.value.problems]
@@ -69,8 +74,12 @@ entries:
         "broken.yaml:4: invalid YAML: expected ',' or ']', but got '<stream end>' "
         "(while parsing a flow sequence at line 3)" in problems
     )
-    assert len(problems) == 7
-    assert "7 problems" in info.value.message()
+    assert (
+        "lua.yaml:3: app.lua:broken: Lua syntax error: bad_syntax.lua:3: unexpected symbol near 'end'"
+        in problems
+    )
+    assert len(problems) == 8
+    assert "8 problems" in info.value.message()
 
 
 def test_references_are_checked_and_resolved_in_the_entry_namespace(tmp_path: Path) -> None:

@@ -170,11 +170,31 @@ def test_memory_bomb_in_a_shared_state_kills_only_the_bomb(tmp_path: Path) -> No
         assert app.node.wait(bystander, 5) == ("still here: yes", None)
 
 
-def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(Error) as info:
+def test_syntax_error_names_entry_file_and_line_before_anything_starts(tmp_path: Path) -> None:
+    from actors.entries import AppLoadError
+
+    with pytest.raises(AppLoadError) as info:
         run_lua(tmp_path, "return {main = function()\n  local x = \nend}")
     assert info.value.kind() == errors.INVALID
-    assert info.value.message().startswith("main.lua:3:")
+    assert [str(problem) for problem in info.value.problems] == [
+        "app.yaml:7: app:main: Lua syntax error: main.lua:3: unexpected symbol near 'end'"
+    ]
+
+
+def test_runtime_error_has_file_and_line_for_monitors_and_links(tmp_path: Path) -> None:
+    from actors import Probe
+
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("boom")],
+        {"boom.lua": "return {main = function()\n  error('kaboom')\nend}"},
+    )
+    with App(app_dir, extensions=[]) as app:
+        assert app.node is not None
+        with Probe(app.node, trap_links=True) as probe:
+            pid = probe.spawn("app:boom", link=True, monitor=True)
+            assert probe.expect_exit(pid).error.message() == "boom.lua:2: kaboom"  # type: ignore[union-attr]
+            assert probe.expect_link_down(pid).error.message() == "boom.lua:2: kaboom"  # type: ignore[union-attr]
 
 
 def test_missing_method_is_reported(tmp_path: Path) -> None:
@@ -197,3 +217,33 @@ def test_table_iteration_order_is_fixed_by_the_hash_seed() -> None:
     """
     orders = {LuaState().lua.execute(source) for _ in range(5)}
     assert len(orders) == 1
+
+
+REFUSALS = {
+    "python.eval": ("return python.eval('1 + 1')", "attempt to index a nil value (global 'python')"),
+    "python.builtins": ("return python.builtins.open", "attempt to index a nil value (global 'python')"),
+    "io.open": ("return io.open('/etc/passwd')", "attempt to index a nil value (global 'io')"),
+    "os.execute": ("return os.execute('true')", "attempt to call a nil value (field 'execute')"),
+    "require unlisted": ("return require('funcs')", "module 'funcs' is not allowed"),
+    "binary chunk": (
+        "return assert(load('\\27LuaT\\0\\25'))",
+        "attempt to load a binary chunk (mode is 't')",
+    ),
+    "string.dump": ("return string.dump(print)", "attempt to call a nil value (field 'dump')"),
+    "debug": ("return debug.getinfo(1)", "attempt to index a nil value (global 'debug')"),
+    "python attributes": ("return rawget(channel.new(1), '_h').__class__", "cannot access Python attributes"),
+    "string.upper": ("string.upper = function() end", "string is read-only"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_each_escape_is_refused_with_a_clear_error(tmp_path: Path, name: str) -> None:
+    snippet, expected = REFUSALS[name]
+    source = (
+        "return {main = function()\n  local ok, err = pcall(function() "
+        + snippet
+        + " end)\n  return {ok, tostring(err)}\nend}"
+    )
+    ok, message = run_lua(tmp_path, source, modules=("time",))
+    assert ok is False
+    assert expected in message

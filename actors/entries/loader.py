@@ -243,6 +243,9 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
     else:
         entry.source_text = source
         entry.source_name = f"{name_in_file}:{entry.id}"
+    problem = _syntax_problem(entry.source_text, entry.source_name)
+    if problem is not None:
+        problems.append(Problem(name_in_file, entry.line, entry.id, f"Lua syntax error: {problem}"))
     method = entry.data.get("method", "main")
     if not isinstance(method, str) or not method:
         problems.append(Problem(name_in_file, entry.line, entry.id, "'method' must be a function name"))
@@ -262,6 +265,25 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
                     f"module {module!r} is not available (available: {', '.join(sorted(LUA_MODULES))})",
                 )
             )
+
+
+_checker: Any = None
+
+
+def _syntax_problem(source: str | None, chunkname: str | None) -> str | None:
+    """The compiler's message (file:line: what) when ``source`` is not valid Lua."""
+    global _checker
+    if source is None:
+        return None
+    from actors.lua.runtime import LuaState
+
+    if _checker is None:
+        _checker = LuaState(max_memory=None)
+    try:
+        _checker.compile(source, chunkname or "?")
+    except errors.Error as err:
+        return err.message()
+    return None
 
 
 def _check_entry(entry: Entry, spec: KindSpec, registry: Registry) -> list[str]:
