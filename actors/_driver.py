@@ -46,7 +46,7 @@ class CoroutineDriver(Behaviour):
         self.process: Process | None = None
         self.router = Router()
         self.scheduler = Scheduler(self, self.router)
-        self._timers: set[Timer] = set()
+        self._timers: set[Timer] | None = None  # made on first use: most processes never sleep
 
     # -- what subclasses provide ---------------------------------------------------------
 
@@ -93,11 +93,13 @@ class CoroutineDriver(Behaviour):
             process.exit(error=errors.Error(errors.INTERNAL, DEADLOCK_MESSAGE))
 
     def stopped(self, process: Process) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        if self._timers:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers = None
         self.scheduler.close()
         self.router.close()
+        self.process = None  # no cycle back to the ended process
 
     # -- operations -----------------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class CoroutineDriver(Behaviour):
         """Run ``action()`` in this process's context after ``seconds``."""
         process = self.process
         assert process is not None
+        if self._timers is None:
+            self._timers = set()
         timers = self._timers
         timer: Timer
 
@@ -130,7 +134,8 @@ class CoroutineDriver(Behaviour):
 
     def cancel_timer(self, timer: Timer) -> bool:
         """Stop a timer made by :meth:`call_later`; True if it had not fired."""
-        self._timers.discard(timer)
+        if self._timers:
+            self._timers.discard(timer)
         return timer.cancel()
 
     def after(self, seconds: float) -> Channel:

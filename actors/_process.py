@@ -361,6 +361,9 @@ class Process:
             for target in self.monitoring:
                 node.deliver(target, demonitor)
         self.host.forget(self)
+        # Break the process ↔ behaviour cycle now, so refcounting frees an
+        # ended process at once instead of leaving it to the cyclic GC.
+        self.behaviour = _ENDED
 
     def _absorb_after_death(self, item: tuple[Any, ...]) -> None:
         """Fold a request that arrived before the mailbox closed into the final state."""
@@ -402,6 +405,9 @@ class Process:
     def __repr__(self) -> str:
         state = "alive" if not self._closed else "dead"
         return f"<Process {self.pid} {state}>"
+
+
+_ENDED = Behaviour()
 
 
 def linked_failure(peer: PID, cause: errors.Error | None) -> errors.Error:

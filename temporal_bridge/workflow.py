@@ -176,8 +176,9 @@ class LuaWorkflow:
         assert self.core is not None
         return self.core.state.from_lua(value)
 
-    def _payloads(self, count: int, packed: Any) -> list[Any]:
-        return [self._lua(packed[index]) for index in range(1, int(count) + 1)]
+    def _payloads(self, count: int, packed: tuple[Any, ...]) -> list[Any]:
+        """The ``count`` values Lua passed after the count (trailing nils included)."""
+        return [self._lua(packed[index]) if index < len(packed) else None for index in range(int(count))]
 
     def _later(self, task: Task | None, work: Callable[[], Awaitable[tuple[Any, ...]]]) -> None:
         """Run ``work`` as a workflow task; its result wakes ``task`` (if any)."""
@@ -245,7 +246,7 @@ class LuaWorkflow:
         return True, (self.code.entry_id,)
 
     def op_send(
-        self, task: Task | None, dest: Any, topic: Any, count: int, packed: Any
+        self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any
     ) -> tuple[bool, Any] | None:
         target, name = text(dest), text(topic)
         if name.startswith("@"):
@@ -324,7 +325,7 @@ class LuaWorkflow:
         return start
 
     def op_spawn(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
     ) -> tuple[bool, Any] | None:
         if task is None:
             return None
@@ -381,7 +382,7 @@ class LuaWorkflow:
         return None
 
     def op_exec(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
     ) -> tuple[bool, Any] | None:
         if task is None:
             return None
@@ -390,7 +391,7 @@ class LuaWorkflow:
         )
 
     def op_wf_exec(
-        self, task: Task | None, entry_id: Any, count: int, packed: Any
+        self, task: Task | None, entry_id: Any, count: int, *packed: Any
     ) -> tuple[bool, Any] | None:
         if task is None:
             return None
@@ -399,7 +400,7 @@ class LuaWorkflow:
             task, text(entry_id), self.config.worker_id, {}, self._payloads(count, packed)
         )
 
-    def op_upgrade(self, task: Task | None, entry_id: Any, count: int, packed: Any) -> tuple[bool, Any]:
+    def op_upgrade(self, task: Task | None, entry_id: Any, count: int, *packed: Any) -> tuple[bool, Any]:
         assert self.config is not None
         payloads = self._payloads(count, packed)
         target = self.config.entry_types.get(text(entry_id)) if entry_id is not None else None
@@ -573,7 +574,7 @@ class LuaWorkflow:
 
         return call
 
-    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
         if task is None:
             return None
         try:
@@ -583,7 +584,7 @@ class LuaWorkflow:
         self._later(task, call)
         return None
 
-    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
         try:
             call = self._activity(text(target), executor, self._payloads(count, packed))
         except errors.Error as err:

@@ -97,7 +97,13 @@ class Entry:
         return tuple(self.data.get("modules") or ())
 
     def lua_code(self) -> LuaCode:
-        """What the Lua drivers need to run this entry."""
+        """What the Lua drivers need to run this entry (made once per entry)."""
+        code = self.__dict__.get("_lua_code")
+        if code is None:
+            code = self.__dict__["_lua_code"] = self._make_lua_code()
+        return code
+
+    def _make_lua_code(self) -> LuaCode:
         from actors.lua.process import LuaCode
 
         if self.source_text is None:

@@ -43,19 +43,29 @@ class LuaFailure(Exception):
 class LuaTask:
     """A Lua coroutine speaking the scheduler's coroutine protocol."""
 
-    __slots__ = ("_pending", "_started", "core", "state", "thread")
+    __slots__ = ("_first", "_pending", "_started", "core", "state", "thread")
 
-    def __init__(self, core: LuaCore, fn: Any, args: tuple[Any, ...] = ()) -> None:
+    def __init__(
+        self, core: LuaCore, fn: Any = None, args: tuple[Any, ...] = (), *, launched: Any = None
+    ) -> None:
         self.core = core
         self.state = core.state
-        self.thread = core.state.task_body.coroutine(fn, *args)
-        self._started = False
         self._pending: str | None = None
+        self._started = False
+        if launched is not None:
+            # Already run to its first operation by LuaState.launch.
+            self.thread, self._first = launched
+        else:
+            self.thread = core.state.task_body.coroutine(fn, *args)
+            self._first = None
 
     def send(self, value: Any) -> Any:
         self.state.bind(self.core)
         if not self._started:
             self._started = True
+            first, self._first = self._first, None
+            if first is not None:
+                return self._interpret(first)
             return self._interpret(self.thread.send(None))
         return self._interpret(self.thread.send(self._lua_results(value)))
 
@@ -157,6 +167,11 @@ class LuaCore:
 
     def main_task(self, fn: Any, args: tuple[Any, ...]) -> LuaTask:
         return LuaTask(self, fn, tuple(self.state.to_lua(arg) for arg in args))
+
+    def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
+        """The main task of ``code``, already run to its first operation (one call into Lua)."""
+        self.state.bind(self)
+        return LuaTask(self, launched=self.state.launch(code, tuple(self.state.to_lua(arg) for arg in args)))
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
         """The spec's result rule: first value is the result, a non-nil second value an error."""

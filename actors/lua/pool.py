@@ -25,24 +25,43 @@ SHARED_STATE_MEMORY = 512 * 1024 * 1024
 
 
 class StatePool:
-    """Hands out shared Lua states, ``per_state`` processes each."""
+    """Hands out shared Lua states, ``per_state`` processes each, spread over ``spread`` states.
 
-    def __init__(self, *, per_state: int = 10_000, max_memory: int | None = SHARED_STATE_MEMORY) -> None:
+    lupa serializes the calls into one Lua state with a lock: two worker
+    threads running processes of the same state would take turns (and pay a
+    thread switch each time).  Spreading processes round-robin over several
+    states keeps the workers on different states most of the time.
+    """
+
+    def __init__(
+        self, *, per_state: int = 10_000, spread: int = 8, max_memory: int | None = SHARED_STATE_MEMORY
+    ) -> None:
         self.per_state = per_state
+        self.spread = max(1, spread)
         self.max_memory = max_memory
         self._states: list[LuaState] = []
+        self._next = 0
         self._lock = threading.Lock()
 
     def acquire(self) -> LuaState:
-        """A state with room for one more process."""
+        """A state with room for one more process (the next one round-robin)."""
         with self._lock:
-            for state in self._states:
-                if state.users < self.per_state:
-                    state.users += 1
-                    return state
-            state = LuaState(max_memory=self.max_memory)
-            state.users = 1
-            self._states.append(state)
+            states = self._states
+            if len(states) < self.spread:
+                state = LuaState(max_memory=self.max_memory)
+                states.append(state)
+            else:
+                state = None
+                for offset in range(len(states)):
+                    candidate = states[(self._next + offset) % len(states)]
+                    if candidate.users < self.per_state:
+                        state = candidate
+                        self._next = (self._next + offset + 1) % len(states)
+                        break
+                if state is None:
+                    state = LuaState(max_memory=self.max_memory)
+                    states.append(state)
+            state.users += 1
             return state
 
     def release(self, state: LuaState, *, collect: bool = False) -> None:

@@ -400,14 +400,14 @@ function process.send(dest, topic, ...)
   end
   if type(dest) ~= "string" then return nil, new_error(errors.INVALID, "process.send: destination must be a PID or a name") end
   if type(topic) ~= "string" then return nil, new_error(errors.INVALID, "process.send: topic must be a string") end
-  return op("send", dest, topic, select("#", ...), pack(...))
+  return op("send", dest, topic, select("#", ...), ...)
 end
 
 local function spawn_with(spec, id, host_id, ...)
   if type(id) ~= "string" or type(host_id) ~= "string" then
     return nil, new_error(errors.INVALID, "spawn needs an entry ID and a host ID")
   end
-  return op("spawn", id, host_id, spec, select("#", ...), pack(...))
+  return op("spawn", id, host_id, spec, select("#", ...), ...)
 end
 
 function process.spawn(id, host_id, ...) return spawn_with({}, id, host_id, ...) end
@@ -422,7 +422,7 @@ local function exec_with(spec, id, host_id, ...)
     return nil, new_error(errors.INVALID, "process.exec: entry ID must be namespace:name")
   end
   if type(host_id) ~= "string" then return nil, new_error(errors.INVALID, "process.exec: host must be a string") end
-  return op("exec", id, host_id, spec, select("#", ...), pack(...))
+  return op("exec", id, host_id, spec, select("#", ...), ...)
 end
 
 function process.exec(id, host_id, ...) return exec_with({}, id, host_id, ...) end
@@ -478,7 +478,7 @@ function process.unlisten(ch)
 end
 
 function process.upgrade(id, ...)
-  return op("upgrade", id, select("#", ...), pack(...))
+  return op("upgrade", id, select("#", ...), ...)
 end
 
 process.registry = {LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3}
@@ -582,7 +582,7 @@ function Executor:call(target, ...)
   if type(target) ~= "string" or not string_find(target, ":", 1, true) then
     return nil, new_error(errors.INVALID, "funcs.call: target must be namespace:name")
   end
-  return op("call", target, self._s, select("#", ...), pack(...))
+  return op("call", target, self._s, select("#", ...), ...)
 end
 
 local Future = {}
@@ -608,7 +608,7 @@ function Executor:async(target, ...)
   if type(target) ~= "string" or not string_find(target, ":", 1, true) then
     return nil, new_error(errors.INVALID, "funcs.async: target must be namespace:name")
   end
-  local id, handle = op("call_async", target, self._s, select("#", ...), pack(...))
+  local id, handle = op("call_async", target, self._s, select("#", ...), ...)
   if id == nil then return nil, handle end
   return setmetatable({_id = id, _ch = wrap_channel(handle)}, Future), nil
 end
@@ -682,7 +682,7 @@ function workflow.exec(id, ...)
   if type(id) ~= "string" or not string_find(id, ":", 1, true) then
     return nil, new_error(errors.INVALID, "workflow.exec: entry ID must be namespace:name")
   end
-  return op("wf_exec", id, select("#", ...), pack(...))
+  return op("wf_exec", id, select("#", ...), ...)
 end
 function workflow.version(change_id, min_supported, max_supported)
   if math_type(min_supported) ~= "integer" or math_type(max_supported) ~= "integer" then
@@ -775,10 +775,23 @@ local function print_line(...)
 end
 
 local real_load = load
-local string_dump = string.dump
 local always_allowed = {errors = true, channel = true, process = true}
 
--- A process's own global environment. Library views are made on first use.
+-- Library views are made on first use, in the environment that asked.
+local env_meta = {
+  __index = function(env, key)
+    local library = libraries[key]
+    if library ~= nil then
+      local view = read_only(key, library)
+      rawset(env, key, view)
+      return view
+    end
+    return builtins[key]
+  end,
+  __metatable = false,
+}
+
+-- A process's own global environment.
 local function new_env(allowed_list)
   local allowed = {}
   for _, name in ipairs(allowed_list or {}) do allowed[name] = true end
@@ -798,35 +811,26 @@ local function new_env(allowed_list)
     return real_load(chunk, chunkname, "t", chunk_env or env)
   end
   env._G = env
-  return setmetatable(env, {
-    __index = function(_, key)
-      local library = libraries[key]
-      if library ~= nil then
-        local view = read_only(key, library)
-        rawset(env, key, view)
-        return view
-      end
-      return builtins[key]
-    end,
-    __metatable = false,
-  })
+  return setmetatable(env, env_meta)
 end
 
--- An entry's source compiled once per state: the bytecode is what every
--- process of that entry loads (with its own environment).
+-- An entry's source compiled once per state, as a factory: calling it with
+-- an environment runs the file with that environment as its globals. The
+-- wrapper stays on the file's first line, so line numbers are the file's.
 local function compile(source, chunkname)
+  if string_sub(source, 1, 1) == "#" then source = "--" .. source end  -- a shebang line
   local chunk, err = real_load(source, "@" .. chunkname, "t")
-  if chunk == nil then return nil, err end
-  return string_dump(chunk)
+  if chunk == nil then return nil, err end  -- the error names the file's own lines
+  local wrapped, wrap_err = real_load("return function(_ENV, ...) " .. source .. "\nend", "@" .. chunkname, "t")
+  if wrapped == nil then return nil, wrap_err end
+  return wrapped()
 end
 
--- Load compiled code in a new environment and return the function to run:
+-- Run compiled code in a new environment and return the function to run:
 -- the file may return a function, or a table holding `method`.
-local function instantiate(bytecode, chunkname, method, allowed_list)
+local function instantiate(factory, chunkname, method, allowed_list)
   local env = new_env(allowed_list)
-  local chunk, err = real_load(bytecode, "@" .. chunkname, "b", env)
-  if chunk == nil then return nil, err end
-  local ok, result = pcall(chunk)
+  local ok, result = pcall(factory, env)
   if not ok then return nil, tostring(result) end
   if type(result) == "function" then return result end
   if type(result) == "table" then
@@ -837,6 +841,16 @@ local function instantiate(bytecode, chunkname, method, allowed_list)
   local fn = rawget(env, method or "main")
   if type(fn) == "function" then return fn end
   return nil, chunkname .. ": must return a function or a table with '" .. tostring(method or "main") .. "'"
+end
+
+-- Start a program in one call into Lua (each call costs a GIL round trip):
+-- instantiate the entry, create its main coroutine and run it to its first
+-- operation. Returns the coroutine and what its first resume returned.
+local function launch(bytecode, chunkname, method, allowed_list, ...)
+  local fn, err = instantiate(bytecode, chunkname, method, allowed_list)
+  if fn == nil then return nil, err end
+  local co = raw_create(task_body)
+  return co, raw_resume(co, fn, ...)
 end
 
 -- Nothing of the real environment stays reachable from user code.
@@ -852,6 +866,7 @@ return {
   task_body = task_body,
   compile = compile,
   instantiate = instantiate,
+  launch = launch,
   new_error = new_error,
   is_error = is_error,
   new_message = new_message,

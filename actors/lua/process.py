@@ -10,7 +10,6 @@ signal in this process's own mailbox, so it is ordered with the rest.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import random
@@ -65,6 +64,8 @@ class _LuaTimer:
 class LuaProcess(CoroutineDriver):
     """Runs a Lua entry's function as the main task of a process."""
 
+    __slots__ = ("_futures", "_lua_timers", "_state", "args", "code", "core", "pool")
+
     def __init__(self, code: LuaCode, request: SpawnRequest, pool: StatePool | None = None) -> None:
         super().__init__()
         self.code = code
@@ -72,9 +73,9 @@ class LuaProcess(CoroutineDriver):
         self._state: LuaState | None = None
         self.args = request.args
         self.core: LuaCore | None = None
-        self._timer_ids = itertools.count(1)
-        self._lua_timers: dict[int, _LuaTimer] = {}
-        self._futures: dict[int, dict[str, Any]] = {}
+        # Made on first use: most processes never use timers or futures.
+        self._lua_timers: dict[int, _LuaTimer] | None = None
+        self._futures: dict[int, dict[str, Any]] | None = None
 
     # -- CoroutineDriver ----------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class LuaProcess(CoroutineDriver):
             state = self.pool.acquire()
         self._state = state
         self.core = LuaCore(state, self.router, self.scheduler, world=self)
-        return self.core.main_task(self.core.load(code), self.args)
+        return self.core.launch(code, self.args)
 
     def perform_other(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
         if op[0] == LUA_OP and self.core is not None:
@@ -99,11 +100,13 @@ class LuaProcess(CoroutineDriver):
         return self.core.result_of(ok, value)
 
     def stopped(self, process: Process) -> None:
-        for entry in self._lua_timers.values():
-            if entry.timer is not None:
-                entry.timer.cancel()
-        self._lua_timers.clear()
+        if self._lua_timers:
+            for entry in self._lua_timers.values():
+                if entry.timer is not None:
+                    entry.timer.cancel()
+            self._lua_timers = None
         super().stopped(process)
+        self.core = None  # the core refers back to this driver
         state, self._state = self._state, None
         if state is None:
             return
@@ -125,8 +128,10 @@ class LuaProcess(CoroutineDriver):
         assert self.core is not None
         return self.core.state.from_lua(value)
 
-    def _payloads(self, count: int, packed: Any) -> tuple[Any, ...]:
-        return tuple(self._lua(packed[index]) for index in range(1, int(count) + 1))
+    def _payloads(self, count: int, packed: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The ``count`` values Lua passed after the count (trailing nils included)."""
+        from_lua = self._lua
+        return tuple(from_lua(packed[index]) if index < len(packed) else None for index in range(int(count)))
 
     def _wake_later(self, task: Task, *values: Any) -> None:
         """Wake ``task`` from another thread: through this process's mailbox."""
@@ -146,7 +151,7 @@ class LuaProcess(CoroutineDriver):
     def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
         return True, (self.code.entry_id,)
 
-    def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, packed: Any) -> tuple[bool, Any]:
+    def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[bool, Any]:
         try:
             self._process.node.send(text(dest), text(topic), *self._payloads(count, packed))
         except errors.Error as err:
@@ -155,7 +160,7 @@ class LuaProcess(CoroutineDriver):
 
     # -- spawning ---------------------------------------------------------------------------------
 
-    def _spawn_request(self, entry_id: Any, spec: Any, count: int, packed: Any) -> SpawnRequest:
+    def _spawn_request(self, entry_id: Any, spec: Any, count: int, packed: tuple[Any, ...]) -> SpawnRequest:
         spec_data = self._lua(spec) or {}
         if not isinstance(spec_data, dict):
             spec_data = {}
@@ -182,7 +187,7 @@ class LuaProcess(CoroutineDriver):
         )
 
     def op_spawn(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
     ) -> tuple[bool, Any]:
         try:
             request = self._spawn_request(entry_id, spec, count, packed)
@@ -192,7 +197,7 @@ class LuaProcess(CoroutineDriver):
         return True, (str(pid),)
 
     def op_exec(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, packed: Any
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
     ) -> tuple[bool, Any] | None:
         if task is None:
             return None
@@ -294,7 +299,9 @@ class LuaProcess(CoroutineDriver):
         return True, (self.after(ns / 1e9),)
 
     def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
-        timer_id = next(self._timer_ids)
+        if self._lua_timers is None:
+            self._lua_timers = {}
+        timer_id = len(self._lua_timers) + 1
         period = ns / 1e9
         entry = _LuaTimer(Channel(16 if repeat else 1, external=True), period if repeat else None)
         self._lua_timers[timer_id] = entry
@@ -312,7 +319,7 @@ class LuaProcess(CoroutineDriver):
         entry.timer = self.call_later(seconds, fire)
 
     def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
-        entry = self._lua_timers.get(int(timer_id))
+        entry = (self._lua_timers or {}).get(int(timer_id))
         if entry is None or entry.timer is None:
             return True, (False,)
         stopped = self.cancel_timer(entry.timer)
@@ -320,7 +327,7 @@ class LuaProcess(CoroutineDriver):
         return True, (stopped,)
 
     def op_timer_reset(self, task: Task | None, timer_id: Any, ns: Any) -> tuple[bool, Any]:
-        entry = self._lua_timers.get(int(timer_id))
+        entry = (self._lua_timers or {}).get(int(timer_id))
         if entry is None:
             return True, (False,)
         was_active = entry.timer is not None and self.cancel_timer(entry.timer)
@@ -337,7 +344,7 @@ class LuaProcess(CoroutineDriver):
         context.update(state.get("context") or {})
         return context, state.get("options") or {}
 
-    def _start_call(self, target: str, executor: Any, count: int, packed: Any, done: Any) -> None:
+    def _start_call(self, target: str, executor: Any, count: int, packed: tuple[Any, ...], done: Any) -> None:
         """Start ``target`` and arrange ``done(value, error)`` (on any thread)."""
         process = self._process
         node = process.node
@@ -377,7 +384,7 @@ class LuaProcess(CoroutineDriver):
             if ended:
                 timers[0].cancel()
 
-    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
         if task is None:
             return None
         answered = threading.Lock()
@@ -393,7 +400,9 @@ class LuaProcess(CoroutineDriver):
             return True, (None, err)
         return None
 
-    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, packed: Any) -> Any:
+    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
+        if self._futures is None:
+            self._futures = {}
         future_id = len(self._futures) + 1
         channel = Channel(1, external=True)
         record: dict[str, Any] = {"state": "pending", "value": None, "error": None, "channel": channel}
@@ -420,15 +429,19 @@ class LuaProcess(CoroutineDriver):
         return True, (future_id, channel)
 
     def op_future_state(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id))
+        record = (self._futures or {}).get(int(future_id))
         return True, (record["state"] if record else "canceled",)
 
     def op_future_result(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id)) or {"state": "canceled", "value": None, "error": None}
+        record = (self._futures or {}).get(int(future_id)) or {
+            "state": "canceled",
+            "value": None,
+            "error": None,
+        }
         return True, (record["state"], record["value"], record["error"])
 
     def op_future_cancel(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id))
+        record = (self._futures or {}).get(int(future_id))
         if record is None or record["state"] != "pending":
             return True, (False, errors.Error(errors.INVALID, "future is not pending"))
         record.update(state="canceled", error=errors.Error(errors.CANCELED, "future canceled"))

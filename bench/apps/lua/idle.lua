@@ -1,0 +1,2 @@
+-- Waits for a message that never comes.
+return function() process.inbox():receive() end
