@@ -1,0 +1,79 @@
+"""Unit tests of the Temporal bridge's own parts (no server needed)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, TerminatedError
+
+from actors import PID, Error, errors
+from temporal_bridge.converter import ENCODING, data_converter
+from temporal_bridge.failures import from_failure, to_application_error
+from temporal_bridge.options import activity_options, workflow_options
+
+
+def test_the_payload_converter_is_msgpack_and_round_trips_pids_errors_and_tables() -> None:
+    converter = data_converter.payload_converter
+    value = {
+        "pid": PID.parse("{app:temporal_client@app:worker|order-1}"),
+        "error": Error(errors.NOT_FOUND, "gone", retryable=False, details={"id": 7}),
+        "items": [1, "two", {"three": 3.0}, None, True],
+        "blob": b"\x00\xff",
+    }
+    payload = converter.to_payloads([value])[0]
+    assert payload.metadata["encoding"] == ENCODING.encode()
+    back = converter.from_payloads([payload])[0]
+    assert back == value
+    assert converter.to_payloads([None])[0].metadata["encoding"] == b"binary/null"
+
+
+def test_json_payloads_from_other_tools_still_decode() -> None:
+    from temporalio.api.common.v1 import Payload
+
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=b'{"approved": true}')
+    assert data_converter.payload_converter.from_payloads([payload])[0] == {"approved": True}
+
+
+def test_errors_round_trip_through_application_failures() -> None:
+    for retryable in (True, False, None):
+        err = Error(errors.CONFLICT, "busy", retryable=retryable, details={"n": 1})
+        failure = to_application_error(err)
+        assert failure.type == "CONFLICT" and failure.non_retryable is (retryable is False)
+        back = from_failure(failure)
+        assert (back.kind(), back.message(), back.retryable(), back.details()) == ("CONFLICT", "busy", retryable, {"n": 1})
+    terminated = from_failure(TerminatedError("gone"))
+    assert (terminated.kind(), terminated.message(), terminated.retryable()) == ("CANCELED", "workflow terminated", False)
+    foreign = from_failure(ApplicationError("raw", type="SomethingElse"))
+    assert (foreign.kind(), foreign.message()) == ("SomethingElse", "raw")
+
+
+def test_workflow_options_accept_both_spellings_durations_and_enums() -> None:
+    options = workflow_options(
+        {
+            "temporal.workflow.execution_timeout": "1h30m",
+            "workflow.run_timeout": 5000,
+            "temporal.workflow.id_conflict_policy": "Use-Existing",
+            "temporal.workflow.id_reuse_policy": "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE",
+            "workflow.id": "canonical",
+            "temporal.workflow.id": "alias",
+            "network": "ignored: another host's option",
+        }
+    )
+    assert options.execution_timeout == timedelta(hours=1, minutes=30)
+    assert options.run_timeout == timedelta(seconds=5)
+    assert options.id_conflict_policy == WorkflowIDConflictPolicy.USE_EXISTING
+    assert options.id_reuse_policy == WorkflowIDReusePolicy.REJECT_DUPLICATE
+    assert options.id == "canonical"  # the canonical key wins over the alias
+
+
+def test_activity_options_defaults_and_errors() -> None:
+    default = activity_options({})
+    assert default.start_to_close_timeout == timedelta(minutes=10) and default.retry_policy is None
+    parsed = activity_options({"activity.retry_policy": {"maximumAttempts": 1}, "temporal.activity.heartbeat_timeout": "3s"})
+    assert parsed.retry_policy is not None and parsed.retry_policy.maximum_attempts == 1
+    assert parsed.heartbeat_timeout == timedelta(seconds=3)
+    with pytest.raises(Error) as info:
+        activity_options({"activity.bogus": 1})
+    assert info.value.kind() == errors.INVALID and "activity.bogus" in info.value.message()
