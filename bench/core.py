@@ -20,7 +20,6 @@ import argparse
 import gc
 import importlib.metadata
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +29,8 @@ from typing import Any
 import pykka
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _report import run_line, table, write_section
 
 from actors import Actor, Message, Node, Probe
 
@@ -280,29 +281,13 @@ def run(repeat: int, quick: bool) -> list[tuple[str, str, str, str, str]]:
 
 
 def write_report(rows: list[tuple[str, str, str, str, str]], repeat: int) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start_marker, end_marker = "<!-- core:start -->", "<!-- core:end -->"
+    pykka_version = importlib.metadata.version("pykka")
     lines = [
-        start_marker,
-        f"Run on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, pykka {importlib.metadata.version('pykka')}; "
-        f"`python bench/core.py` (best of {repeat}).",
+        run_line(f"pykka {pykka_version}; `python bench/core.py` (best of {repeat})"),
         "",
-        "| measurement | actorflow | pykka | ratio | target |",
-        "|---|---|---|---|---|",
-        *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
-        end_marker,
+        *table(["measurement", "actorflow", "pykka", "ratio", "target"], rows),
     ]
-    block = "\n".join(lines)
-    if start_marker in text:
-        before = text.split(start_marker)[0]
-        after = text.split(end_marker)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n## Process core\n\n" + block + "\n"
-    path.write_text(text)
-    print(f"wrote {path}")
+    write_section("core", "Process core", lines)
 
 
 def main() -> None:

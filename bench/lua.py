@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ import pykka
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _report import run_line, table, write_section  # noqa: E402
 
 from actorflow.app import App  # noqa: E402
 from actors import Node, Probe  # noqa: E402
@@ -209,35 +210,9 @@ def main() -> None:
             f"  {name:<40} Lua {lua:>18}  Python {python:>18}  pykka {pk:>22}  ratios {ratio:>14}  target {target}"
         )
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text()
-        begin, end = "<!-- lua:start -->", "<!-- lua:end -->"
-        block = "\n".join(
-            [
-                begin,
-                f"Run on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python "
-                f"{platform.python_version()}; `python bench/lua.py` (best of {args.repeat}; ratios are Lua ÷ Python "
-                "process / Lua ÷ pykka).",
-                "",
-                "| measurement | Lua process | Python process | pykka | ratios | target |",
-                "|---|---|---|---|---|---|",
-                *(f"| {a} | {b} | {c} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows),
-                end,
-            ]
-        )
-        if begin in text:
-            text = text.split(begin)[0] + block + text.split(end)[1]
-        else:
-            text = text.replace(
-                "## Supervision",
-                "## Lua processes\n\n`bench/lua.py`: Lua processes (shared Lua "
-                "states, see architecture.md) against the core's Python processes and pykka.\n\n"
-                + block
-                + "\n\n## Supervision",
-                1,
-            )
-        path.write_text(text)
-        print(f"wrote {path}")
+        how = f"`python bench/lua.py` (best of {args.repeat}; ratios are Lua ÷ Python process / Lua ÷ pykka)"
+        header = ["measurement", "Lua process", "Python process", "pykka", "ratios", "target"]
+        write_section("lua", "Lua processes", [run_line(how), "", *table(header, rows)], before="Supervision")
 
 
 if __name__ == "__main__":

