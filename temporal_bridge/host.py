@@ -51,7 +51,6 @@ from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
 from temporal_bridge._loop import LoopThread
 from temporal_bridge.failures import from_failure
 from temporal_bridge.options import workflow_options
-from temporal_bridge.search_attributes import typed_search_attributes
 from temporal_bridge.workflow import LINK_DOWN_SIGNAL
 
 __all__ = ["TemporalPeer", "WorkflowHost"]
@@ -264,24 +263,11 @@ class WorkflowHost:
             messages[0] if messages and policy in (None, WorkflowIDConflictPolicy.USE_EXISTING) else None
         )
         rest = messages[1:] if with_start is not None else messages
-        kwargs: dict[str, Any] = {
-            "id": workflow_id,
-            "task_queue": options.task_queue or self.task_queue,
-            "execution_timeout": options.execution_timeout,
-            "run_timeout": options.run_timeout,
-            "task_timeout": options.task_timeout,
-            "retry_policy": options.retry_policy,
-            "cron_schedule": options.cron_schedule or "",
-            "memo": options.memo,
-            "start_delay": options.start_delay,
-            "request_eager_start": options.enable_eager_start,
-        }
+        kwargs = options.start_kwargs(workflow_id, options.task_queue or self.task_queue)
+        kwargs["start_delay"] = options.start_delay
+        kwargs["request_eager_start"] = options.enable_eager_start
         if policy is not None:
             kwargs["id_conflict_policy"] = policy
-        if options.id_reuse_policy is not None:
-            kwargs["id_reuse_policy"] = options.id_reuse_policy
-        if options.search_attributes:
-            kwargs["search_attributes"] = typed_search_attributes(options.search_attributes)
         if with_start is not None:
             kwargs["start_signal"] = with_start[0]
             kwargs["start_signal_args"] = with_start[1]

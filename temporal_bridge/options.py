@@ -19,6 +19,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from actors import errors
 from actors.lua.stdlib import duration_seconds
+from temporal_bridge.search_attributes import typed_search_attributes
 
 __all__ = ["ActivityOptions", "WorkflowOptions", "activity_options", "workflow_options"]
 
@@ -49,6 +50,24 @@ class WorkflowOptions:
     namespace: str | None = None
     summary: str | None = None
     other: dict[str, Any] = field(default_factory=dict)
+
+    def start_kwargs(self, workflow_id: str, task_queue: str) -> dict[str, Any]:
+        """The arguments a client start and a child start share, as temporalio names them."""
+        kwargs: dict[str, Any] = {
+            "id": workflow_id,
+            "task_queue": task_queue,
+            "execution_timeout": self.execution_timeout,
+            "run_timeout": self.run_timeout,
+            "task_timeout": self.task_timeout,
+            "retry_policy": self.retry_policy,
+            "cron_schedule": self.cron_schedule or "",
+            "memo": self.memo,
+        }
+        if self.id_reuse_policy is not None:
+            kwargs["id_reuse_policy"] = self.id_reuse_policy
+        if self.search_attributes:
+            kwargs["search_attributes"] = typed_search_attributes(self.search_attributes)
+        return kwargs
 
 
 @dataclass

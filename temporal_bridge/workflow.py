@@ -298,23 +298,8 @@ class LuaWorkflow:
         queue = options.task_queue or self._worker_queue(host)
         child_id = options.id or str(workflow.uuid4())
         outgoing = self._outgoing(spec.get("context"))
-        kwargs: dict[str, Any] = {
-            "id": child_id,
-            "task_queue": queue,
-            "execution_timeout": options.execution_timeout,
-            "run_timeout": options.run_timeout,
-            "task_timeout": options.task_timeout,
-            "retry_policy": options.retry_policy,
-            "cron_schedule": options.cron_schedule or "",
-            "memo": options.memo,
-            "parent_close_policy": options.parent_close_policy or workflow.ParentClosePolicy.TERMINATE,
-        }
-        if options.id_reuse_policy is not None:
-            kwargs["id_reuse_policy"] = options.id_reuse_policy
-        if options.search_attributes:
-            from temporal_bridge.search_attributes import typed_search_attributes
-
-            kwargs["search_attributes"] = typed_search_attributes(options.search_attributes)
+        kwargs = options.start_kwargs(child_id, queue)
+        kwargs["parent_close_policy"] = options.parent_close_policy or workflow.ParentClosePolicy.TERMINATE
         if options.wait_for_cancellation:
             kwargs["cancellation_type"] = workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
 

@@ -500,24 +500,24 @@ end
 local function new_spawner(state) return setmetatable({_s = state}, Spawner) end
 
 local function merge(into, from, what)
-  if type(from) ~= "table" then error(what .. ": expected a table", 3) end
+  if type(from) ~= "table" then error(what .. ": expected a table", 4) end
   for k, v in pairs(from) do
-    if type(k) ~= "string" then error(what .. ": keys must be strings", 3) end
+    if type(k) ~= "string" then error(what .. ": keys must be strings", 4) end
     into[k] = v
   end
   return into
 end
 
-function Spawner:with_context(values)
-  local s = copy(self._s)
-  s.context = merge(copy(s.context), values, "with_context")
-  return new_spawner(s)
+-- A copy of builder state ``state`` whose table ``field`` has ``values`` merged in
+-- (builders are immutable: every with_* returns a new one).
+local function merged(state, field, values, what)
+  local s = copy(state)
+  s[field] = merge(copy(s[field]), values, what)
+  return s
 end
-function Spawner:with_options(options)
-  local s = copy(self._s)
-  s.options = merge(copy(s.options), options, "with_options")
-  return new_spawner(s)
-end
+
+function Spawner:with_context(values) return new_spawner(merged(self._s, "context", values, "with_context")) end
+function Spawner:with_options(options) return new_spawner(merged(self._s, "options", options, "with_options")) end
 function Spawner:with_name(name)
   if type(name) ~= "string" or name == "" then error("with_name: name must be a non-empty string", 2) end
   local s = copy(self._s)
@@ -566,16 +566,8 @@ Executor.__index = Executor
 Executor.__metatable = "executor"
 local function new_executor(state) return setmetatable({_s = state}, Executor) end
 
-function Executor:with_options(options)
-  local s = copy(self._s)
-  s.options = merge(copy(s.options), options, "with_options")
-  return new_executor(s)
-end
-function Executor:with_context(values)
-  local s = copy(self._s)
-  s.context = merge(copy(s.context), values, "with_context")
-  return new_executor(s)
-end
+function Executor:with_options(options) return new_executor(merged(self._s, "options", options, "with_options")) end
+function Executor:with_context(values) return new_executor(merged(self._s, "context", values, "with_context")) end
 function Executor:with_actor() return self end
 function Executor:with_scope() return self end
 function Executor:call(target, ...)
