@@ -42,9 +42,18 @@ def test_errors_round_trip_through_application_failures() -> None:
         failure = to_application_error(err)
         assert failure.type == "CONFLICT" and failure.non_retryable is (retryable is False)
         back = from_failure(failure)
-        assert (back.kind(), back.message(), back.retryable(), back.details()) == ("CONFLICT", "busy", retryable, {"n": 1})
+        assert (back.kind(), back.message(), back.retryable(), back.details()) == (
+            "CONFLICT",
+            "busy",
+            retryable,
+            {"n": 1},
+        )
     terminated = from_failure(TerminatedError("gone"))
-    assert (terminated.kind(), terminated.message(), terminated.retryable()) == ("CANCELED", "workflow terminated", False)
+    assert (terminated.kind(), terminated.message(), terminated.retryable()) == (
+        "CANCELED",
+        "workflow terminated",
+        False,
+    )
     foreign = from_failure(ApplicationError("raw", type="SomethingElse"))
     assert (foreign.kind(), foreign.message()) == ("SomethingElse", "raw")
 
@@ -71,7 +80,9 @@ def test_workflow_options_accept_both_spellings_durations_and_enums() -> None:
 def test_activity_options_defaults_and_errors() -> None:
     default = activity_options({})
     assert default.start_to_close_timeout == timedelta(minutes=10) and default.retry_policy is None
-    parsed = activity_options({"activity.retry_policy": {"maximumAttempts": 1}, "temporal.activity.heartbeat_timeout": "3s"})
+    parsed = activity_options(
+        {"activity.retry_policy": {"maximumAttempts": 1}, "temporal.activity.heartbeat_timeout": "3s"}
+    )
     assert parsed.retry_policy is not None and parsed.retry_policy.maximum_attempts == 1
     assert parsed.heartbeat_timeout == timedelta(seconds=3)
     with pytest.raises(Error) as info:
