@@ -11,14 +11,15 @@ Two details keep message passing cheap:
   slot instead of the shared queue, so a request/reply pair between two
   processes stays on one thread with no wake-up of another (as Go's
   scheduler does); the slot is bounded to keep others from starving;
-* the shared queue is a C ``SimpleQueue``.
+* the shared queue takes no lock when no worker is idle, and wakes the
+  worker that went idle last, so a lightly loaded host keeps one warm thread.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
-import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,7 @@ class ProcessHost:
         self.node = node
         self.workers = workers or max(2, os.cpu_count() or 2)
         self._procs: dict[PID, Process] = {}
-        self._runq: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._runq = _RunQueue()
         self._local = threading.local()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -252,10 +253,12 @@ class ProcessHost:
         local = self._local
         local.host = self
         local.next = None
+        waiter = threading.Lock()
+        waiter.acquire()
         get = self._runq.get
         put = self._runq.put
         while True:
-            proc = get()
+            proc = get(waiter)
             if proc is _STOP:
                 return
             streak = 0
@@ -270,6 +273,53 @@ class ProcessHost:
                 if proc is not None and streak >= _RUN_NEXT_LIMIT:
                     put(proc)
                     proc = None
+
+
+class _RunQueue:
+    """The host's shared run queue; idle workers are woken last-idle first.
+
+    Waking the worker that went idle most recently (a stack, as Go's and
+    Java's fork-join schedulers do) keeps one warm thread doing the work of a
+    lightly loaded host instead of workers taking turns: with a FIFO wake-up
+    the ask of a thread to an actor paid for a cold thread each time.
+
+    ``put`` takes no lock unless a worker is idle.  No wake-up is lost: a
+    worker lists itself as idle and *then* looks at the queue again, while
+    ``put`` appends and *then* looks for idle workers, so one of the two sees
+    the other (the GIL orders the steps).
+    """
+
+    __slots__ = ("_idle", "_items", "_lock")
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._idle: list[threading.Lock] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: Any) -> None:
+        self._items.append(item)
+        if self._idle:
+            with self._lock:
+                waiter = self._idle.pop() if self._idle else None
+            if waiter is not None:
+                waiter.release()
+
+    def get(self, waiter: threading.Lock) -> Any:
+        """The next item, waiting for it; ``waiter`` is the caller's own lock, held while it runs."""
+        items = self._items
+        while True:
+            try:
+                return items.popleft()
+            except IndexError:
+                pass
+            with self._lock:
+                self._idle.append(waiter)
+            if items:  # put before we were listed: take it, unless a put is already waking us
+                with self._lock:
+                    if waiter in self._idle:
+                        self._idle.remove(waiter)
+                        continue
+            waiter.acquire()
 
 
 class _DedicatedThread:
