@@ -6,6 +6,7 @@ validated (file, line, entry) like every other app.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
@@ -38,6 +39,14 @@ def _check_client(entry: Entry, registry: Registry) -> list[str]:
                     messages.append(
                         f"search attribute {name!r}: type {kind!r} is not one of {', '.join(SEARCH_ATTRIBUTE_TYPES)}"
                     )
+    pragmas = entry.data.get("sqlite_pragmas")
+    if pragmas is not None:
+        if address or server == "time_skipping":
+            messages.append("sqlite_pragmas apply only to the embedded dev server (no address)")
+        elif not isinstance(pragmas, list) or not all(
+            isinstance(pragma, str) and re.fullmatch(r"[a-z_]+=[A-Za-z0-9_-]+", pragma) for pragma in pragmas
+        ):
+            messages.append('sqlite_pragmas must be a list of "name=value" strings, e.g. journal_mode=wal')
     tls = entry.data.get("tls")
     if tls is not None and not isinstance(tls, dict):
         messages.append("tls must be a mapping (enabled, ca_file, server_name, …)")

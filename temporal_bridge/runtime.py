@@ -30,7 +30,7 @@ from temporal_bridge.converter import data_converter
 from temporal_bridge.entries import workflow_type_name
 from temporal_bridge.host import TemporalPeer, WorkflowHost
 from temporal_bridge.interceptors import ActorflowInterceptor
-from temporal_bridge.server import DevServer, time_skipping_environment
+from temporal_bridge.server import DEFAULT_SQLITE_PRAGMAS, DevServer, time_skipping_environment
 from temporal_bridge.workflow import LuaWorkflow
 
 __all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "worker_config", "workflow_runner"]
@@ -110,6 +110,7 @@ class TemporalRuntime:
                 self.state_dir / "temporal" / entry.name,
                 namespaces=(namespace,),
                 search_attributes=dict(entry.get("search_attributes") or {}),
+                sqlite_pragmas=entry.get("sqlite_pragmas", DEFAULT_SQLITE_PRAGMAS),
             )
             address = server.start()
             self.servers[entry.id] = server
