@@ -233,6 +233,8 @@ REFUSALS = {
     "debug": ("return debug.getinfo(1)", "attempt to index a nil value (global 'debug')"),
     "python attributes": ("return rawget(channel.new(1), '_h').__class__", "cannot access Python attributes"),
     "string.upper": ("string.upper = function() end", "string is read-only"),
+    # it would run when the collector chose, inside whichever process was running
+    "__gc finalizer": ("return setmetatable({}, {__gc = function() end})", "__gc finalizers are not allowed"),
 }
 
 

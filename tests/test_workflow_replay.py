@@ -1,10 +1,16 @@
-"""Recorded histories replay in another OS process without nondeterminism errors."""
+"""Recorded histories replay in another OS process without nondeterminism errors.
+
+The histories are recorded in this process with the time zone set to UTC+5:30
+and replayed in a process on UTC: nothing a workflow sees may depend on it.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +19,7 @@ import pytest
 
 from actorflow.app import App
 from actors import Probe
+from actors.entries import load_app
 
 from .test_workflows_seeds import APP_DIR, Calls, business_functions
 
@@ -23,6 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """Run the example workflows once and keep their histories as JSON files."""
     out = tmp_path_factory.mktemp("histories")
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "IST-5:30"
+    time.tzset()
+    try:
+        yield from _record(tmp_path_factory, out)
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+
+
+def _record(tmp_path_factory: pytest.TempPathFactory, out: Path) -> Iterator[dict[str, Path]]:
     with App(APP_DIR, state_dir=tmp_path_factory.mktemp("replay-state")) as app:
         node = app.node
         assert node is not None
@@ -52,8 +73,24 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
             probe.send(approval, "decision", {"approved": True})
             pong = run("pong", "app:pong_workflow")
             run("ping", "app:ping_workflow", {"target": str(pong)})
-            for pid in pids.values():
-                probe.expect_exit(pid)
+            inbox = run("inbox", "app:inbox_workflow", {"id": "o-1"})
+            probe.send(inbox, "approve", {})
+            status = run("status", "app:status_workflow")
+            assert app.exec("app:status_caller", str(status), timeout=30) == {
+                "status": "processing",
+                "progress": 75,
+            }
+            compensation = {"items": ["a"], "payment": {"card": "x"}, "shipping": {"address": "here"}}
+            run("compensation", "app:compensation_workflow", compensation)
+            run("determinism", "app:determinism_workflow")
+            results = {name: probe.expect_exit(pid) for name, pid in pids.items()}
+            assert results["determinism"].value == {
+                "hour": "00",  # UTC, though this process is on UTC+5:30
+                "midnight": 1796083200,
+                "names": "table: 0x00000001 function: 0x00000002",
+                "table_keys": "determinism_workflow.lua:24: pairs: a table with table keys has no "
+                "deterministic order in a workflow; key it by a string or number",
+            }
             client = runtime.clients["app:temporal_client"]
             files = {}
             for name, pid in pids.items():
@@ -66,6 +103,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
                 path.write_text(history.to_json())
                 files[name] = path
     yield files
+
+
+def test_every_example_workflow_was_recorded(recorded: dict[str, Path]) -> None:
+    """Each workflow.lua entry of the examples app has a history in the replay set."""
+    registry = load_app(APP_DIR)
+    entries = {entry.name.removesuffix("_workflow") for entry in registry.of_kind("workflow.lua")}
+    assert entries == set(recorded)
 
 
 def replay(app_dir: Path, paths: list[Path]) -> subprocess.CompletedProcess[str]:

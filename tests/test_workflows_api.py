@@ -79,9 +79,9 @@ def terminate(app: App, workflow_id: str) -> None:
     run(app, go)
 
 
-def replay(app_dir: Path, history_file: Path) -> subprocess.CompletedProcess[str]:
+def replay(app_dir: Path, *history_files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "temporal_bridge.replay", str(app_dir), str(history_file)],
+        [sys.executable, "-m", "temporal_bridge.replay", str(app_dir), *map(str, history_files)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -519,3 +519,28 @@ def test_terminate_existing_replaces_the_running_workflow(app: App, probe: Probe
     assert event.error is not None and event.error.message() == "workflow terminated"
     assert describe(app, "replace-1").status == WorkflowExecutionStatus.RUNNING
     terminate(app, "replace-1")
+
+
+# -- every history of this module, replayed ----------------------------------------------------------
+
+
+def test_every_workflow_this_module_ran_replays_in_another_process(app: App, tmp_path: Path) -> None:
+    """Last in the module: whatever ran above (children, failures, terminations, cancellations,
+    continue-as-new) replays on the same code in a fresh OS process."""
+
+    async def histories(client: Any) -> list[str]:
+        found = []
+        async for execution in client.list_workflows():
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            found.append((await handle.fetch_history()).to_json())
+        return found
+
+    found = run(app, histories)
+    assert len(found) >= 10
+    files = []
+    for index, text in enumerate(found):
+        files.append(tmp_path / f"history-{index}.json")
+        files[-1].write_text(text)
+    result = replay(APP_DIR, *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"replayed {len(files)} histories, 0 failed" in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from actorflow.app import App
 from actors import Error, Probe, errors
 
+ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = Path(__file__).parent / "apps" / "timeskip"
 
 
@@ -42,6 +45,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         yield running
 
 
+RAN: list[str] = []
+"""IDs of the workflows this module ran, for the replay test at the end."""
+
+
+def spawn(probe: Probe, entry: str, *args: Any) -> Any:
+    pid = probe.spawn(entry, *args, host="app:worker", monitor=True)
+    RAN.append(pid.uniq)
+    return pid
+
+
 @pytest.fixture
 def probe(app: App) -> Iterator[Probe]:
     app.calls.clear()  # type: ignore[attr-defined]
@@ -53,7 +66,7 @@ def probe(app: App) -> Iterator[Probe]:
 def test_order_workflow_sleeps_an_hour_in_moments(app: App, probe: Probe) -> None:
     order = {"id": "o-1", "total": 99.5, "customer_id": "c-7", "shipping_address": "Main St"}
     started = time.monotonic()
-    pid = probe.spawn("app:order_workflow", order, host="app:worker", monitor=True)
+    pid = spawn(probe, "app:order_workflow", order)
     event = probe.expect_exit(pid)
     assert event.value == {"status": "completed", "payment_id": "pay-c-7", "tracking": "TRK-o-1"}
     assert time.monotonic() - started < 30
@@ -62,19 +75,51 @@ def test_order_workflow_sleeps_an_hour_in_moments(app: App, probe: Probe) -> Non
 
 def test_order_workflow_refunds_when_shipping_fails(app: App, probe: Probe) -> None:
     order = {"id": "bad", "total": 5, "customer_id": "c-8", "shipping_address": "nowhere"}
-    pid = probe.spawn("app:order_workflow", order, host="app:worker", monitor=True)
+    pid = spawn(probe, "app:order_workflow", order)
     event = probe.expect_exit(pid)
     assert event.value == {"status": "failed", "error": "no carrier"}
     assert app.calls == ["charge", "ship", "refund pay-c-8"]  # type: ignore[attr-defined]
 
 
 def test_seed_card_snippet_with_a_24h_sleep(app: App, probe: Probe) -> None:
-    pid = probe.spawn("app:card_workflow", {"amount": 12}, host="app:worker", monitor=True)
+    pid = spawn(probe, "app:card_workflow", {"amount": 12})
     assert probe.expect_exit(pid).value == {"charged": "ch-12", "status": "failed"}
     assert app.calls == ["refund ch-12"]  # type: ignore[attr-defined]
 
 
 def test_timers_and_elapsed_time_follow_the_workflow_clock(app: App, probe: Probe) -> None:
-    pid = probe.spawn("app:timers_workflow", host="app:worker", monitor=True)
-    elapsed = probe.expect_exit(pid).value["elapsed"]
-    assert 1000 <= elapsed < 2000
+    started = time.monotonic()
+    pid = spawn(probe, "app:timers_workflow")
+    result = probe.expect_exit(pid).value
+    assert 1000 <= result["elapsed"] < 2000
+    day_and_more = (24 * 3600 + 5 * 60 + 30 + 1) * 1000 + 100
+    assert day_and_more <= result["total"] < day_and_more + 60_000  # a day on the workflow's clock
+    assert time.monotonic() - started < 30  # and moments on ours
+
+
+def test_every_workflow_this_module_ran_replays_in_another_process(app: App, tmp_path: Path) -> None:
+    """Last in the module: the histories recorded on the time-skipping server replay elsewhere."""
+    runtime = app._started[0]
+    client = runtime.clients["app:temporal_client"]
+
+    async def histories() -> list[str]:  # the test server has no visibility API to list them
+        return [
+            (await client.get_workflow_handle(workflow_id).fetch_history()).to_json() for workflow_id in RAN
+        ]
+
+    found = runtime.loop.run(histories(), timeout=60)
+    assert found
+    files = []
+    for index, text in enumerate(found):
+        files.append(tmp_path / f"history-{index}.json")
+        files[-1].write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "temporal_bridge.replay", str(APP_DIR), *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"replayed {len(files)} histories, 0 failed" in result.stdout

@@ -31,6 +31,7 @@ local pack, unpack = table.pack, table.unpack
 local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next =
     type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next
 local string_format, string_sub, string_find = string.format, string.sub, string.find
+local string_gsub, string_match = string.gsub, string.match
 local math_type, math_floor = math.type, math.floor
 
 local function raise_if(first, ...)
@@ -725,10 +726,27 @@ local function read_only(name, source)
   })
 end
 
+-- os.time{...} read as UTC (a workflow must not depend on the worker's time
+-- zone): days from the civil date, as Howard Hinnant's algorithm counts them.
+local function utc_time(t)
+  local year, month = t.year, t.month
+  if math_type(year) ~= "integer" or math_type(month) ~= "integer" or math_type(t.day) ~= "integer" then
+    error("os.time: year, month and day must be integers", 3)
+  end
+  year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+  local y = month <= 2 and year - 1 or year
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * ((month + 9) % 12) + 2) // 5 + t.day - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  return days * 86400 + (t.hour or 12) * 3600 + (t.min or 0) * 60 + (t.sec or 0)
+end
+
 local safe_os = {
   time = function(t)
-    if t ~= nil then return os.time(t) end
-    return op("now") // 1000000000
+    if t == nil then return op("now") // 1000000000 end
+    if config.deterministic then return utc_time(t) end
+    return os.time(t)
   end,
   clock = function()
     if config.deterministic then
@@ -736,9 +754,26 @@ local safe_os = {
     end
     return os.clock()
   end,
-  date = function(format, t) return os.date(format, t or (op("now") // 1000000000)) end,
+  date = function(format, t)
+    format = format or "%c"
+    if config.deterministic and string_sub(format, 1, 1) ~= "!" then
+      format = "!" .. format  -- UTC: the same text on every worker, whatever its time zone
+    end
+    return os.date(format, t or (op("now") // 1000000000))
+  end,
   difftime = os.difftime,
 }
+
+if config.deterministic then
+  -- %p prints an address, which differs from one worker process to the next.
+  -- (The real string table: ("").format reaches it; a workflow's state is its own.)
+  string.format = function(format, ...)
+    if type(format) == "string" and string_find((string_gsub(format, "%%%%", "")), "%%p") then
+      error("string.format: %p prints a memory address, which is not deterministic in a workflow", 2)
+    end
+    return string_format(format, ...)
+  end
+end
 
 local safe_string = {}
 for k, v in pairs(string) do safe_string[k] = v end
@@ -760,9 +795,64 @@ for _, name in ipairs({
   "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
 }) do builtins[name] = _G[name] end
 
+-- A __gc finalizer runs whenever the collector decides, inside whichever
+-- process is running then (processes share Lua states): refused.
+builtins.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("setmetatable: __gc finalizers are not allowed in the sandbox", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+if config.deterministic then
+  -- Keys that are tables, functions or coroutines are hashed by address, so
+  -- the order of pairs()/next() over such a table differs between worker
+  -- processes (and so does the order of every other key in it): refused, so a
+  -- replay can never take another path. String, number and boolean keys are
+  -- ordered by the state's fixed hash seed and are the same everywhere.
+  local function check_keys(t, what)
+    for k in next, t do
+      local kind = type(k)
+      if kind ~= "string" and kind ~= "number" and kind ~= "boolean" then
+        error(what .. ": a table with " .. kind .. " keys has no deterministic order in a workflow;"
+              .. " key it by a string or number", 3)
+      end
+    end
+  end
+  builtins.pairs = function(t)
+    local iterate, state, first = pairs(t)
+    if iterate == next and type(state) == "table" then check_keys(state, "pairs") end
+    return iterate, state, first
+  end
+  builtins.next = function(t, k)
+    if k == nil and type(t) == "table" then check_keys(t, "next") end
+    return next(t, k)
+  end
+  -- tostring of a table or function shows its address: numbered in order of
+  -- first use instead, the same on every replay.
+  local numbers, count = setmetatable({}, {__mode = "k"}), 0
+  builtins.tostring = function(v)
+    local text = tostring(v)
+    local kind = type(v)
+    if kind == "table" or kind == "function" or kind == "thread" or kind == "userdata" then
+      local prefix = string_match(text, "^(.-): 0x%x+$")
+      if prefix ~= nil then
+        local number = numbers[v]
+        if number == nil then
+          count = count + 1
+          number = count
+          numbers[v] = number
+        end
+        return string_format("%s: 0x%08x", prefix, number)
+      end
+    end
+    return text
+  end
+end
+
 local function print_line(...)
   local parts = {}
-  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  for i = 1, select("#", ...) do parts[i] = builtins.tostring((select(i, ...))) end
   op("log", "info", "print", table.concat(parts, "\t"), {})
 end
 
