@@ -41,10 +41,14 @@ class App:
         extensions: list[Extension] | None = None,
         progress: Callable[[str], None] | None = None,
         lua_state_memory: int | None = SHARED_STATE_MEMORY,
+        lua_states: int = 8,
     ) -> None:
         self.path = Path(path).resolve()
         self.lua_state_memory = lua_state_memory
         """The memory cap of each shared Lua state (entries with ``memory_limit`` get their own)."""
+        self.lua_states = lua_states
+        """How many shared Lua states the Lua processes are spread over (see ``actors.lua.pool``)."""
+        self.lua_pool: StatePool | None = None
         # The extensions' packages register their kinds: load only after that.
         self._extensions = list(extensions) if extensions is not None else default_extensions()
         self.registry: Registry = load_app(self.path)
@@ -63,7 +67,8 @@ class App:
         node = Node(default_host="")
         node.default_host_id = default_host
         node.kinds.entries = self.registry
-        factory = process_factory(StatePool(max_memory=self.lua_state_memory))
+        self.lua_pool = StatePool(max_memory=self.lua_state_memory, spread=self.lua_states)
+        factory = process_factory(self.lua_pool)
         node.kinds.register_kind("process.lua", factory)
         node.kinds.register_kind("function.lua", factory)
         self.node = node

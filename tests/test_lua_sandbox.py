@@ -114,9 +114,65 @@ def test_no_process_can_change_what_another_sees(tmp_path: Path) -> None:
             """,
         },
     )
-    with App(app_dir, extensions=[]) as app:
+    with App(app_dir, extensions=[], lua_states=1) as app:
         assert app.exec("app:tamper", timeout=5) == [False, False, False, True, False, True]
         assert app.exec("app:observe", timeout=5) == ["X", "Y", True, True, "function"]
+        assert app.lua_pool is not None and app.lua_pool.states() == 1  # they did share one
+
+
+def test_shared_tables_do_not_leak_through_pairs_metatables_or_coroutines(tmp_path: Path) -> None:
+    """Attacks that once reached a table shared by every process of a Lua state."""
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("tamper", modules=("time", "logger")), lua_entry("observe", modules=("time",))],
+        {
+            "tamper.lua": """
+            local time = require("time")
+            return {main = function()
+              local results = {}
+              local function try(fn) local ok = pcall(fn) results[#results + 1] = ok end
+              -- pairs() over a library view used to hand out the real table as its state
+              try(function() local _, s = pairs(string) s.upper = function() return "hacked" end end)
+              try(function() local _, e = pairs(errors) e.NOT_FOUND = "OWNED" end)
+              try(function()
+                for k, v in pairs(process) do if k == "registry" then v.lookup = function() end end end
+              end)
+              -- object.__index used to be the class table itself
+              try(function() channel.new(1).__index.send = function() return "hacked" end end)
+              try(function() errors.new("x").__index.message = function() return "hacked" end end)
+              try(function() getmetatable(time.timer("1h")).stop = nil end)
+              -- lupa's metatable of Python objects
+              try(function() getmetatable(rawget(channel.new(1), "_h")).__index = nil end)
+              -- a process's main coroutine, resumed from one of its tasks
+              local main = coroutine.running()
+              local resumed = channel.new(1)
+              coroutine.spawn(function() resumed:send({coroutine.resume(main)}) end)
+              local got = resumed:receive()
+              results[#results + 1] = got[1]
+              results[#results + 1] = got[2]
+              return results
+            end}
+            """,
+            "observe.lua": """
+            local time = require("time")
+            return {main = function()
+              local ch = channel.new(1)
+              ch:send("through")
+              local timer = time.timer("1h")
+              local stopped = timer:stop()
+              return {("x"):upper(), errors.NOT_FOUND, type(process.registry.lookup), ch:receive(),
+                      errors.new("m"):message(), stopped}
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[], lua_states=1) as app:
+        assert app.exec("app:tamper", timeout=5) == [
+            False, False, False, False, False, False, False,
+            False, "cannot resume a coroutine the runtime runs (a process or coroutine.spawn task)",
+        ]  # fmt: skip
+        assert app.exec("app:observe", timeout=5) == ["X", "NOT_FOUND", "function", "through", "m", True]
+        assert app.lua_pool is not None and app.lua_pool.states() == 1
 
 
 def test_memory_cap_kills_the_process_not_the_node(tmp_path: Path) -> None:
@@ -159,7 +215,7 @@ def test_memory_bomb_in_a_shared_state_kills_only_the_bomb(tmp_path: Path) -> No
             """,
         },
     )
-    with App(app_dir, extensions=[], lua_state_memory=16 * 1024 * 1024) as app:
+    with App(app_dir, extensions=[], lua_state_memory=16 * 1024 * 1024, lua_states=1) as app:
         assert app.node is not None
         bystander = app.spawn("app:bystander")
         with pytest.raises(Error) as info:

@@ -139,9 +139,30 @@ local function pass_through(co, ...)
   return unpack(results, 1, results.n)
 end
 
+-- User code may resume only the coroutines it created: the runtime's own
+-- (a process's main coroutine, coroutine.spawn tasks) are driven by the
+-- driver, and resuming one by hand would break its protocol.
+local user_made = setmetatable({}, {__mode = "k"})
+
 local user_coroutine = {}
 for k, v in pairs(coroutine) do user_coroutine[k] = v end
-user_coroutine.resume = pass_through
+user_coroutine.create = function(fn)
+  local co = raw_create(fn)
+  user_made[co] = true
+  return co
+end
+user_coroutine.resume = function(co, ...)
+  if type(co) == "thread" and not user_made[co] then
+    return false, "cannot resume a coroutine the runtime runs (a process or coroutine.spawn task)"
+  end
+  return pass_through(co, ...)
+end
+user_coroutine.close = function(co)
+  if type(co) == "thread" and not user_made[co] then
+    return false, "cannot close a coroutine the runtime runs (a process or coroutine.spawn task)"
+  end
+  return coroutine.close(co)
+end
 user_coroutine.wrap = function(fn)
   local co = raw_create(fn)
   return function(...)
@@ -351,6 +372,7 @@ end
 
 local Timer = {}
 Timer.__index = Timer
+Timer.__metatable = "timer"
 function Timer:channel() return self._ch end
 Timer.response = Timer.channel
 function Timer:stop() return op("timer_stop", self._id) end
@@ -720,7 +742,17 @@ local function read_only(name, source)
       return value
     end,
     __newindex = function() error(name .. " is read-only", 2) end,
-    __pairs = function() return next, source, nil end,
+    -- Iterate the source through this view: the source itself never reaches user code.
+    __pairs = function()
+      local key
+      return function()
+        local value
+        key, value = next(source, key)
+        if key == nil then return nil end
+        if type(value) == "table" and getmetatable(value) == nil then value = view[key] end
+        return key, value
+      end, view, nil
+    end,
     __len = function() return #source end,
     __metatable = false,
   })
@@ -794,6 +826,13 @@ for _, name in ipairs({
   "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
   "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
 }) do builtins[name] = _G[name] end
+
+-- The metatables of Python objects (lupa's, shared by every process of the
+-- state) are not user code's business.
+builtins.getmetatable = function(value)
+  if type(value) == "userdata" then return nil end
+  return getmetatable(value)
+end
 
 -- A __gc finalizer runs whenever the collector decides, inside whichever
 -- process is running then (processes share Lua states): refused.
@@ -933,6 +972,17 @@ local function launch(bytecode, chunkname, method, allowed_list, ...)
   if fn == nil then return nil, err end
   local co = raw_create(task_body)
   return co, raw_resume(co, fn, ...)
+end
+
+-- A class's methods are reached through a table of their own: with
+-- `Class.__index = Class`, `object.__index` handed user code the class
+-- itself, shared by every process of the state and writable.
+for _, class in ipairs({Error, Channel, Payload, Duration, Time, Timer, Spawner, Executor, Future, Logger}) do
+  local methods = {}
+  for key, value in pairs(class) do
+    if type(key) ~= "string" or string_sub(key, 1, 2) ~= "__" then methods[key] = value end
+  end
+  class.__index = methods
 end
 
 -- Nothing of the real environment stays reachable from user code.
