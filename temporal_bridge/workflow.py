@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from actors._tasks import Scheduler, Task
     from actors.channel import Channel
     from actors.events import Cancel, Exit, LinkDown, Message
+    from actors.lua import stdlib
     from actors.lua.core import LUA_OP, LuaCore
     from actors.lua.process import lua_random, process_option_problems
     from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
@@ -625,7 +626,7 @@ class LuaWorkflow:
         return True, (str(workflow.uuid4()),)
 
     def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
-        return True, (workflow.random().randbytes(int(count)),)
+        return True, (workflow.random().randbytes(stdlib.random_byte_count(count)),)
 
     def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
         return True, (lua_random(workflow.random().random, low, high),)

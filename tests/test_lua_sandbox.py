@@ -305,3 +305,49 @@ def test_each_escape_is_refused_with_a_clear_error(tmp_path: Path, name: str) ->
     ok, message = run_lua(tmp_path, source, modules=("time",))
     assert ok is False
     assert expected in message
+
+
+def test_a_value_too_big_for_the_state_is_refused_not_pushed(tmp_path: Path) -> None:
+    """Lua aborts the OS process when an allocation made for Python fails: values that
+    might not fit under the cap are refused with LIMIT_EXCEEDED before they are pushed."""
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("big", modules=("crypto",)), lua_entry("bystander")],
+        {
+            "big.lua": """
+            local crypto = require("crypto")
+            return {main = function(mode)
+              local hold = string.rep("h", 50 * 1024 * 1024)
+              if mode == "message" then  -- a message from outside, bigger than the room left
+                return {pcall(function() return process.inbox():receive() end)}
+              elseif mode == "callback" then  -- an operation from a C boundary: a direct call
+                return {pcall(table.sort, {2, 1}, function(a, b)
+                  crypto.random_bytes(15 * 1024 * 1024)
+                  return a < b
+                end)}
+              end
+              return {pcall(crypto.random_bytes, 600000000)}
+            end}
+            """,
+            "bystander.lua": """
+            return {main = function()
+              return "still here: " .. process.inbox():receive():payload():data()
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[], lua_state_memory=64 * 1024 * 1024, lua_states=1) as app:
+        assert app.node is not None
+        bystander = app.spawn("app:bystander")
+        big = app.spawn("app:big", "message")
+        app.node.send(big, "big", "x" * (30 * 1024 * 1024))
+        (ok, err), error = app.node.wait(big, 30)
+        assert error is None and ok is False and err.kind() == errors.LIMIT_EXCEEDED
+        ok, err = app.exec("app:big", "callback", timeout=30)
+        assert ok is False and err.kind() == errors.LIMIT_EXCEEDED
+        ok, err = app.exec("app:big", "random", timeout=30)
+        assert (ok, err.kind()) == (False, errors.INVALID)
+        assert "crypto.random_bytes: count must be an integer from 0 to 16777216" in err.message()
+        app.node.send(bystander, "ping", "yes")
+        assert app.node.wait(bystander, 5) == ("still here: yes", None)
+        assert app.lua_pool is not None and app.lua_pool.states() == 1

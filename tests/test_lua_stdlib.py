@@ -377,3 +377,28 @@ def test_logger_goes_through_python_logging_with_pid_and_entry(
     ]
     assert records[1].name == "actors.lua.app:main.billing"
     assert all(r.pid == pid and r.entry == "app:main" for r in records)  # type: ignore[attr-defined]
+
+
+def test_json_and_error_edge_cases_return_values_not_raise(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        local json = require("json")
+        return {main = function()
+          local huge = json.decode("123456789012345678901234567890")
+          local _, deep = json.decode(string.rep("[", 100000) .. string.rep("]", 100000))
+          local odd = errors.new({message = "m", details = {context = {}}})
+          return {math.type(huge), huge > 1e29, deep:kind(), deep:message(), tostring(odd),
+                  json.decode("9223372036854775807"), math.type(json.decode("9223372036854775808"))}
+        end}
+        """,
+    )
+    assert result == [
+        "float",
+        True,
+        errors.INVALID,
+        "json.decode: nested too deeply",
+        "m",
+        9223372036854775807,
+        "float",
+    ]

@@ -60,21 +60,35 @@ class LuaTask:
             self._first = None
 
     def send(self, value: Any) -> Any:
-        self.state.bind(self.core)
+        state = self.state
+        state.bind(self.core)
         if not self._started:
             self._started = True
             first, self._first = self._first, None
             if first is not None:
+                state.restore_cap()
                 return self._interpret(first)
-            return self._interpret(self.thread.send(None))
-        return self._interpret(self.thread.send(self._lua_results(value)))
+            result = self.thread.send(None)
+            state.restore_cap()
+            return self._interpret(result)
+        try:
+            state.admit(value)
+        except errors.Error as refused:
+            return self.throw(refused)
+        result = self.thread.send(self._lua_results(value))
+        state.restore_cap()  # a direct operation may have lifted it to push an error
+        return self._interpret(result)
 
     def throw(self, exc: BaseException) -> Any:
         self._pending = None
         state = self.state
         state.bind(self.core)
-        value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
-        return self._interpret(self.thread.send((state.RAISE, value)))
+        state.lift_cap()  # the error must get in even when the state is at its cap
+        try:
+            value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
+            return self._interpret(self.thread.send((state.RAISE, value)))
+        finally:
+            state.restore_cap()
 
     def close(self) -> None:
         self.thread = None  # type: ignore[assignment]
@@ -171,6 +185,7 @@ class LuaCore:
     def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
         """The main task of ``code``, already run to its first operation (one call into Lua)."""
         self.state.bind(self)
+        self.state.admit(args)
         return LuaTask(self, launched=self.state.launch(code, tuple(self.state.to_lua(arg) for arg in args)))
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
@@ -225,6 +240,12 @@ class LuaCore:
             err = errors.Error(errors.INVALID, f"{op_name} would block outside a coroutine")
             return (state.RAISE, state.error_to_lua(err))
         ok, value = completed
+        if ok:
+            try:
+                state.admit(value)
+            except errors.Error as refused:
+                ok, value = False, refused
+                state.lift_cap()  # restored when the task next yields (LuaTask.send)
         if not ok:
             if isinstance(value, errors.Error):
                 return (state.RAISE, state.error_to_lua(value))

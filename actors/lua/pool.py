@@ -65,10 +65,15 @@ class StatePool:
             return state
 
     def release(self, state: LuaState, *, collect: bool = False) -> None:
-        """A process left ``state`` (``collect`` after it ran out of memory)."""
+        """A process left ``state`` (``collect`` after it ran out of memory).
+
+        A state over half its cap is collected too: Lua does not collect
+        before failing an allocation at the cap (lupa's allocator), so the
+        garbage of processes that have ended would count against the next.
+        """
         with self._lock:
             state.users -= 1
-        if collect:
+        if collect or (state.max_memory and state.memory_used() > state.max_memory // 2):
             state.collect()
 
     def states(self) -> int:

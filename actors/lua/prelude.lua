@@ -71,9 +71,9 @@ function Error:retryable() return self._retryable end
 function Error:details() return self._details end
 function Error:stack() return self._stack end
 Error.__tostring = function(self)
-  local context = self._details and self._details.context
-  if context then return context .. ": " .. self._message end
-  return self._message
+  local context = type(self._details) == "table" and self._details.context
+  if type(context) == "string" or type(context) == "number" then return context .. ": " .. tostring(self._message) end
+  return tostring(self._message)
 end
 Error.__concat = function(a, b) return tostring(a) .. tostring(b) end
 Error.__eq = function(a, b)

@@ -469,7 +469,7 @@ class LuaProcess(CoroutineDriver):
         return True, (str(uuid_module.uuid4()),)
 
     def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
-        return True, (os.urandom(int(count)),)
+        return True, (os.urandom(stdlib.random_byte_count(count)),)
 
     def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
         return True, (lua_random(random.random, low, high),)

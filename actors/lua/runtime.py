@@ -45,6 +45,9 @@ DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 HASH_SEED = 0x61637466  # "actf": fixed so table order is the same in every OS process
 _MAX_DEPTH = 64
 
+PUSH_RESERVE = 1 << 20
+"""Room kept free under a state's memory cap for what Python pushes into it."""
+
 _PRELUDE: str | None = None
 
 
@@ -96,6 +99,7 @@ class LuaState:
             string_hash_seed=hash_seed,
         )
         self.max_memory = max_memory
+        self._lifted = False
         self.users = 0
         """Processes currently running in this state (the pool's bookkeeping)."""
         self._bound = threading.local()
@@ -195,6 +199,40 @@ class LuaState:
 
     def table(self) -> Any:
         return self.lua.table()
+
+    # -- memory: what Python pushes must fit -------------------------------------------------
+
+    def admit(self, value: Any) -> None:
+        """Refuse (``LIMIT_EXCEEDED``) a value whose Lua copy might not fit under the cap.
+
+        An allocation that fails inside Lua code is an ordinary Lua error, but
+        one made on Python's behalf (pushing a message, a result, an argument)
+        is not protected: Lua aborts the whole OS process.  So nothing is pushed
+        into a state without room for it, ``PUSH_RESERVE`` to spare.
+        """
+        cap = self.max_memory
+        if not cap:
+            return
+        room = cap - self.lua.get_memory_used() - PUSH_RESERVE
+        if room > 0 and lua_size(value, room) <= room:
+            return
+        self.lua.gccollect()  # garbage counts until collected: collect before refusing
+        room = cap - self.lua.get_memory_used() - PUSH_RESERVE
+        if room <= 0 or lua_size(value, room) > room:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED, "Lua memory limit exceeded: no room for the value", retryable=False
+            )
+
+    def lift_cap(self) -> None:
+        """Let the small push of an error through a state at its cap (undone by :meth:`restore_cap`)."""
+        if self.max_memory:
+            self.lua.set_max_memory(self.max_memory + PUSH_RESERVE)
+            self._lifted = True
+
+    def restore_cap(self) -> None:
+        if self._lifted:
+            self._lifted = False
+            self.lua.set_max_memory(self.max_memory)
 
     # -- Python -> Lua --------------------------------------------------------------------
 
@@ -340,6 +378,41 @@ class LuaState:
         """Drop references so the Lua state can be freed."""
         self.api = None
         self.lua = None  # type: ignore[assignment]
+
+
+def lua_size(value: Any, limit: int) -> int:
+    """An upper bound of the bytes ``value`` takes once in Lua (stops counting past ``limit``)."""
+    total = 0
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is bytes:
+            total += len(item) * (1 if kind is bytes else 4) + 48
+        elif kind is dict:
+            total += 64 + 96 * len(item)
+            extend(item.keys())
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            total += 64 + 40 * len(item)
+            extend(item)
+        elif kind is Message:
+            total += 1024
+            extend(item.payloads)
+        elif kind is Payload:
+            total += 256
+            stack.append(item.data)
+        elif isinstance(item, errors.Error):
+            total += 1024 + len(item.message()) * 4
+            stack.append(item.details())
+        elif kind is Exit or kind is LinkDown or kind is Cancel:
+            total += 2048
+        else:
+            total += 16
+        if total > limit:
+            break
+    return total
 
 
 def _pair(result: Any) -> tuple[Any, Any]:

@@ -17,11 +17,13 @@ from typing import Any
 from actors import errors
 
 __all__ = [
+    "MAX_RANDOM_BYTES",
     "format_duration",
     "format_time",
     "json_decode",
     "json_encode",
     "parse_duration",
+    "random_byte_count",
     "uuid_from_bytes",
     "uuid_info",
     "uuid_named",
@@ -176,9 +178,30 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+MAX_RANDOM_BYTES = 16 * 1024 * 1024
+"""The most ``crypto.random_bytes`` gives at once: a bigger request is refused, not allocated."""
+
+
+def random_byte_count(count: Any) -> int:
+    """``count`` checked for ``crypto.random_bytes``; ``INVALID`` outside 0..MAX_RANDOM_BYTES."""
+    if type(count) is not int or not 0 <= count <= MAX_RANDOM_BYTES:
+        raise errors.Error(
+            errors.INVALID, f"crypto.random_bytes: count must be an integer from 0 to {MAX_RANDOM_BYTES}"
+        )
+    return count
+
+
+def _json_int(digits: str) -> int | float:
+    """A JSON integer: a Lua integer when it fits in 64 bits, else a float (as Lua reads it)."""
+    value = int(digits)
+    return value if -(2**63) <= value < 2**63 else float(value)
+
+
 def json_decode(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int)
+    except RecursionError:
+        raise errors.Error(errors.INVALID, "json.decode: nested too deeply") from None
     except (TypeError, ValueError) as exc:
         raise errors.Error(errors.INVALID, f"json.decode: {exc}") from None
 
