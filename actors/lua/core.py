@@ -71,11 +71,14 @@ class LuaTask:
             result = self.thread.send(None)
             state.restore_cap()
             return self._interpret(result)
+        state.open_room()
         try:
-            state.admit(value)
+            values = self._lua_results(value)
         except errors.Error as refused:
             return self.throw(refused)
-        result = self.thread.send(self._lua_results(value))
+        finally:
+            state.close_room()
+        result = self.thread.send(values)
         state.restore_cap()  # a direct operation may have lifted it to push an error
         return self._interpret(result)
 
@@ -184,9 +187,14 @@ class LuaCore:
 
     def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
         """The main task of ``code``, already run to its first operation (one call into Lua)."""
-        self.state.bind(self)
-        self.state.admit(args)
-        return LuaTask(self, launched=self.state.launch(code, tuple(self.state.to_lua(arg) for arg in args)))
+        state = self.state
+        state.bind(self)
+        state.open_room()
+        try:
+            lua_args = tuple(state.to_lua(arg) for arg in args)
+        finally:
+            state.close_room()
+        return LuaTask(self, launched=state.launch(code, lua_args))
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
         """The spec's result rule: first value is the result, a non-nil second value an error."""
@@ -241,18 +249,19 @@ class LuaCore:
             return (state.RAISE, state.error_to_lua(err))
         ok, value = completed
         if ok:
+            state.open_room()
             try:
-                state.admit(value)
+                if type(value) is tuple:
+                    return tuple(state.to_lua(item) for item in value)
+                return state.to_lua(value)
             except errors.Error as refused:
                 ok, value = False, refused
                 state.lift_cap()  # restored when the task next yields (LuaTask.send)
-        if not ok:
-            if isinstance(value, errors.Error):
-                return (state.RAISE, state.error_to_lua(value))
-            return (state.RAISE, str(value).encode())
-        if type(value) is tuple:
-            return tuple(state.to_lua(item) for item in value)
-        return state.to_lua(value)
+            finally:
+                state.close_room()
+        if isinstance(value, errors.Error):
+            return (state.RAISE, state.error_to_lua(value))
+        return (state.RAISE, str(value).encode())
 
     def _direct_channel(self, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
         if name == "chan_recv":

@@ -100,6 +100,7 @@ class LuaState:
         )
         self.max_memory = max_memory
         self._lifted = False
+        self._room: int | None = None
         self.users = 0
         """Processes currently running in this state (the pool's bookkeeping)."""
         self._bound = threading.local()
@@ -202,26 +203,32 @@ class LuaState:
 
     # -- memory: what Python pushes must fit -------------------------------------------------
 
-    def admit(self, value: Any) -> None:
-        """Refuse (``LIMIT_EXCEEDED``) a value whose Lua copy might not fit under the cap.
+    def open_room(self) -> None:
+        """Start a push from Python: measure the room left under the cap.
 
         An allocation that fails inside Lua code is an ordinary Lua error, but
         one made on Python's behalf (pushing a message, a result, an argument)
-        is not protected: Lua aborts the whole OS process.  So nothing is pushed
-        into a state without room for it, ``PUSH_RESERVE`` to spare.
+        is not protected: Lua aborts the whole OS process.  So :meth:`to_lua`
+        spends from this room as it converts, and refuses (``LIMIT_EXCEEDED``)
+        a value that might not fit, ``PUSH_RESERVE`` to spare.
         """
         cap = self.max_memory
-        if not cap:
-            return
-        room = cap - self.lua.get_memory_used() - PUSH_RESERVE
-        if room > 0 and lua_size(value, room) <= room:
-            return
-        self.lua.gccollect()  # garbage counts until collected: collect before refusing
-        room = cap - self.lua.get_memory_used() - PUSH_RESERVE
-        if room <= 0 or lua_size(value, room) > room:
-            raise errors.Error(
-                errors.LIMIT_EXCEEDED, "Lua memory limit exceeded: no room for the value", retryable=False
-            )
+        self._room = cap - self.lua.get_memory_used() - PUSH_RESERVE if cap else None
+
+    def close_room(self) -> None:
+        """The push is over: conversions outside one are not measured."""
+        self._room = None
+
+    def _spend(self, size: int) -> None:
+        room = self._room - size  # type: ignore[operator]
+        if room < 0:
+            self.lua.gccollect()  # garbage counts until collected: collect before refusing
+            room = self.max_memory - self.lua.get_memory_used() - PUSH_RESERVE - size  # type: ignore[operator]
+            if room < 0:
+                raise errors.Error(
+                    errors.LIMIT_EXCEEDED, "Lua memory limit exceeded: no room for the value", retryable=False
+                )
+        self._room = room
 
     def lift_cap(self) -> None:
         """Let the small push of an error through a state at its cap (undone by :meth:`restore_cap`)."""
@@ -239,10 +246,15 @@ class LuaState:
     def to_lua(self, value: Any, depth: int = 0) -> Any:
         """A Lua value for a Python one (tables for dicts and lists, error objects, …)."""
         kind = type(value)
-        if value is None or kind is bool or kind is int or kind is float or kind is bytes:
+        if value is None or kind is bool or kind is int or kind is float:
             return value
         if kind is str:
-            return value.encode()
+            value = value.encode()
+            kind = bytes
+        if kind is bytes:
+            if self._room is not None:
+                self._spend(len(value) + 48)
+            return value
         if lua_type(value) is not None:
             return value  # already a Lua value (a table travelling through a channel)
         if depth > _MAX_DEPTH:
@@ -254,12 +266,16 @@ class LuaState:
         if isinstance(value, errors.Error):
             return self.error_to_lua(value)
         if kind is dict:
+            if self._room is not None:
+                self._spend(64 + 96 * len(value))
             table = self.lua.table()
             for key, item in value.items():
                 if item is not None:
                     table[self.to_lua(key, depth + 1)] = self.to_lua(item, depth + 1)
             return table
         if kind is list or kind is tuple:
+            if self._room is not None:
+                self._spend(64 + 40 * len(value))
             table = self.lua.table()
             for index, item in enumerate(value, 1):
                 if item is not None:
@@ -378,41 +394,6 @@ class LuaState:
         """Drop references so the Lua state can be freed."""
         self.api = None
         self.lua = None  # type: ignore[assignment]
-
-
-def lua_size(value: Any, limit: int) -> int:
-    """An upper bound of the bytes ``value`` takes once in Lua (stops counting past ``limit``)."""
-    total = 0
-    stack = [value]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is str or kind is bytes:
-            total += len(item) * (1 if kind is bytes else 4) + 48
-        elif kind is dict:
-            total += 64 + 96 * len(item)
-            extend(item.keys())
-            extend(item.values())
-        elif kind is list or kind is tuple:
-            total += 64 + 40 * len(item)
-            extend(item)
-        elif kind is Message:
-            total += 1024
-            extend(item.payloads)
-        elif kind is Payload:
-            total += 256
-            stack.append(item.data)
-        elif isinstance(item, errors.Error):
-            total += 1024 + len(item.message()) * 4
-            stack.append(item.details())
-        elif kind is Exit or kind is LinkDown or kind is Cancel:
-            total += 2048
-        else:
-            total += 16
-        if total > limit:
-            break
-    return total
 
 
 def _pair(result: Any) -> tuple[Any, Any]:
