@@ -103,6 +103,7 @@ class Process:
         "_exit_callbacks",
         "_kill",
         "_lock",
+        "_on_started",
         "_pending_exit",
         "_scheduled",
         "_submit",
@@ -147,6 +148,7 @@ class Process:
         self._kill = False
         self._pending_exit: tuple[Any, errors.Error | None] | None = None
         self._exit_callbacks: list[Callable[[Process], None]] | None = None
+        self._on_started: Callable[[PID], None] | None = None
         self.links: set[PID] | None = None
         self.monitoring: set[PID] | None = None
         self.watchers: set[PID] | None = None
@@ -256,11 +258,20 @@ class Process:
         if self._pending_exit is not None:
             self._finish(items[index:])
             return
+        if self._on_started is not None:
+            self._report_started()
         with self._lock:
             if not self._box:
                 self._scheduled = False
                 return
         self._submit(self)
+
+    def _report_started(self) -> None:
+        started, self._on_started = self._on_started, None
+        try:
+            started(self.pid)  # type: ignore[misc]
+        except Exception:
+            logger.exception("on_started callback of %s failed", self.pid)
 
     def _handle_signal(self, item: tuple[Any, ...]) -> None:
         tag = item[0]

@@ -147,6 +147,7 @@ class ProcessHost:
         if request.on_exit is not None:
             on_exit = request.on_exit
             proc.add_exit_callback(lambda done: on_exit(codec.decode(done.result[0]), done.result[1]))
+        proc._on_started = request.on_started
         self._procs[pid] = proc
         if request.messages:
             box = proc._box

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from actors import codec, errors
+from actors import _ops, codec, errors
 from actors._process import CANCEL, MSG, TERMINATE, Process, _context, current_process
 from actors._timers import Timers
 from actors.codec import encode
@@ -164,6 +164,7 @@ class Node:
         options: dict[str, Any] | None = None,
         messages: tuple[tuple[str, Any], ...] | list[tuple[str, Any]] = (),
         thread: bool | None = None,
+        on_started: Callable[[PID], None] | None = None,
         **kwargs: Any,
     ) -> PID:
         """Start a process and return its PID.
@@ -173,7 +174,10 @@ class Node:
         attach the calling process (the actor or probe whose code is running)
         before the child's first step.  With ``name``, an already registered
         name returns the existing PID instead and the start ``messages``
-        (``(topic, payload)`` pairs) go to it (spawn-or-signal).
+        (``(topic, payload)`` pairs) go to it (spawn-or-signal), and
+        ``link``/``monitor`` attach the caller to it.  ``on_started(pid)`` is
+        called once the child's first step is done and it is alive
+        (:attr:`SpawnRequest.on_started`).
         """
         caller = current_process()
         if (link or monitor) and caller is None:
@@ -193,6 +197,7 @@ class Node:
             tuple(_start_message(topic, payload) for topic, payload in messages) if messages else (),
             kwargs or None,
             thread,
+            on_started=on_started,
         )
         return self.spawn_request(request, host or self.default_host_id, caller)
 
@@ -205,8 +210,7 @@ class Node:
         if request.name is not None and getattr(target_host, "names_are_local", True):
             existing = self.registry.whereis(request.name)
             if existing is not None and self.is_alive(existing):
-                self._send_start_messages(existing, request)
-                return existing
+                return self._reuse(existing, request, caller)
         try:
             pid = target_host.spawn(request)
         except errors.Error as err:
@@ -215,8 +219,7 @@ class Node:
             existing = self.registry.whereis(request.name)
             if existing is None:
                 raise
-            self._send_start_messages(existing, request)
-            return existing
+            return self._reuse(existing, request, caller)
         if caller is not None and (request.link or request.monitor):
             if request.link:
                 if caller.links is None:
@@ -227,6 +230,21 @@ class Node:
                     caller.monitoring = set()
                 caller.monitoring.add(pid)
         return pid
+
+    def _reuse(self, existing: PID, request: SpawnRequest, caller: Process | None) -> PID:
+        """Spawn-or-signal found ``existing`` under the name: attach the caller, deliver the messages."""
+        if caller is not None:
+            for wanted, attach in ((request.monitor, _ops.monitor), (request.link, _ops.link)):
+                if wanted:
+                    try:
+                        attach(caller, existing)
+                    except errors.Error as err:
+                        if err.kind() != errors.ALREADY_EXISTS:
+                            raise
+        self._send_start_messages(existing, request)
+        if request.on_started is not None:
+            request.on_started(existing)
+        return existing
 
     def _send_start_messages(self, pid: PID, request: SpawnRequest) -> None:
         for message in request.messages:

@@ -50,6 +50,11 @@ class SpawnRequest:
     """Ask for a dedicated OS thread (``None``: the target decides)."""
     on_exit: Any = None
     """``on_exit(value, error)``, installed before the first step: a wait that cannot miss the end."""
+    on_started: Any = None
+    """``on_started(pid)``, called once the process's first step ended with it alive: its
+    initialisation is done (an actor's ``on_start``, a Lua program up to its first wait).
+    A process that dies in that step never calls it (its EXIT says why): what a
+    supervisor waits for to start its children one after the other, as OTP's do."""
 
 
 @runtime_checkable

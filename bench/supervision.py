@@ -1,8 +1,9 @@
 """Supervision benchmark.
 
 * restarts per second of a ``one_for_one`` supervisor whose child crashes in
-  ``on_start`` (the supervisor's intensity is set to the number of restarts to
-  measure: it exits when it is reached);
+  ``on_start`` at every restart (its first start succeeds, or the supervisor
+  would not start; the intensity is set to the number of restarts to
+  measure: the supervisor exits when it is reached);
 * the time to start and to stop a tree of 10,000 workers (100 supervisors of
   100 workers under one root).
 
@@ -26,8 +27,19 @@ from supervision import ChildSpec, SupervisorSpec, start_supervisor, supervisor_
 
 
 class CrashOnStart(Actor):
+    """Starts once (a supervisor's first start must succeed); crashes in ``on_start`` after that."""
+
+    def __init__(self, starts: list[int]) -> None:
+        super().__init__()
+        self.starts = starts
+
     def on_start(self) -> None:
-        raise RuntimeError("crash on start")
+        self.starts.append(1)
+        if len(self.starts) > 1:
+            raise RuntimeError("crash on start")
+
+    def on_receive(self, message: object) -> None:
+        raise RuntimeError("crash")
 
 
 class Idle(Actor):
@@ -35,11 +47,14 @@ class Idle(Actor):
 
 
 def restarts_per_second(node: Node, restarts: int) -> float:
-    spec = SupervisorSpec([ChildSpec("bad", CrashOnStart)], max_restarts=restarts, max_seconds=3600)
+    spec = SupervisorSpec(
+        [ChildSpec("bad", CrashOnStart, args=([],))], max_restarts=restarts, max_seconds=3600
+    )
     with Probe(node, default_timeout=120) as probe:
-        started = time.perf_counter()
         with probe.acting():
             sup = start_supervisor(node, spec, monitor=True)
+        started = time.perf_counter()
+        node.send(sup.which_children()[0]["pid"], "crash")
         probe.expect_exit(sup.pid, error_kind=errors.LIMIT_EXCEEDED)
         elapsed = time.perf_counter() - started
     return restarts / elapsed

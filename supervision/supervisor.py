@@ -87,6 +87,30 @@ class _Restart:
     group: tuple[str, ...]
 
 
+@dataclass
+class _Started:
+    """A child's initialisation is done (its ``on_started``): the next one may start."""
+
+    pid: PID
+
+
+class _TellParent:
+    """The ``ready`` of a nested supervisor: tells its parent once all its children started.
+
+    A nested supervisor that fails to start exits with the error, which its
+    parent sees as the child's EXIT.
+    """
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+
+    def set(self, pid: PID) -> None:
+        _tell(self.parent, _Started(pid))
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        pass
+
+
 class Supervisor(Actor):
     """The supervisor process.  Start it with :func:`start_supervisor`."""
 
@@ -112,6 +136,8 @@ class Supervisor(Actor):
         self._generation = itertools.count(1)
         self._dynamic_ids = itertools.count(1)
         self._pending_timers: dict[int, Any] = {}
+        self._awaiting: dict[PID, Callable[[Error | None], None]] = {}
+        """Children whose initialisation is under way: what to do when it ends (error or None)."""
         self.total_restarts = 0
 
     # -- life ---------------------------------------------------------------------------------
@@ -121,21 +147,40 @@ class Supervisor(Actor):
         if self._timers is None:
             self._timers = self.node.timers
         self._children = [_Child(child) for child in self.spec.children]
-        for index, child in enumerate(self._children):
+        self._start_from(0)
+
+    def _start_from(self, index: int) -> None:
+        """Start the children from ``index`` on, each once the one before has initialised (OTP)."""
+        while index < len(self._children):
+            child = self._children[index]
             try:
-                self._start(child)
+                pid, acknowledged = self._start(child)
             except Error as err:
-                failure = Error(
-                    err.kind(),
-                    f"child {child.spec.id} failed to start: {err.message()}",
-                    retryable=err.retryable(),
-                    details={"child": child.spec.id},
-                )
-                logger.warning("supervisor %s: %s", self.pid, failure.message())
-                self._shutdown(failure, started=self._children[:index])
+                self._start_failed(index, err)
                 return
+            if acknowledged:
+                self._awaiting[pid] = lambda error, at=index: self._initialised(at, error)
+                return
+            index += 1
         if self._ready is not None:
             self._ready.set(self.pid)
+
+    def _initialised(self, index: int, error: Error | None) -> None:
+        if error is not None:
+            self._start_failed(index, error)
+        else:
+            self._start_from(index + 1)
+
+    def _start_failed(self, index: int, err: Error) -> None:
+        child = self._children[index]
+        failure = Error(
+            err.kind(),
+            f"child {child.spec.id} failed to start: {err.message()}",
+            retryable=err.retryable(),
+            details={"child": child.spec.id},
+        )
+        logger.warning("supervisor %s: %s", self.pid, failure.message())
+        self._shutdown(failure, started=self._children[:index])
 
     def on_event(self, event: Exit | LinkDown | Cancel) -> None:
         if isinstance(event, Exit):
@@ -147,7 +192,11 @@ class Supervisor(Actor):
             self._shutdown(event.error)
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Restart):
+        if isinstance(message, _Started):
+            initialised = self._awaiting.pop(message.pid, None)
+            if initialised is not None:
+                initialised(None)
+        elif isinstance(message, _Restart):
             self._pending_timers.pop(message.generation, None)
             self._restart_group([child for child in self._children if child.spec.id in message.group])
         elif isinstance(message, _Call):
@@ -168,15 +217,30 @@ class Supervisor(Actor):
 
     # -- starting ------------------------------------------------------------------------------
 
-    def _start(self, child: _Child) -> PID:
+    def _start(self, child: _Child) -> tuple[PID, bool]:
+        """Spawn ``child``; its PID, and whether a ``_Started`` will say its initialisation is done."""
         spec = child.spec
         start = spec.start
         node: Node = self.node
+        ref = self.actor_ref
+
+        def started(pid: PID) -> None:
+            _tell(ref, _Started(pid))
+
+        acknowledged = True
         if isinstance(start, SupervisorSpec):
             pid = node.spawn(
-                Supervisor, start, None, self._clock, self._timers, self._uniform, link=True, monitor=True
+                Supervisor,
+                start,
+                _TellParent(ref),
+                self._clock,
+                self._timers,
+                self._uniform,
+                link=True,
+                monitor=True,
             )
         elif spec.spawns_itself():
+            acknowledged = False  # the callable did the starting: it is up when it returns
             pid = start(*spec.args, **spec.kwargs)
             if not isinstance(pid, PID):
                 raise Error(errors.INVALID, f"child {spec.id}: start returned {pid!r}, not a PID")
@@ -187,14 +251,14 @@ class Supervisor(Actor):
                     errors.INTERNAL, f"child {spec.id} ended during its start: {err.message()}"
                 ) from None
         elif isinstance(start, str):
-            pid = node.spawn(start, *spec.args, host=spec.host, link=True, monitor=True)
+            pid = node.spawn(start, *spec.args, host=spec.host, link=True, monitor=True, on_started=started)
         else:
-            pid = node.spawn(start, *spec.args, link=True, monitor=True, **spec.kwargs)
+            pid = node.spawn(start, *spec.args, link=True, monitor=True, on_started=started, **spec.kwargs)
         child.pid = pid
         child.status = "running"
         child.started_at = self._clock()
         self._by_pid[pid] = child
-        return pid
+        return pid, acknowledged
 
     # -- ends of children --------------------------------------------------------------------------
 
@@ -204,6 +268,12 @@ class Supervisor(Actor):
             child.pid = None
             child.status = "stopped"
             child.last_error = event.error
+        initialised = self._awaiting.pop(event.pid, None)
+        if initialised is not None:
+            if event.error is not None:
+                initialised(event.error)  # it failed to start: not a crash to restart
+                return
+            initialised(None)  # it started and ended in its first step: an ordinary end
         done = self._stopping.pop(event.pid, None)
         if done is not None:
             done()  # an end we asked for
@@ -283,7 +353,7 @@ class Supervisor(Actor):
             if child not in self._children or child.pid is not None:
                 continue
             try:
-                self._start(child)
+                self._start(child)  # a crash in its initialisation is an EXIT like any other
             except Error as err:
                 logger.warning("supervisor %s: restarting %s failed: %s", self.pid, child.spec.id, err)
                 child.last_error = err
@@ -391,9 +461,25 @@ class Supervisor(Actor):
             if any(child.spec.id == spec.id for child in self._children):
                 raise Error(errors.ALREADY_EXISTS, f"child {spec.id} already exists")
         child = _Child(spec)
-        pid = self._start(child)
+        pid, acknowledged = self._start(child)
         self._children.append(child)
-        call.future.set(pid)
+        if not acknowledged:
+            call.future.set(pid)
+            return
+
+        def initialised(error: Error | None) -> None:
+            if error is None:
+                call.future.set(pid)
+                return
+            self._remove(child)  # OTP: a child that fails to start is not kept
+            failure = Error(
+                error.kind(),
+                f"child {spec.id} failed to start: {error.message()}",
+                details={"child": spec.id},
+            )
+            call.future.set_exception(exc_info=(Error, failure, None))
+
+        self._awaiting[pid] = initialised
 
     def _call_terminate_child(self, call: _Call) -> None:
         child = self._find(call.args[0])
@@ -409,7 +495,7 @@ class Supervisor(Actor):
         child = self._find(call.args[0])
         if child.pid is not None:
             raise Error(errors.ALREADY_EXISTS, f"child {child.spec.id} is running")
-        call.future.set(self._start(child))
+        call.future.set(self._start(child)[0])
 
     def _call_delete_child(self, call: _Call) -> None:
         child = self._find(call.args[0])

@@ -291,6 +291,8 @@ class WorkflowHost:
             self.peer.watch_for(request.parent, pid, "link", run_id)
         if request.on_exit is not None:
             self.peer.watch(pid, request.on_exit, run_id)
+        if request.on_started is not None:
+            request.on_started(pid)  # started once Temporal accepted it: its run is durable
         return pid
 
     def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:

@@ -96,6 +96,22 @@ class CrashOnStart(Actor):
         raise RuntimeError("cannot start")
 
 
+class CrashOnRestart(Actor):
+    """Starts once; every later start (a restart) crashes in ``on_start``."""
+
+    def __init__(self, starts: list[int]) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def on_start(self) -> None:
+        self.starts.append(1)
+        if len(self.starts) > 1:
+            raise RuntimeError("cannot restart")
+
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("crashed")
+
+
 class FakeTimers:
     """``call_later`` that records delays and fires only when the test says so."""
 

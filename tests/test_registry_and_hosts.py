@@ -77,6 +77,21 @@ def test_spawn_with_a_taken_name_returns_the_running_process_and_delivers_messag
     assert probe.expect_message("got").payload == 2
 
 
+def test_spawn_by_a_taken_name_still_links_and_monitors_the_caller(node: Node, probe: Probe) -> None:
+    """Spawn-or-signal must not drop the monitor or link the caller asked for."""
+
+    async def wait_forever(proc):  # type: ignore[no-untyped-def]
+        await proc.inbox().receive()
+
+    first = node.spawn(wait_forever, name="kept")
+    with probe.acting():
+        again = node.spawn(wait_forever, name="kept", monitor=True, link=True)
+    assert again == first
+    node.terminate(first)
+    assert probe.expect_exit(first, error_kind=errors.INTERNAL).pid == first
+    assert probe.expect_link_down(first).pid == first
+
+
 def test_start_messages_precede_later_messages(node: Node, probe: Probe) -> None:
     async def record(proc, report):  # type: ignore[no-untyped-def]
         inbox = proc.inbox()

@@ -23,7 +23,7 @@ from supervision import (
 )
 
 from .helpers import obeys_cancel, waits
-from .supervision_support import CrashOnStart, FakeClock, FakeTimers, Log, Stubborn, Worker
+from .supervision_support import CrashOnRestart, CrashOnStart, FakeClock, FakeTimers, Log, Stubborn, Worker
 
 
 @pytest.fixture
@@ -252,6 +252,47 @@ def test_a_child_that_fails_to_start_fails_the_supervisor_start(node: Node, log:
     wait_until(lambda: node.process_count() == baseline)
 
 
+def test_a_child_crashing_in_on_start_fails_the_supervisor_start(node: Node, log: Log) -> None:
+    """Children start one after the other, each once the previous one's on_start returned."""
+    baseline = node.process_count()
+    children = [
+        ChildSpec("a", Worker, args=(log, "a")),
+        ChildSpec("b", CrashOnStart),
+        ChildSpec("c", Worker, args=(log, "c")),
+    ]
+    with pytest.raises(Error) as info:
+        start_supervisor(node, SupervisorSpec(children))
+    assert info.value.kind() == errors.INTERNAL
+    assert info.value.message() == "child b failed to start: RuntimeError: cannot start"
+    assert log.wait_for(3, timeout=0.5) == [("start", "a"), ("stop", "a")]  # c never started
+    wait_until(lambda: node.process_count() == baseline)
+
+
+def test_a_nested_supervisor_that_fails_to_start_fails_its_parent(node: Node, log: Log) -> None:
+    inner = SupervisorSpec([ChildSpec("w", Worker, args=(log, "w")), ChildSpec("bad", CrashOnStart)])
+    outer = SupervisorSpec(
+        [supervisor_child("inner", inner), ChildSpec("after", Worker, args=(log, "after"))]
+    )
+    with pytest.raises(Error) as info:
+        start_supervisor(node, outer)
+    assert info.value.message() == (
+        "child inner failed to start: child bad failed to start: RuntimeError: cannot start"
+    )
+    assert log.wait_for(2) == [("start", "w"), ("stop", "w")]
+
+
+def test_start_child_reports_a_child_that_fails_to_start_and_does_not_keep_it(node: Node, log: Log) -> None:
+    sup = start_supervisor(node, SupervisorSpec([ChildSpec("a", Worker, args=(log, "a"))]))
+    with pytest.raises(Error) as info:
+        sup.start_child(ChildSpec("b", CrashOnStart))
+    assert info.value.message() == "child b failed to start: RuntimeError: cannot start"
+    assert [child["id"] for child in sup.which_children()] == ["a"]
+    assert sup.start_child(ChildSpec("c", Worker, args=(log, "c"))) in [
+        c["pid"] for c in sup.which_children()
+    ]
+    sup.stop()
+
+
 def test_a_callable_start_that_raises_fails_the_start(node: Node) -> None:
     def broken() -> PID:
         raise Error(errors.UNAVAILABLE, "database down")
@@ -414,13 +455,19 @@ def test_tree_introspection_as_data_and_text(node: Node, log: Log) -> None:
     sup.stop()
 
 
-def test_crash_on_start_children_are_restarted_until_intensity(node: Node) -> None:
+def test_a_child_crashing_on_restart_counts_towards_the_intensity(node: Node) -> None:
+    """OTP: a restart whose start fails is tried again, and counts as a restart."""
+    starts: list[int] = []
     with Probe(node) as probe:
         with probe.acting():
-            spec = SupervisorSpec([ChildSpec("bad", CrashOnStart)], max_restarts=3, max_seconds=10)
+            spec = SupervisorSpec(
+                [ChildSpec("flaky", CrashOnRestart, args=(starts,))], max_restarts=3, max_seconds=10
+            )
             sup = start_supervisor(node, spec, monitor=True)
+        node.send(sup.which_children()[0]["pid"], "crash")
         event = probe.expect_exit(sup.pid, error_kind=errors.LIMIT_EXCEEDED)
-        assert event.error.details()["reason"]["message"] == "RuntimeError: cannot start"  # type: ignore[union-attr]
+        assert event.error.details()["reason"]["message"] == "RuntimeError: cannot restart"  # type: ignore[union-attr]
+    assert len(starts) == 4  # the first start, then three restarts that crashed in on_start
 
 
 @pytest.fixture
