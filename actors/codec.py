@@ -79,7 +79,22 @@ def dumps(value: Any) -> bytes:
 
 def loads(data: bytes) -> Any:
     """Decode msgpack bytes produced by :func:`dumps`."""
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    except TypeError:
+        # A tuple key was packed as an array, which would come back as an
+        # (unhashable) list: decode again, turning such keys back into tuples.
+        return msgpack.unpackb(
+            data, ext_hook=_ext_hook, raw=False, strict_map_key=False, object_pairs_hook=_with_tuple_keys
+        )
+
+
+def _with_tuple_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    return {_frozen(key): value for key, value in pairs}
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(item) for item in value) if type(value) is list else value
 
 
 def encode(value: Any) -> Any:

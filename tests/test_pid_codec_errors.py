@@ -91,6 +91,17 @@ def test_unencodable_payload_is_refused_and_nothing_is_delivered(node: Node) -> 
         receiver.expect_nothing(within=0.1)
 
 
+def test_tuple_keys_arrive_as_tuple_keys(node: Node) -> None:
+    """msgpack packs a tuple key as an array; the receiver must not crash on a list key."""
+    with Probe(node) as receiver:
+        node.send(receiver.pid, "data", {(1, 2): "pair", ("a", (3, 4)): "nested", "plain": [1, 2]})
+        assert receiver.expect_message("data").payload == {
+            (1, 2): "pair",
+            ("a", (3, 4)): "nested",
+            "plain": [1, 2],
+        }
+
+
 def test_error_accessors_and_helpers() -> None:
     err = Error(errors.TIMEOUT, "too slow", retryable=True, details={"after": 5})
     assert (err.kind(), err.message(), err.retryable(), err.details()) == (
