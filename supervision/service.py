@@ -231,6 +231,10 @@ class ServiceManager(Actor):
         for requirement in service.spec.requires:
             self._start_with_requirements(requirement, (*path, service_id))
         if service.state not in ("running", "starting"):
+            if service.timer is not None:  # started by hand while waiting to restart: once is enough
+                service.timer.cancel()
+                service.timer = None
+            service.generation += 1  # a retry already on its way is stale
             service.attempts = 0
             service.delays.clear()
             self._run(service)

@@ -331,6 +331,8 @@ class Supervisor(Actor):
     def _schedule_restart(self, group: list[_Child]) -> None:
         if not group:
             return
+        for child in group:
+            child.status = "restarting"  # terminate_child meanwhile turns it to "stopped": no restart
         backoff = self.spec.backoff
         if backoff is None:
             self._restart_group(group)
@@ -340,8 +342,6 @@ class Supervisor(Actor):
         first.attempt = 1 if ran >= backoff.reset_after else first.attempt + 1
         delay = backoff.delay(first.attempt, self._uniform)
         generation = next(self._generation)
-        for child in group:
-            child.status = "restarting"
         message = _Restart(generation, tuple(child.spec.id for child in group))
         ref = self.actor_ref
         self._pending_timers[generation] = self._timers.call_later(delay, lambda: _tell(ref, message))
@@ -350,7 +350,7 @@ class Supervisor(Actor):
         if self._shutting_down:
             return
         for child in group:
-            if child not in self._children or child.pid is not None:
+            if child not in self._children or child.pid is not None or child.status != "restarting":
                 continue
             try:
                 self._start(child)  # a crash in its initialisation is an EXIT like any other

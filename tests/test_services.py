@@ -153,6 +153,24 @@ def test_a_crashing_service_is_restarted_with_exponential_backoff_then_marked_fa
     services.stop()
 
 
+def test_starting_a_service_that_waits_to_restart_runs_it_once(make_app: Callable[..., App]) -> None:
+    app = make_app(service("flaky", restart={"initial_delay": "1s", "jitter": 0, "max_attempts": 5}))
+    clock, timers = FakeClock(), FakeTimers()
+    services = start_services(app.node, app.registry, clock=clock, timers=timers)
+    node = app.node
+    assert node is not None
+    baseline = node.process_count()
+    node.send(services.status("app:flaky")["pid"], "crash")
+    timers.wait_pending()
+    assert services.status("app:flaky")["state"] == "restarting"
+    assert services.start("app:flaky")["state"] == "running"
+    timers.fire_all()  # the pending restart was cancelled: it must not start a second copy
+    time.sleep(0.1)
+    assert node.process_count() == baseline
+    assert services.status("app:flaky")["state"] == "running"
+    services.stop()
+
+
 def test_a_stable_run_resets_the_attempt_count(make_app: Callable[..., App]) -> None:
     app = make_app(service("steady", restart={"initial_delay": "1s", "jitter": 0, "max_attempts": 3}))
     clock, timers = FakeClock(), FakeTimers()

@@ -414,6 +414,27 @@ def test_restart_backoff_grows_and_resets_after_a_stable_run(node: Node, log: Lo
     assert timers.handles == [] or all(handle.callback is None for handle in timers.handles)
 
 
+def test_terminate_child_during_a_backoff_wait_cancels_the_restart(node: Node, log: Log) -> None:
+    timers = FakeTimers()
+    spec = SupervisorSpec(
+        [ChildSpec("w", Worker, args=(log, "w"))],
+        max_restarts=10,
+        max_seconds=60,
+        backoff=Backoff(initial=1.0, jitter=0.0),
+    )
+    sup = start_supervisor(node, spec, timers=timers)
+    node.send(pids(sup)["w"], "crash")
+    timers.wait_pending()
+    assert sup.which_children()[0]["status"] == "restarting"
+    sup.terminate_child("w")
+    timers.fire_all()
+    time.sleep(0.1)
+    assert sup.which_children()[0]["status"] == "stopped" and pids(sup)["w"] is None
+    assert log.take() == [("start", "w"), ("down", "w")]  # the crash, and no start after it
+    assert sup.restart_child("w") is not None  # until asked to
+    sup.stop()
+
+
 def test_a_stopped_tree_leaves_no_processes_threads_or_timers() -> None:
     threads = threading.active_count()
     node = Node(workers=2)
