@@ -6,12 +6,14 @@ observed through a monitor, a link that traps, and a link that does not.
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
 
-from actors import Error, Node, Probe, errors
-from actors._process import LINKED_FAILED_MESSAGE, TERMINATED_MESSAGE
+from actors import PID, Actor, Error, Node, Probe, errors
+from actors._process import EXIT, LINK, LINK_DOWN, LINKED_FAILED_MESSAGE, MONITOR, TERMINATED_MESSAGE
 
 from .helpers import Waiter, fails, ignores_cancel, obeys_cancel, returns, waits
 
@@ -301,6 +303,92 @@ def test_unlink_in_an_actor_drops_a_link_down_already_queued(node: Node, probe: 
     slow.get(timeout=2)
     probe.expect_nothing(within=0.2)
     assert node.is_alive(worker)
+
+
+# -- the in-flight races, forced ----------------------------------------------------------------------
+#
+# The repeated races above may or may not hit the window; these put the
+# requests exactly in it: an actor on its own thread is held inside a handler
+# while the request or the exit is queued behind it.
+
+
+class Held(Actor):
+    """On "hold" or "die": waits at ``gate`` inside the handler; then "die" raises, and
+    "hold" drops the relation its payload names (``["monitor" | "link", pid]``)."""
+
+    use_thread = True
+
+    def __init__(self, gate: threading.Event, entered: threading.Event, seen: list[Any]) -> None:
+        super().__init__()
+        self.gate, self.entered, self.seen = gate, entered, seen
+
+    def on_receive(self, message: Any) -> Any:
+        topic = getattr(message, "topic", message)  # an ask("sync") comes as it is
+        if topic in ("hold", "die"):
+            self.entered.set()
+            assert self.gate.wait(5)
+            if topic == "die":
+                raise RuntimeError("died holding the gate")
+            relation, pid = message.payload
+            (self.unmonitor if relation == "monitor" else self.unlink)(pid)
+        elif topic == "watch":
+            self.monitor(message.payload)
+        elif topic == "link":
+            self.link(message.payload)
+        return None
+
+    def on_event(self, event: Any) -> None:
+        self.seen.append(event)
+
+
+def held(probe: Probe, **options: Any) -> tuple[PID, threading.Event, threading.Event, list[Any]]:
+    gate, entered, seen = threading.Event(), threading.Event(), []
+    return probe.spawn(Held, gate, entered, seen, **options), gate, entered, seen
+
+
+def queued(node: Node, pid: PID, tag: int) -> bool:
+    proc = node.host(pid.host).process(pid)  # type: ignore[union-attr]
+    return proc is not None and any(item[0] == tag for item in list(proc._box))
+
+
+@pytest.mark.parametrize("relation", ["monitor", "link"])
+def test_a_request_queued_behind_the_fatal_message_still_gets_the_death(
+    node: Node, probe: Probe, relation: str
+) -> None:
+    """The target is alive when asked, and dies before it reads the request."""
+    target, gate, entered, _ = held(probe)
+    node.send(target, "die")
+    assert entered.wait(5)
+    getattr(probe, relation)(target)  # accepted: the target is alive
+    assert queued(node, target, MONITOR if relation == "monitor" else LINK)
+    gate.set()
+    event = probe.expect_exit(target) if relation == "monitor" else probe.expect_link_down(target)
+    assert event.error is not None and event.error.message() == "RuntimeError: died holding the gate"
+
+
+@pytest.mark.parametrize("relation", ["monitor", "link"])
+def test_an_exit_queued_before_unmonitor_or_unlink_is_dropped(
+    node: Node, probe: Probe, relation: str
+) -> None:
+    """The EXIT (or LINK_DOWN) is already in the actor's mailbox when it drops the relation."""
+    watcher, gate, entered, seen = held(probe, monitor=True)
+    target = probe.spawn(waits, monitor=True)
+    node.send(watcher, "watch" if relation == "monitor" else "link", target)
+    assert node.actor_ref(watcher).ask("sync", timeout=5) is None  # the relation is in place
+
+    ref = node.actor_ref(watcher)
+    node.send(watcher, "hold", [relation, target])
+    assert entered.wait(5)
+    node.send(target, "crash")  # a failure: a link would carry it too
+    probe.expect_exit(target)
+    deadline = time.monotonic() + 5
+    while not queued(node, watcher, EXIT if relation == "monitor" else LINK_DOWN):
+        assert time.monotonic() < deadline, "the death never reached the watcher's mailbox"
+        time.sleep(0.005)
+    gate.set()
+    assert ref.ask("sync", timeout=5) is None
+    assert seen == [] and node.is_alive(watcher)
+    node.terminate(watcher)
 
 
 # -- names, ordering ------------------------------------------------------------------------------------
