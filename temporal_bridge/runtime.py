@@ -229,7 +229,10 @@ def worker_config(registry: Registry, entry: Entry, namespace: str) -> _registry
         type_name = workflow_type_name(workflow_entry)
         config.entry_types[workflow_entry.id] = type_name
         worker_ref = workflow_entry.meta_get("temporal.workflow.worker")
-        if isinstance(worker_ref, str) and workflow_entry.ref(worker_ref) == entry.id:
+        # Without meta.temporal.workflow.worker the runtime registers nothing; seed 004
+        # declares its workflow that way and spawns it on the worker it names, so such
+        # an entry is registered on every worker (the spawn's host picks the queue).
+        if worker_ref is None or (isinstance(worker_ref, str) and workflow_entry.ref(worker_ref) == entry.id):
             config.workflows[type_name] = workflow_entry.lua_code()
     for other in registry.of_kind("temporal.worker"):
         if other.ref(str(other.get("client"))) == client_id:
