@@ -51,7 +51,7 @@ from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
 from temporal_bridge._loop import LoopThread
 from temporal_bridge.failures import from_failure
 from temporal_bridge.options import workflow_options
-from temporal_bridge.workflow import LINK_DOWN_SIGNAL
+from temporal_bridge.workflow import CANCEL_DEADLINE_SIGNAL, LINK_DOWN_SIGNAL
 
 __all__ = ["TemporalPeer", "WorkflowHost"]
 
@@ -113,6 +113,8 @@ class TemporalPeer:
         elif tag == TERMINATE:
             self._call(self.client.get_workflow_handle(pid.uniq).terminate(reason="process.terminate"))
         elif tag == CANCEL:
+            if item[3] is not None:  # the deadline: the workflow's CANCEL event carries it
+                self._signal(pid, CANCEL_DEADLINE_SIGNAL, [item[3]], item[1], quiet=True)
             self._call(self.client.get_workflow_handle(pid.uniq).cancel())
         elif tag == MONITOR:
             self.watch_for(item[1], pid, "monitor")

@@ -11,6 +11,7 @@ worker_id, …)`` start workflows on it.  ``stop()`` undoes everything in revers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -117,17 +118,28 @@ class TemporalRuntime:
             self.progress(f"started embedded Temporal dev server for {entry.id} on {address}")
         tls: Any = _tls(entry.get("tls"))
         api_key = _api_key(entry.get("auth"))
-        client = self.loop.run(
-            Client.connect(
-                str(address),
-                namespace=namespace,
-                data_converter=data_converter,
-                interceptors=[ActorflowInterceptor()],
-                tls=tls,
-                api_key=api_key,
-            ),
-            timeout=_seconds(entry.get("connection_timeout"), 30.0),
-        )
+        timeout = _seconds(entry.get("connection_timeout"), 30.0)
+
+        async def connect() -> Client:
+            # A dev server we just started opens its port before its frontend is
+            # healthy ("Frontend is not healthy yet"): retry that until the timeout.
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                try:
+                    return await Client.connect(
+                        str(address),
+                        namespace=namespace,
+                        data_converter=data_converter,
+                        interceptors=[ActorflowInterceptor()],
+                        tls=tls,
+                        api_key=api_key,
+                    )
+                except RuntimeError as exc:
+                    if "not healthy yet" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+
+        client = self.loop.run(connect(), timeout=timeout + 5)
         self.clients[entry.id] = client
         peer = TemporalPeer(self.node, entry.id, client, self.loop)
         self.peers[entry.id] = peer

@@ -51,9 +51,11 @@ with workflow.unsafe.imports_passed_through():
     from temporal_bridge.interceptors import SIGNAL_SENDER, WORKFLOW_HEADERS
     from temporal_bridge.options import activity_options, workflow_options
 
-__all__ = ["LINK_DOWN_SIGNAL", "RELAY_ACTIVITY", "TOPOLOGY_PID", "LuaWorkflow"]
+__all__ = ["CANCEL_DEADLINE_SIGNAL", "LINK_DOWN_SIGNAL", "RELAY_ACTIVITY", "TOPOLOGY_PID", "LuaWorkflow"]
 
 LINK_DOWN_SIGNAL = "@actorflow.link_down"
+CANCEL_DEADLINE_SIGNAL = "@actorflow.cancel_deadline"
+"""Sent just before a cancel request that has a deadline (Temporal's cancel carries none)."""
 """Signal a linked process's failure is delivered with (payload: error)."""
 RELAY_ACTIVITY = "__actorflow_relay"
 """Local activity that performs process-side operations (send, terminate, cancel)."""
@@ -77,6 +79,7 @@ class LuaWorkflow:
         self.code: Any = None
         self.context: dict[str, Any] = {}
         self.trap_links = False
+        self._cancel_deadline: float | None = None
         self.woken = False
         self.pid = ""
         self._timer_ids = itertools.count(1)
@@ -97,6 +100,9 @@ class LuaWorkflow:
         sender = PID.parse(sender_text) if is_pid_text(sender_text) else None
         if name == LINK_DOWN_SIGNAL:
             self._link_down(sender, values[0] if values else None)
+            return
+        if name == CANCEL_DEADLINE_SIGNAL:
+            self._cancel_deadline = values[0] if values else None
             return
         self.router.push_message(Message(name, sender, values))
         self.woken = True
@@ -159,8 +165,10 @@ class LuaWorkflow:
             try:
                 await workflow.wait_condition(lambda: self.woken or self.router.dirty)
             except asyncio.CancelledError:
-                # A cancel request is an event: the workflow decides what to do.
-                self.router.push_event(Cancel(TOPOLOGY_PID, "", None, workflow.now().timestamp()))
+                # A cancel request is an event: the workflow decides what to do. As in
+                # the runtime: no reason, `at` as RFC3339; the deadline when one was given.
+                deadline, self._cancel_deadline = self._cancel_deadline, None
+                self.router.push_event(Cancel(TOPOLOGY_PID, "", deadline, workflow.now().isoformat()))
         value, error = self.core.result_of(*self.scheduler.outcome)
         if error is not None:
             raise to_application_error(error)

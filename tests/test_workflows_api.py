@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -393,7 +393,16 @@ def test_terminate_gives_monitors_an_exit_with_an_error(app: App) -> None:
 
 def test_cancel_is_seen_by_the_workflow_which_finishes_gracefully(app: App) -> None:
     result = drive(app, "cancel_graceful")
-    assert result == {"ok": True, "value": {"saw": "pid.cancel", "from": "{|topology}"}}
+    value = result["value"]
+    assert result["ok"] is True and "error" not in result
+    assert (value["saw"], value["from"], value["deadline"]) == ("pid.cancel", "{|topology}", 5.0)
+    assert datetime.fromisoformat(value["at"]).tzinfo is not None  # RFC3339, as the runtime gives it
+
+
+def test_a_workflow_ignoring_cancel_is_terminated_at_the_deadline(app: App) -> None:
+    result = drive(app, "cancel_ignored")
+    assert result["error"] == "workflow terminated"
+    assert 1000 <= result["waited"] < 4000
 
 
 def test_a_failing_linked_workflow_kills_a_process_that_does_not_trap(app: App) -> None:

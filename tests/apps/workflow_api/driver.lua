@@ -209,6 +209,16 @@ local function cancel_graceful()
     return {ok = ok, value = event.result.value, error = event.result.error and tostring(event.result.error)}
 end
 
+local function cancel_ignored()
+    -- A workflow that never reads its events is terminated when the deadline passes.
+    local workflow_pid = process.spawn_monitored("app:long_workflow", "app:worker", {iterations = 1000})
+    time.sleep("200ms")
+    local started = time.now()
+    process.cancel(workflow_pid, "1s")
+    local event = process.events():receive()
+    return {waited = time.now():sub(started):milliseconds(), error = event.result.error and tostring(event.result.error)}
+end
+
 local function linked_failure()
     -- Without trap_links, a linked workflow's failure propagates to the process.
     local pid = process.spawn_linked("app:long_workflow", "app:worker", {iterations = 100})
@@ -221,7 +231,7 @@ local modes = {
     use_existing = use_existing, with_context = with_context, http_twice = http_twice,
     post_start_monitor = post_start_monitor, post_start_link = post_start_link,
     unmonitor_unlink = unmonitor_unlink, terminate_monitored = terminate_monitored,
-    cancel_graceful = cancel_graceful, linked_failure = linked_failure,
+    cancel_graceful = cancel_graceful, cancel_ignored = cancel_ignored, linked_failure = linked_failure,
 }
 
 local function main(mode, arg)

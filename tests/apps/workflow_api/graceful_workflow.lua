@@ -2,7 +2,7 @@
 local function main()
     local events = process.events()
     local event = events:receive()
-    return {saw = event.kind, from = event.from}
+    return {saw = event.kind, from = event.from, deadline = event.deadline, at = event.at}
 end
 
 return {main = main}
