@@ -241,6 +241,16 @@ def test_every_start_option_of_the_table_reaches_temporal(app: App, probe: Probe
     ] == "cust-123"
     assert raw.execution_time.ToDatetime() > raw.start_time.ToDatetime()  # the cron schedule delays it
 
+    async def started(client: Any) -> Any:
+        async for event in client.get_workflow_handle("order-123").fetch_history_events():
+            return event.workflow_execution_started_event_attributes
+
+    attributes = run(app, started)
+    assert attributes.cron_schedule == "0 */6 * * *"
+    policy = attributes.retry_policy
+    assert (policy.initial_interval.ToTimedelta(), policy.backoff_coefficient) == (timedelta(seconds=1), 2.0)
+    assert (policy.maximum_interval.ToTimedelta(), policy.maximum_attempts) == (timedelta(minutes=5), 3)
+
     async def memo(client: Any) -> dict[str, Any]:
         return await description.memo()
 
@@ -358,6 +368,33 @@ def test_parent_close_policy(app: App, probe: Probe, policy: str, status: Workfl
         terminate(app, child_id)
 
 
+def test_parent_close_policy_request_cancel(app: App, probe: Probe) -> None:
+    """The child is asked to cancel when its parent closes; one that ignores CANCEL runs on."""
+    from temporalio.api.enums.v1 import EventType
+
+    pid = probe.spawn(
+        "app:parent_workflow",
+        "orphan",
+        {"policy": "request_cancel", "child_id": "orphan-cancel"},
+        host=WORKER,
+        monitor=True,
+    )
+    probe.expect_exit(pid)
+
+    async def cancel_requested(client: Any) -> bool:
+        async for event in client.get_workflow_handle("orphan-cancel").fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+                return True
+        return False
+
+    deadline = time.monotonic() + 20
+    while not run(app, cancel_requested):
+        assert time.monotonic() < deadline, "the child was never asked to cancel"
+        time.sleep(0.1)
+    assert describe(app, "orphan-cancel").status == WorkflowExecutionStatus.RUNNING
+    terminate(app, "orphan-cancel")
+
+
 # -- monitors, links, termination -----------------------------------------------------------------
 
 
@@ -424,6 +461,20 @@ def test_a_failing_linked_process_fails_the_workflow(app: App, probe: Probe) -> 
     event = probe.expect_exit(workflow_pid)
     assert event.error is not None and event.error.message() == "linked process failed"
     assert (event.error.details() or {})["cause"] == {"kind": "INTERNAL", "message": "the process gave up"}
+
+
+def test_a_workflow_that_traps_links_sees_link_down_and_runs_on(app: App, probe: Probe) -> None:
+    workflow_pid = probe.spawn("app:trapping_workflow", str(probe.pid), host=WORKER, monitor=True)
+    probe.expect_message("trapping")  # trap_links is set before the failure arrives
+
+    async def link_and_die(proc: Any, target: Any) -> None:
+        proc.link(target)
+        raise Error(errors.INTERNAL, "the process gave up")
+
+    failing = probe.spawn(link_and_die, workflow_pid)
+    event = probe.expect_exit(workflow_pid)
+    assert event.error is None
+    assert event.value == {"kind": "pid.link.down", "from": str(failing), "error": "the process gave up"}
 
 
 # -- determinism -------------------------------------------------------------------------------------
@@ -516,6 +567,32 @@ def test_reuse_policy_task_queue_eager_start_and_child_only_options(app: App, pr
     )
     assert describe(app, moved.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
     terminate(app, "queue-1")
+
+
+def test_conflict_and_reuse_policies_by_name(app: App, probe: Probe) -> None:
+    """use_existing returns the running run; allow_duplicate starts a new run of a closed ID."""
+    existing = {"temporal.workflow.id": "existing-1", "temporal.workflow.id_conflict_policy": "use_existing"}
+    first = probe.spawn("app:long_workflow", {"iterations": 1000}, host=WORKER, options=existing)
+    run_id = describe(app, "existing-1").run_id
+    second = probe.spawn("app:long_workflow", {"iterations": 1000}, host=WORKER, options=existing)
+    assert second == first and describe(app, "existing-1").run_id == run_id
+    terminate(app, "existing-1")
+    reuse = {"temporal.workflow.id": "existing-1", "temporal.workflow.id_reuse_policy": "allow_duplicate"}
+    third = probe.spawn("app:long_workflow", {"iterations": 1}, host=WORKER, monitor=True, options=reuse)
+    assert third == first and probe.expect_exit(third).value == {"iterations": 1}
+    assert describe(app, "existing-1").run_id != run_id
+    only_failed = {**reuse, "temporal.workflow.id_reuse_policy": "allow_duplicate_failed_only"}
+    with pytest.raises(Error) as refused:  # the last run completed: not a failure
+        probe.spawn("app:long_workflow", {"iterations": 1}, host=WORKER, options=only_failed)
+    assert refused.value.kind() == errors.ALREADY_EXISTS
+    queued = probe.spawn(
+        "app:long_workflow",
+        {"iterations": 1},
+        host=WORKER,
+        options={"temporal.workflow.id": "queue-2", "temporal.workflow.task_queue": "nobody-polls-this"},
+    )
+    assert describe(app, queued.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
+    terminate(app, "queue-2")
 
 
 def test_terminate_existing_replaces_the_running_workflow(app: App, probe: Probe) -> None:
