@@ -41,7 +41,7 @@ from pykka import ActorRegistry, ThreadingFuture
 from pykka._envelope import Envelope
 
 from actors import _ops, errors
-from actors._process import Behaviour, Process
+from actors._process import Behaviour, Process, linked_failure
 from actors.events import Cancel, Exit, LinkDown, Message
 from actors.pid import PID
 from actors.seam import SpawnRequest
@@ -236,6 +236,15 @@ class Actor(pykka.Actor):
 
     # -- event hook -------------------------------------------------------------
 
+    def on_parent_down(self, event: LinkDown) -> None:
+        """The process that spawned and linked this actor failed, while it traps links.
+
+        OTP's rule for gen_server: a process ends when its parent does, for the
+        parent's reason, even when it traps exits; so workers of a supervisor
+        that is killed do not live on as orphans.  Override to outlive it.
+        """
+        self.exit(error=linked_failure(event.pid, event.error))
+
     def on_event(self, event: Exit | LinkDown | Cancel) -> None:
         """Handle a system event.
 
@@ -269,7 +278,10 @@ class _ActorBehaviour(Behaviour):
         self._run(process, self.actor.on_receive, Message(topic, sender, payloads))
 
     def event(self, process: Process, event: Exit | LinkDown | Cancel) -> None:
-        self._run(process, self.actor.on_event, event)
+        if type(event) is LinkDown and event.pid == process.parent:
+            self._run(process, self.actor.on_parent_down, event)
+        else:
+            self._run(process, self.actor.on_event, event)
 
     def envelope(self, process: Process, envelope: Envelope[Any]) -> None:
         actor = self.actor

@@ -187,9 +187,10 @@ class Supervisor(Actor):
             self._on_exit(event)
         elif isinstance(event, Cancel):
             self._shutdown(None)
-        elif isinstance(event, LinkDown) and event.pid == self._process.parent:
-            # OTP: an exit signal from the parent means "shut down now, for that reason".
-            self._shutdown(event.error)
+
+    def on_parent_down(self, event: LinkDown) -> None:
+        # OTP: an exit signal from the parent means "shut down now, for that reason".
+        self._shutdown(event.error)
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Started):

@@ -435,6 +435,21 @@ def test_terminate_child_during_a_backoff_wait_cancels_the_restart(node: Node, l
     sup.stop()
 
 
+def test_workers_that_trap_links_end_when_their_supervisor_is_killed(node: Node, log: Log) -> None:
+    """OTP's parent rule: a child ends with its parent even when it traps exits (no orphans)."""
+    baseline = node.process_count()
+    sup = start_supervisor(node, SupervisorSpec([ChildSpec("w", Worker, args=(log, "w", True))]))
+    worker = pids(sup)["w"]
+    with Probe(node) as probe:
+        probe.monitor(worker)
+        node.terminate(sup.pid)
+        event = probe.expect_exit(worker)
+    assert event.error is not None and event.error.message() == "linked process failed"
+    assert (event.error.details() or {})["pid"] == str(sup.pid)
+    assert ("link_down", "w") not in log.take()  # ended, not told
+    wait_until(lambda: node.process_count() == baseline)
+
+
 def test_a_stopped_tree_leaves_no_processes_threads_or_timers() -> None:
     threads = threading.active_count()
     node = Node(workers=2)

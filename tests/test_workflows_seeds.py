@@ -282,12 +282,3 @@ def test_process_exec_of_a_workflow(app: App, probe: Probe) -> None:
 def test_process_exec_of_an_unknown_workflow_entry(app: App, probe: Probe) -> None:
     result = app.exec("app:spawner", "app:no_such_workflow", {}, "exec", timeout=30)
     assert result["error"]["kind"] == errors.NOT_FOUND
-
-
-def test_seed_004_configuration_and_spawn_as_written(tmp_path: Path) -> None:
-    """The workflow entry has no meta.temporal.workflow.worker; spawning it on the worker works."""
-    app_dir = Path(__file__).parent / "apps" / "seed004"
-    with App(app_dir, state_dir=tmp_path / "state") as app:
-        result = app.exec("app:main", {"id": "o-42"}, timeout=60)
-    assert result["result"] == {"order": "o-42", "status": "approved"}
-    assert result["pid"].startswith("{app:temporal_client@app:temporal_worker|")
