@@ -56,6 +56,11 @@ def _check_client(entry: Entry, registry: Registry) -> list[str]:
             messages.append("auth must be a mapping (type, api_key, …)")
         elif auth.get("type", "none") not in ("none", "api_key", "mtls"):
             messages.append("auth.type must be none, api_key or mtls")
+        elif auth.get("type") == "mtls":
+            if not any(auth.get(name) for name in ("cert_file", "cert_pem")):
+                messages.append("auth.type mtls needs the client certificate: cert_file or cert_pem")
+            if not any(auth.get(name) for name in ("key_file", "key_pem", "key_pem_env")):
+                messages.append("auth.type mtls needs the client key: key_file, key_pem or key_pem_env")
     return messages
 
 

@@ -116,7 +116,7 @@ class TemporalRuntime:
             address = server.start()
             self.servers[entry.id] = server
             self.progress(f"started embedded Temporal dev server for {entry.id} on {address}")
-        tls: Any = _tls(entry.get("tls"))
+        tls: Any = tls_config(entry.get("tls"), entry.get("auth"))
         api_key = _api_key(entry.get("auth"))
         timeout = _seconds(entry.get("connection_timeout"), 30.0)
 
@@ -285,14 +285,42 @@ def _expand(value: Any) -> Any:
     return value
 
 
-def _tls(config: Any) -> Any:
-    if not config or not config.get("enabled", True):
+def tls_config(tls: Any, auth: Any = None) -> Any:
+    """temporalio's ``tls`` argument from a client entry's ``tls`` and ``auth`` (mTLS) fields."""
+    mtls = bool(auth) and auth.get("type") == "mtls"
+    if not mtls and (not tls or not tls.get("enabled", True)):
         return False
-    ca = config.get("ca_file")
+    tls = tls or {}
+    if tls.get("insecure_skip_verify"):
+        raise errors.Error(
+            errors.INVALID, "tls.insecure_skip_verify is not supported: give the server's CA in tls.ca_file"
+        )
+    ca = tls.get("ca_file")
+    client_cert = client_key = None
+    if mtls:
+        client_cert = _pem(auth, "cert", ("cert_file", "cert_pem"))
+        client_key = _pem(auth, "key", ("key_file", "key_pem", "key_pem_env"))
     return TLSConfig(
         server_root_ca_cert=Path(ca).read_bytes() if ca else None,
-        domain=config.get("server_name"),
+        domain=tls.get("server_name"),
+        client_cert=client_cert,
+        client_private_key=client_key,
     )
+
+
+def _pem(auth: dict[str, Any], what: str, fields: tuple[str, ...]) -> bytes:
+    """A PEM for mTLS from the first of ``fields`` given (a file, inline text, or an env variable)."""
+    for name in fields:
+        value = auth.get(name)
+        if not value:
+            continue
+        value = _expand(value)
+        if name.endswith("_file"):
+            return Path(str(value)).read_bytes()
+        if name.endswith("_env"):
+            return os.environ.get(str(value), "").encode()
+        return str(value).encode()
+    raise errors.Error(errors.INVALID, f"auth.type mtls needs the client {what}: one of {', '.join(fields)}")
 
 
 def _api_key(auth: Any) -> str | None:

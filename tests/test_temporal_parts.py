@@ -88,3 +88,40 @@ def test_activity_options_defaults_and_errors() -> None:
     with pytest.raises(Error) as info:
         activity_options({"activity.bogus": 1})
     assert info.value.kind() == errors.INVALID and "activity.bogus" in info.value.message()
+
+
+def test_tls_and_mtls_settings_become_temporalio_tls_config(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from temporal_bridge.runtime import tls_config
+
+    assert tls_config(None) is False and tls_config({"enabled": False}) is False
+    (tmp_path / "ca.pem").write_bytes(b"CA")
+    (tmp_path / "client.pem").write_bytes(b"CERT")
+    monkeypatch.setenv("CLIENT_KEY", "KEY")
+    plain = tls_config({"ca_file": str(tmp_path / "ca.pem"), "server_name": "temporal.example"})
+    assert (plain.server_root_ca_cert, plain.domain, plain.client_cert) == (b"CA", "temporal.example", None)
+    mtls = tls_config(
+        None, {"type": "mtls", "cert_file": str(tmp_path / "client.pem"), "key_pem_env": "CLIENT_KEY"}
+    )
+    assert (mtls.client_cert, mtls.client_private_key) == (b"CERT", b"KEY")
+    with pytest.raises(Error) as info:
+        tls_config(None, {"type": "mtls", "cert_pem": "CERT"})
+    assert info.value.kind() == errors.INVALID and "key_file, key_pem, key_pem_env" in info.value.message()
+    with pytest.raises(Error) as info:
+        tls_config({"insecure_skip_verify": True})
+    assert "insecure_skip_verify is not supported" in info.value.message()
+
+
+def test_mtls_without_certificate_or_key_is_reported_at_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import temporal_bridge  # noqa: F401 - registers the temporal.* kinds
+    from actors.entries import AppLoadError, load_app
+
+    (tmp_path / "app.yaml").write_text(
+        "namespace: app\nentries:\n  - name: client\n    kind: temporal.client\n"
+        "    address: 'temporal.example:7233'\n    auth: {type: mtls}\n"
+    )
+    with pytest.raises(AppLoadError) as info:
+        load_app(tmp_path)
+    assert [str(problem) for problem in info.value.problems] == [
+        "app.yaml:3: app:client: auth.type mtls needs the client certificate: cert_file or cert_pem",
+        "app.yaml:3: app:client: auth.type mtls needs the client key: key_file, key_pem or key_pem_env",
+    ]
