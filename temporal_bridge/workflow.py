@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from actors.lua import stdlib
     from actors.lua.core import LUA_OP, LuaCore
     from actors.lua.process import lua_random, process_option_problems
-    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
+    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text
     from actors.pid import PID, is_pid_text
     from temporal_bridge import _registry
     from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
@@ -495,7 +495,7 @@ class LuaWorkflow:
 
         async def fire() -> None:
             await workflow.sleep(ns / 1e9)
-            channel.offer(workflow.time_ns())
+            channel.offer(LuaTime(workflow.time_ns()))
             channel.close()
             self.woken = True
 
@@ -514,7 +514,7 @@ class LuaWorkflow:
         async def tick() -> None:
             while True:
                 await workflow.sleep(seconds)
-                record["channel"].offer(workflow.time_ns())
+                record["channel"].offer(LuaTime(workflow.time_ns()))
                 self.woken = True
                 if not record["repeat"]:
                     record["task"] = None

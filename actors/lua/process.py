@@ -28,7 +28,7 @@ from actors.channel import Channel
 from actors.lua import stdlib
 from actors.lua.core import LUA_OP, LuaCore
 from actors.lua.pool import StatePool
-from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, Payload, text
+from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text
 from actors.seam import SpawnRequest, StartMessage
 
 __all__ = ["LuaCode", "LuaProcess", "process_factory"]
@@ -296,7 +296,14 @@ class LuaProcess(CoroutineDriver):
         return None
 
     def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
-        return True, (self.after(ns / 1e9),)
+        channel = Channel(1, external=True)
+
+        def deliver() -> None:
+            channel.offer(LuaTime(time.time_ns()))  # one Time, then the channel closes
+            channel.close()
+
+        self.call_later(ns / 1e9, deliver)
+        return True, (channel,)
 
     def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
         if self._lua_timers is None:
@@ -310,7 +317,7 @@ class LuaProcess(CoroutineDriver):
 
     def _arm(self, timer_id: int, entry: _LuaTimer, seconds: float) -> None:
         def fire() -> None:
-            entry.channel.offer(time.time_ns())  # a slow reader loses ticks, as the spec says
+            entry.channel.offer(LuaTime(time.time_ns()))  # a slow reader loses ticks, as the spec says
             if entry.period is not None:
                 self._arm(timer_id, entry, entry.period)
             else:

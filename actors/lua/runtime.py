@@ -58,6 +58,13 @@ class Payload:
     data: Any
 
 
+@dataclass(frozen=True)
+class LuaTime:
+    """A value that reaches Lua as a Time object (what timers and ``time.after`` deliver)."""
+
+    ns: int
+
+
 def prelude_source() -> str:
     global _PRELUDE
     if _PRELUDE is None:
@@ -127,6 +134,7 @@ class LuaState:
         self._is_error = self.api[b"is_error"]
         self._new_message = self.api[b"new_message"]
         self._new_payload = self.api[b"new_payload"]
+        self._new_time = self.api[b"new_time"]
         self._compile = self.api[b"compile"]
         self._instantiate = self.api[b"instantiate"]
         self._launch = self.api[b"launch"]
@@ -287,6 +295,8 @@ class LuaState:
             return self.event_to_lua(value)
         if kind is Cancel:
             return self.event_to_lua(value)
+        if kind is LuaTime:
+            return self._new_time(value.ns)
         if kind is Payload:
             return self._new_payload(self.to_lua(value.data, depth + 1))
         if isinstance(value, (set, frozenset)):
