@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +19,8 @@ from actorflow.app import App
 from actors import Probe
 from actors.entries import load_app
 
+from .replay_support import replay
 from .test_workflows_seeds import APP_DIR, Calls, business_functions
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +107,6 @@ def test_every_example_workflow_was_recorded(recorded: dict[str, Path]) -> None:
     registry = load_app(APP_DIR)
     entries = {entry.name.removesuffix("_workflow") for entry in registry.of_kind("workflow.lua")}
     assert entries == set(recorded)
-
-
-def replay(app_dir: Path, paths: list[Path]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "temporal_bridge.replay", str(app_dir), *map(str, paths)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
 
 
 def test_every_example_history_replays_in_another_process(recorded: dict[str, Path]) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -22,7 +20,8 @@ from temporalio.client import WorkflowExecutionStatus
 from actorflow.app import App
 from actors import Error, Probe, errors
 
-ROOT = Path(__file__).resolve().parents[1]
+from .replay_support import assert_all_replay, replay
+
 APP_DIR = Path(__file__).parent / "apps" / "workflow_api"
 WORKER = "app:worker"
 
@@ -79,17 +78,6 @@ def terminate(app: App, workflow_id: str) -> None:
     run(app, go)
 
 
-def replay(app_dir: Path, *history_files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "temporal_bridge.replay", str(app_dir), *map(str, history_files)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-
-
 # -- the workflow module -----------------------------------------------------------------------
 
 
@@ -137,7 +125,7 @@ def test_version_keeps_running_workflows_on_their_recorded_version(tmp_path: Pat
             assert probe.expect_exit(pid).value == {"version": 1, "result": {"paid_by": "old"}}
         history = tmp_path / "versioned.json"
         history.write_text(history_json(old_app, pid.uniq))
-    guarded = replay(APP_DIR, history)
+    guarded = replay(APP_DIR, [history])
     assert guarded.returncode == 0, guarded.stdout + guarded.stderr
     unguarded = tmp_path / "unguarded"
     shutil.copytree(APP_DIR, unguarded, ignore=shutil.ignore_patterns(".actorflow"))
@@ -147,7 +135,7 @@ def test_version_keeps_running_workflows_on_their_recorded_version(tmp_path: Pat
         '  return {version = 2, result = funcs.call("app:new_payment", input)}\n'
         "end}\n"
     )
-    broken = replay(unguarded, history)
+    broken = replay(unguarded, [history])
     assert broken.returncode == 1 and "1 failed" in broken.stdout
 
 
@@ -490,7 +478,7 @@ def test_replay_safe_operations_and_their_replay(app: App, probe: Probe, tmp_pat
     assert abs(result["now"] / 1e9 - time.time()) < 120
     history = tmp_path / "safe.json"
     history.write_text(history_json(app, pid.uniq))
-    replayed = replay(APP_DIR, history)
+    replayed = replay(APP_DIR, [history])
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
 
 
@@ -623,10 +611,4 @@ def test_every_workflow_this_module_ran_replays_in_another_process(app: App, tmp
 
     found = run(app, histories)
     assert len(found) >= 10
-    files = []
-    for index, text in enumerate(found):
-        files.append(tmp_path / f"history-{index}.json")
-        files[-1].write_text(text)
-    result = replay(APP_DIR, *files)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"replayed {len(files)} histories, 0 failed" in result.stdout
+    assert_all_replay(APP_DIR, found, tmp_path)

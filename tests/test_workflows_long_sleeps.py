@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,8 @@ import pytest
 from actorflow.app import App
 from actors import Error, Probe, errors
 
-ROOT = Path(__file__).resolve().parents[1]
+from .replay_support import assert_all_replay
+
 APP_DIR = Path(__file__).parent / "apps" / "timeskip"
 
 
@@ -107,19 +106,4 @@ def test_every_workflow_this_module_ran_replays_in_another_process(app: App, tmp
             (await client.get_workflow_handle(workflow_id).fetch_history()).to_json() for workflow_id in RAN
         ]
 
-    found = runtime.loop.run(histories(), timeout=60)
-    assert found
-    files = []
-    for index, text in enumerate(found):
-        files.append(tmp_path / f"history-{index}.json")
-        files[-1].write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "temporal_bridge.replay", str(APP_DIR), *map(str, files)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"replayed {len(files)} histories, 0 failed" in result.stdout
+    assert_all_replay(APP_DIR, runtime.loop.run(histories(), timeout=60), tmp_path)
