@@ -174,6 +174,10 @@ class LuaWorkflow:
             raise to_application_error(error)
         return value
 
+    def terminated(self) -> bool:
+        """Workflow states run no Lua watchdog (Temporal's deadlock detector covers them)."""
+        return False
+
     def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
         if op[0] == LUA_OP and self.core is not None:
             return self.core.dispatch(task, op[1], op[2])

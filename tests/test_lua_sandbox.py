@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from actorflow.app import App
-from actors import Error, errors
+from actors import Error, Probe, errors
 from actors.lua.runtime import LuaState
 
 from .lua_support import HOST, lua_entry, run_lua, write_app
@@ -351,3 +352,46 @@ def test_a_value_too_big_for_the_state_is_refused_not_pushed(tmp_path: Path) -> 
         app.node.send(bystander, "ping", "yes")
         assert app.node.wait(bystander, 5) == ("still here: yes", None)
         assert app.lua_pool is not None and app.lua_pool.states() == 1
+
+
+@pytest.mark.parametrize("mode", ["plain", "pcall", "xpcall", "coroutine", "task"])
+def test_a_lua_loop_that_never_waits_can_still_be_terminated(tmp_path: Path, mode: str) -> None:
+    """The watchdog ends a terminated process's loop, whatever tries to catch it; the other
+    processes of its Lua state (and of its one worker) run on."""
+    app_dir = write_app(
+        tmp_path,
+        [{**HOST, "host": {"workers": 1}}, lua_entry("loop"), lua_entry("fine")],
+        {
+            "loop.lua": """
+            return {main = function(mode)
+              if mode == "pcall" then
+                while true do pcall(function() while true do end end) end
+              elseif mode == "xpcall" then
+                while true do xpcall(function() while true do end end, function() return "caught" end) end
+              elseif mode == "coroutine" then
+                local co = coroutine.create(function() while true do end end)
+                while true do coroutine.resume(co) end
+              elseif mode == "task" then
+                coroutine.spawn(function() while true do end end)
+                process.inbox():receive()
+              end
+              while true do end
+            end}
+            """,
+            "fine.lua": "return {main = function() return 'fine' end}",
+        },
+    )
+    with App(app_dir, extensions=[], lua_states=1) as app:
+        assert app.node is not None
+        with Probe(app.node, default_timeout=10) as probe:
+            looping = probe.spawn("app:loop", mode, monitor=True)
+            time.sleep(0.2)  # well inside its loop
+            app.node.terminate(looping)
+            event = probe.expect_exit(looping, timeout=5)
+            assert event.error is not None and event.error.message() == "process terminated"
+            assert app.exec("app:fine", timeout=5) == "fine"
+            deadline = probe.spawn("app:loop", "plain", monitor=True)
+            started = time.monotonic()
+            app.node.cancel(deadline, deadline=0.3)  # it never reads the CANCEL: the deadline ends it
+            probe.expect_exit(deadline, timeout=5)
+            assert 0.3 <= time.monotonic() - started < 3

@@ -235,6 +235,8 @@ class LuaCore:
 
     def direct(self, name: bytes, *args: Any) -> Any:
         """The prelude's ``host()``: an operation outside any coroutine (cannot block)."""
+        if name == b"watchdog":  # every million instructions of a running Lua program
+            return self.world.terminated()
         op_name = name.decode()
         if op_name in ("chan_recv", "chan_send", "chan_select"):
             completed = self._direct_channel(op_name, args)

@@ -27,6 +27,7 @@ local raw_status = coroutine.status
 local raw_running = coroutine.running
 local raw_isyieldable = coroutine.isyieldable
 local traceback = debug.traceback
+local sethook = debug.sethook
 local pack, unpack = table.pack, table.unpack
 local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next =
     type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next
@@ -46,6 +47,22 @@ local function op(name, ...)
     return raise_if(raw_yield(OP, name, ...))
   end
   return raise_if(host(name, ...))
+end
+
+-- The watchdog: a Lua loop that never waits cannot be preempted, but every
+-- WATCH_EVERY instructions it asks the driver whether the process was
+-- terminated (terminate, a cancel deadline, host shutdown) and, if so, ends
+-- with KILLED, which pcall, xpcall and coroutine.resume pass on instead of
+-- catching. Workflows have no watchdog: Temporal's deadlock detector is theirs.
+local KILLED = setmetatable({}, {__tostring = function() return "process terminated" end, __metatable = false})
+local WATCH_EVERY = 1000000
+local watching = not config.deterministic
+local function watchdog()
+  if host("watchdog") == true then error(KILLED, 0) end
+end
+local function watch(co)
+  if watching then sethook(co, watchdog, "", WATCH_EVERY) end
+  return co
 end
 
 -- ---------------------------------------------------------------------------
@@ -147,15 +164,19 @@ local user_made = setmetatable({}, {__mode = "k"})
 local user_coroutine = {}
 for k, v in pairs(coroutine) do user_coroutine[k] = v end
 user_coroutine.create = function(fn)
-  local co = raw_create(fn)
+  local co = watch(raw_create(fn))
   user_made[co] = true
   return co
+end
+local function rethrow_killed(ok, first, ...)
+  if not ok and first == KILLED then error(KILLED, 0) end
+  return ok, first, ...
 end
 user_coroutine.resume = function(co, ...)
   if type(co) == "thread" and not user_made[co] then
     return false, "cannot resume a coroutine the runtime runs (a process or coroutine.spawn task)"
   end
-  return pass_through(co, ...)
+  return rethrow_killed(pass_through(co, ...))
 end
 user_coroutine.close = function(co)
   if type(co) == "thread" and not user_made[co] then
@@ -164,7 +185,7 @@ user_coroutine.close = function(co)
   return coroutine.close(co)
 end
 user_coroutine.wrap = function(fn)
-  local co = raw_create(fn)
+  local co = watch(raw_create(fn))
   return function(...)
     local results = pack(pass_through(co, ...))
     if not results[1] then error(results[2], 0) end
@@ -178,6 +199,7 @@ end
 
 -- The body every task (main or spawned) runs in: DONE/FAIL tell the driver how it ended.
 local function error_handler(err)
+  if err == KILLED then return new_error(errors.INTERNAL, "process terminated", false, nil, nil) end
   if is_error(err) then
     if err._stack == nil then rawset(err, "_stack", traceback(nil, 2)) end
     return err
@@ -189,6 +211,7 @@ local function error_handler(err)
 end
 
 local function task_body(fn, ...)
+  if watching then sethook(watchdog, "", WATCH_EVERY) end  -- this task's own coroutine
   local results = pack(xpcall(fn, error_handler, ...))
   if results[1] then
     return DONE, unpack(results, 2, results.n)
@@ -826,6 +849,15 @@ for _, name in ipairs({
   "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
   "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall", "_VERSION",
 }) do builtins[name] = _G[name] end
+
+-- pcall and xpcall cannot catch the watchdog's KILLED: a terminated process ends.
+builtins.pcall = function(fn, ...) return rethrow_killed(pcall(fn, ...)) end
+builtins.xpcall = function(fn, handler, ...)
+  return rethrow_killed(xpcall(fn, function(err)
+    if err == KILLED then return KILLED end
+    return handler(err)
+  end, ...))
+end
 
 -- The metatables of Python objects (lupa's, shared by every process of the
 -- state) are not user code's business.

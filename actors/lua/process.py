@@ -145,6 +145,11 @@ class LuaProcess(CoroutineDriver):
 
     # -- identity and messages -----------------------------------------------------------------
 
+    def terminated(self) -> bool:
+        """Asked by the Lua watchdog: was this process terminated while its Lua code runs?"""
+        process = self.process
+        return process is not None and process._kill
+
     def op_pid(self, task: Task | None) -> tuple[bool, Any]:
         return True, (str(self._process.pid),)
 
