@@ -200,7 +200,7 @@ def main() -> None:
             f"{lua_memory:,.0f} bytes each",
             f"{py_memory:,.0f} bytes each",
             "—",
-            f"{lua_memory / py_memory:.1f}×",
+            f"{lua_memory / py_memory:.1f}×" if py_memory > 0 else "—",  # a small --idle may not move RSS
             "reported",
         ),
     ]
