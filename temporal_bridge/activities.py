@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,11 +83,36 @@ async def run_function(args: Sequence[RawValue]) -> Any:
     return value
 
 
+_DELIVERED_KEYS = 100_000
+_delivered: OrderedDict[tuple[int, str], None] = OrderedDict()
+_delivered_lock = threading.Lock()
+
+
+def _first_delivery(key: tuple[int, str]) -> bool:
+    """Record ``key``; False when it was delivered already (the newest keys are kept)."""
+    with _delivered_lock:
+        if key in _delivered:
+            return False
+        _delivered[key] = None
+        if len(_delivered) > _DELIVERED_KEYS:
+            _delivered.popitem(last=False)
+        return True
+
+
 @activity.defn(name=RELAY_ACTIVITY)
 async def relay(request: dict[str, Any]) -> dict[str, Any]:
-    """Send to, terminate or cancel a local process on behalf of a workflow."""
+    """Send to, terminate or cancel a local process on behalf of a workflow.
+
+    A send is delivered once per key: the local activity may run again for the
+    same step when the workflow task that ran it failed before recording its
+    result, and the receiver must not see the message twice.  (The receiver
+    lives in this OS process, so keys need only last as long as it does.)
+    """
     node = _config().node
     action = request.get("action")
+    key = request.get("key")
+    if action == "send" and key is not None and not _first_delivery((id(node), str(key))):
+        return {"error": None}
     sender_text = str(request.get("from") or "")
     sender = PID.parse(sender_text) if is_pid_text(sender_text) else None
     try:

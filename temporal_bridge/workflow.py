@@ -80,6 +80,7 @@ class LuaWorkflow:
         self.context: dict[str, Any] = {}
         self.trap_links = False
         self._cancel_deadline: float | None = None
+        self._relay_keys = itertools.count(1)
         self.woken = False
         self.pid = ""
         self._timer_ids = itertools.count(1)
@@ -285,7 +286,11 @@ class LuaWorkflow:
         return (True, (True,)) if task is None else None
 
     def _relay(self, task: Task | None, target: str, action: str, data: dict[str, Any]) -> None:
-        request = {"action": action, "target": target, "from": self.pid, **data}
+        info = workflow.info()
+        # The same key on every replay of this run: a relay repeated after the
+        # delivery (a workflow task that failed before recording it) is a no-op.
+        key = f"{info.workflow_id}/{info.run_id}/{next(self._relay_keys)}"
+        request = {"action": action, "target": target, "from": self.pid, "key": key, **data}
 
         async def relay() -> tuple[Any, ...]:
             result = await workflow.execute_local_activity(

@@ -125,3 +125,33 @@ def test_mtls_without_certificate_or_key_is_reported_at_load(tmp_path) -> None: 
         "app.yaml:3: app:client: auth.type mtls needs the client certificate: cert_file or cert_pem",
         "app.yaml:3: app:client: auth.type mtls needs the client key: key_file, key_pem or key_pem_env",
     ]
+
+
+def test_a_relayed_send_is_delivered_once_per_key() -> None:
+    """A local activity run again for the same workflow step must not deliver twice."""
+    import asyncio
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from actors import Node, Probe
+    from temporal_bridge.activities import relay
+
+    with Node() as node, Probe(node) as probe:
+        request = {
+            "action": "send",
+            "target": str(probe.pid),
+            "topic": "t",
+            "payloads": [1],
+            "key": "wf/run/1",
+        }
+
+        async def three() -> list[dict[str, object]]:
+            return [await relay(request), await relay(request), await relay({**request, "key": "wf/run/2"})]
+
+        # The activity finds its node through the worker's config: a stand-in outside a worker.
+        with mock.patch("temporal_bridge.activities._config", return_value=SimpleNamespace(node=node)):
+            results = asyncio.run(three())
+        assert results == [{"error": None}] * 3
+        assert probe.expect_message("t").payload == 1
+        assert probe.expect_message("t").payload == 1  # the second key
+        probe.expect_nothing(within=0.1)
