@@ -187,6 +187,9 @@ class Process:
 
     def put(self, envelope: Any, /) -> None:
         """Queue a pykka envelope (``tell``/``ask``) in this mailbox."""
+        reply_to = envelope.reply_to
+        if reply_to is not None and hasattr(reply_to, "process"):
+            reply_to.process = self  # an ask: its waiter may run this process (see actors.actor)
         self.deliver((ENVELOPE, envelope))
 
     def empty(self) -> bool:

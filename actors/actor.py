@@ -41,7 +41,7 @@ from pykka import ActorRegistry, ThreadingFuture
 from pykka._envelope import Envelope
 
 from actors import _ops, errors
-from actors._process import Behaviour, Process, linked_failure
+from actors._process import Behaviour, Process, current_process, linked_failure
 from actors.events import Cancel, Exit, LinkDown, Message
 from actors.pid import PID
 from actors.seam import SpawnRequest
@@ -146,7 +146,7 @@ class Actor(pykka.Actor):
 
     @staticmethod
     def _create_future() -> ThreadingFuture[Any]:
-        return ThreadingFuture()
+        return _AskFuture()
 
     def _start_actor_loop(self) -> None:  # pragma: no cover - the host starts the process
         raise RuntimeError("actors.Actor is started by its host")
@@ -256,6 +256,34 @@ class Actor(pykka.Actor):
             self._stop()
         else:
             self.on_receive(event)
+
+
+class _AskFuture(ThreadingFuture[Any]):
+    """The reply to an ``ask``: a thread outside the pool that waits for it runs the actor itself.
+
+    An ``ask`` from a plain thread costs two thread wake-ups (a worker for the
+    actor, then the caller for the reply), and those are nearly all of its
+    time.  The caller is going to block anyway, so when nothing else has
+    taken the actor's turn yet, ``get()`` takes it from the host's run queue
+    and runs it on the calling thread: the actor still handles its messages
+    one at a time, in order, on one thread at a time.
+    """
+
+    __slots__ = ("process",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.process: Process | None = None
+        """Set when the envelope carrying this future reaches the actor's mailbox."""
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        process = self.process
+        if process is not None and timeout is None and self._result is None:
+            self.process = None
+            steal = getattr(process.host, "steal", None)
+            if steal is not None and current_process() is None and steal(process):
+                process.run_slice()
+        return super().get(timeout=timeout)
 
 
 class _ActorBehaviour(Behaviour):

@@ -243,6 +243,16 @@ class ProcessHost:
 
     # -- scheduling -------------------------------------------------------------
 
+    def steal(self, proc: Process) -> bool:
+        """Take ``proc`` out of the run queue for the calling thread to run; False if a worker has it.
+
+        Only a thread that is no worker of this host may steal (a worker runs
+        what the queue gives it).
+        """
+        if getattr(self._local, "host", None) is self:
+            return False
+        return self._runq.remove(proc)
+
     def _submit(self, proc: Process) -> None:
         local = self._local
         if getattr(local, "host", None) is self and local.next is None:
@@ -304,6 +314,14 @@ class _RunQueue:
                 waiter = self._idle.pop() if self._idle else None
             if waiter is not None:
                 waiter.release()
+
+    def remove(self, item: Any) -> bool:
+        """Take ``item`` out of the queue; False when it is not there (a worker took it)."""
+        try:
+            self._items.remove(item)
+        except ValueError:
+            return False
+        return True
 
     def get(self, waiter: threading.Lock) -> Any:
         """The next item, waiting for it; ``waiter`` is the caller's own lock, held while it runs."""

@@ -49,6 +49,58 @@ def test_tell_ask_and_proxy_work_as_in_pykka(node: Node) -> None:
     assert not ref.is_alive()
 
 
+class Recorder(Actor):
+    """Records each message and the thread that handled it."""
+
+    def __init__(self, seen: list[tuple[Any, str]]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def on_receive(self, message: Any) -> Any:
+        self.seen.append((message, threading.current_thread().name))
+        return len(self.seen)
+
+
+class ThreadedRecorder(Recorder):
+    use_thread = True
+
+
+def test_an_ask_from_a_plain_thread_keeps_order_and_may_run_on_the_caller(node: Node) -> None:
+    """The caller of ask() blocks anyway: when no worker has the actor's turn yet, it runs it
+    itself (no thread wake-ups). Messages are still handled one at a time, in order."""
+    seen: list[tuple[Any, str]] = []
+    ref = node.start(Recorder, seen)
+    ref.ask("warm up")  # started and idle
+    ref.tell("told first")
+    assert ref.ask("asked") == 3
+    assert [message for message, _ in seen] == ["warm up", "told first", "asked"]
+    caller = threading.current_thread().name
+    for _ in range(20):  # the idle actor's turn is the caller's unless a worker beat it to it
+        ref.ask("again")
+    assert any(thread == caller for message, thread in seen if message == "again")
+    threaded: list[tuple[Any, str]] = []
+    own = node.start(ThreadedRecorder, threaded)
+    assert own.ask("x") == 1 and threaded[0][1] != caller  # an actor with its own thread keeps it
+    for actor in (ref, own):
+        actor.stop()
+
+
+def test_ask_with_a_timeout_still_times_out(node: Node) -> None:
+    gate = threading.Event()
+
+    class Slow(Actor):
+        def on_receive(self, message: Any) -> Any:
+            gate.wait(5)
+            return "late"
+
+    ref = node.start(Slow)
+    with pytest.raises(pykka.Timeout):
+        ref.ask("x", timeout=0.2)
+    gate.set()
+    assert ref.ask("y", timeout=5) == "late"
+    ref.stop()
+
+
 def test_ask_exception_is_returned_and_actor_keeps_running(node: Node) -> None:
     ref = node.start(Counter)
     with pytest.raises(ValueError, match="asked to fail"):
