@@ -25,6 +25,10 @@ __all__ = ["LOCAL_NODE", "PID", "is_pid_text"]
 LOCAL_NODE = "local"
 
 
+_PARSED_LIMIT = 50_000
+_parsed: dict[str, PID] = {}
+
+
 class PID:
     """An immutable, hashable, ordered process identifier."""
 
@@ -46,7 +50,15 @@ class PID:
 
     @classmethod
     def parse(cls, text: str) -> PID:
-        """Parse the ``{[node@]host|uniq}`` form; ``INVALID`` error when malformed."""
+        """Parse the ``{[node@]host|uniq}`` form; ``INVALID`` error when malformed.
+
+        PIDs are immutable, so recent parses are kept: Lua code names every
+        destination by its text, and sends to the same PIDs again and again.
+        """
+        if type(text) is str:
+            known = _parsed.get(text)
+            if known is not None:
+                return known
         if not isinstance(text, str) or not is_pid_text(text):
             raise errors.Error(errors.INVALID, f"malformed PID {text!r}: expected {{[node@]host|id}}")
         head, _, tail = text[1:-1].partition("|")
@@ -55,7 +67,12 @@ class PID:
         node, at, host = head.partition("@")
         if not at:
             node, host = "", head
-        return cls(host, uniq, node)
+        pid = cls(host, uniq, node)
+        if cls is PID:
+            if len(_parsed) >= _PARSED_LIMIT:
+                _parsed.clear()
+            _parsed[text] = pid
+        return pid
 
     @classmethod
     def coerce(cls, value: PID | str) -> PID:
