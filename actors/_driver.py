@@ -32,6 +32,14 @@ from actors.pid import PID
 
 __all__ = ["SLEEP", "CoroutineDriver"]
 
+SLICE_BUDGET = 256
+"""Operations a process performs in one slice before the other processes of its host get a turn."""
+
+
+def _continue(_process: Process) -> None:
+    """A paused process's own wake-up: its next slice goes on where it stopped."""
+
+
 SLEEP = "sleep"  # (SLEEP, seconds) -> None
 
 DEADLOCK_MESSAGE = "deadlock: every coroutine is blocked and nothing can wake them"
@@ -46,6 +54,7 @@ class CoroutineDriver(Behaviour):
         self.process: Process | None = None
         self.router = Router()
         self.scheduler = Scheduler(self, self.router)
+        self.scheduler.budget = SLICE_BUDGET
         self._timers: set[Timer] | None = None  # made on first use: most processes never sleep
 
     # -- what subclasses provide ---------------------------------------------------------
@@ -83,12 +92,14 @@ class CoroutineDriver(Behaviour):
             if router.dirty:
                 router.flush()
             scheduler.run()
-            if scheduler.outcome is not None or not router.dirty:
+            if scheduler.outcome is not None or scheduler.paused or not router.dirty:
                 break
         outcome = scheduler.outcome
         if outcome is not None:
             value, error = self.result_of(*outcome)
             process.exit(value, error)
+        elif scheduler.paused:
+            process.deliver((CALL, _continue))  # back of the host's queue: others run first
         elif scheduler.deadlocked():
             process.exit(error=errors.Error(errors.INTERNAL, DEADLOCK_MESSAGE))
 

@@ -81,6 +81,13 @@ class Scheduler:
         """``(True, value)`` when main returned, ``(False, exc)`` when any task raised."""
         self._runnable: deque[tuple[Task, Any, BaseException | None]] = deque()
         self._next_id = 0
+        self.budget: int | None = None
+        """Operations one :meth:`run` may perform before it pauses (``None``: no limit).
+        A process driver sets it so that a process which never waits still lets the
+        other processes of its host run (Erlang's reductions); workflows leave it."""
+        self.paused = False
+        """True when the last :meth:`run` stopped on its budget with tasks still runnable."""
+        self._spent = 0
 
     # -- tasks ------------------------------------------------------------------------
 
@@ -110,9 +117,11 @@ class Scheduler:
         return bool(self._runnable) and self.outcome is None
 
     def run(self) -> None:
-        """Run tasks until every task waits or the process is done."""
+        """Run tasks until every task waits, the process is done, or the budget is spent."""
         runnable = self._runnable
-        while runnable and self.outcome is None:
+        self._spent = 0
+        self.paused = False
+        while runnable and self.outcome is None and not self.paused:
             task, value, exc = runnable.popleft()
             if task.finished:
                 continue
@@ -164,8 +173,15 @@ class Scheduler:
                 return
             ok, result = completed
             value, exc = (result, None) if ok else (None, result)
-        # A task that never waits would starve the others: requeue it.
-        self._runnable.append((task, value, exc))
+            if self.budget is not None:
+                self._spent += 1
+                if self._spent >= self.budget:
+                    self.paused = True  # the driver lets the host run others, then continues
+                    break
+        if self.paused:  # it goes on first when the process runs again
+            self._runnable.appendleft((task, value, exc))
+        else:  # a task that never waits would starve the others: requeue it
+            self._runnable.append((task, value, exc))
 
     def _finish(self, task: Task, ok: bool, result: Any) -> None:
         task.finished = True

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actorflow.app import App
-from actors import Error, errors
+from actors import Error, Probe, errors
 
 from .lua_support import HOST, lua_entry, run_lua, write_app
 
@@ -428,3 +428,36 @@ def test_uncaught_error_in_a_spawned_coroutine_ends_the_process(tmp_path: Path) 
             """,
         )
     assert "side task exploded" in info.value.message()
+
+
+def test_a_process_that_never_waits_still_lets_others_on_its_host_run(tmp_path: Path) -> None:
+    """Erlang's reductions: after a budget of operations a Lua process gives its host back,
+    so on a single worker its receiver starts before the sender has finished sending."""
+    app_dir = write_app(
+        tmp_path,
+        [{**HOST, "host": {"workers": 1}}, lua_entry("sender"), lua_entry("receiver")],
+        {
+            "sender.lua": """
+            return {main = function(target, report)
+              for i = 1, 10000 do process.send(target, "n", i) end  -- never waits
+              process.send(report, "sender done")
+            end}
+            """,
+            "receiver.lua": """
+            return {main = function(report)
+              local inbox = process.inbox()
+              inbox:receive()
+              process.send(report, "receiver ran")
+              for _ = 2, 10000 do inbox:receive() end
+              process.send(report, "receiver done")
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[]) as app:
+        assert app.node is not None
+        with Probe(app.node, default_timeout=10) as probe:
+            target = probe.spawn("app:receiver", str(probe.pid))
+            probe.spawn("app:sender", str(target), str(probe.pid))
+            seen = [probe.expect_message().topic for _ in range(3)]
+    assert seen[0] == "receiver ran" and sorted(seen[1:]) == ["receiver done", "sender done"]
