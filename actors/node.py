@@ -318,7 +318,11 @@ class Node:
         return waiter(pid, timeout)
 
     def exec(self, target: Any, *args: Any, timeout: float | None = None, host: str | None = None) -> Any:
-        """Spawn ``target``, wait for it, return its value or raise its error (from a plain thread)."""
+        """Spawn ``target``, wait for it, return its value or raise its error (from a plain thread).
+
+        After ``timeout`` seconds the process is terminated and ``TIMEOUT`` raised:
+        nobody waits for its result any more.
+        """
         request = SpawnRequest(target, args, context=_inherit_context(current_process(), None))
         return self.run_request(request, host or self.default_host_id, timeout)
 
@@ -334,7 +338,11 @@ class Node:
         request.on_exit = finished
         pid = self.spawn_request(request, host_id)
         if not done.wait(timeout):
-            raise errors.Error(errors.TIMEOUT, f"process {pid} still running after {timeout} s")
+            try:
+                self.terminate(pid)
+            except errors.Error:
+                pass  # it ended meanwhile
+            raise errors.Error(errors.TIMEOUT, f"process {pid} still running after {timeout} s: terminated")
         value, error = outcome[0]
         if error is not None:
             raise error

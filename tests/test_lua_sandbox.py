@@ -395,3 +395,20 @@ def test_a_lua_loop_that_never_waits_can_still_be_terminated(tmp_path: Path, mod
             app.node.cancel(deadline, deadline=0.3)  # it never reads the CANCEL: the deadline ends it
             probe.expect_exit(deadline, timeout=5)
             assert 0.3 <= time.monotonic() - started < 3
+
+
+def test_exec_with_a_timeout_terminates_a_program_that_runs_on(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path, [HOST, lua_entry("spin")], {"spin.lua": "return {main = function() while true do end end}"}
+    )
+    with App(app_dir, extensions=[]) as app:
+        assert app.node is not None
+        started = time.monotonic()
+        with pytest.raises(Error) as info:
+            app.exec("app:spin", timeout=0.5)
+        assert info.value.kind() == errors.TIMEOUT and info.value.message().endswith("terminated")
+        assert time.monotonic() - started < 3
+        deadline = time.monotonic() + 5
+        while app.node.process_count() > 0:
+            assert time.monotonic() < deadline, "the program still runs"
+            time.sleep(0.01)

@@ -68,30 +68,34 @@ class LuaTask:
             if first is not None:
                 state.restore_cap()
                 return self._interpret(first)
-            result = self.thread.send(None)
-            state.restore_cap()
+            with state.push_lock:
+                result = self.thread.send(None)
+                state.restore_cap()
             return self._interpret(result)
-        state.open_room()
-        try:
-            values = self._lua_results(value)
-        except errors.Error as refused:
-            return self.throw(refused)
-        finally:
-            state.close_room()
-        result = self.thread.send(values)
-        state.restore_cap()  # a direct operation may have lifted it to push an error
+        with state.push_lock:
+            state.open_room()
+            try:
+                values = self._lua_results(value)
+            except errors.Error as refused:
+                return self.throw(refused)
+            finally:
+                state.close_room()
+            result = self.thread.send(values)
+            state.restore_cap()  # a direct operation may have lifted it to push an error
         return self._interpret(result)
 
     def throw(self, exc: BaseException) -> Any:
         self._pending = None
         state = self.state
         state.bind(self.core)
-        state.lift_cap()  # the error must get in even when the state is at its cap
-        try:
-            value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
-            return self._interpret(self.thread.send((state.RAISE, value)))
-        finally:
-            state.restore_cap()
+        with state.push_lock:
+            state.lift_cap()  # the error must get in even when the state is at its cap
+            try:
+                value = state.error_to_lua(exc) if isinstance(exc, errors.Error) else str(exc).encode()
+                result = self.thread.send((state.RAISE, value))
+            finally:
+                state.restore_cap()
+        return self._interpret(result)
 
     def close(self) -> None:
         self.thread = None  # type: ignore[assignment]
@@ -183,18 +187,26 @@ class LuaCore:
         return self.state.load_entry(code.source, code.chunkname, code.method, code.modules)
 
     def main_task(self, fn: Any, args: tuple[Any, ...]) -> LuaTask:
-        return LuaTask(self, fn, tuple(self.state.to_lua(arg) for arg in args))
+        state = self.state
+        with state.push_lock:
+            state.open_room()
+            try:
+                return LuaTask(self, fn, tuple(state.to_lua(arg) for arg in args))
+            finally:
+                state.close_room()
 
     def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
         """The main task of ``code``, already run to its first operation (one call into Lua)."""
         state = self.state
         state.bind(self)
-        state.open_room()
-        try:
-            lua_args = tuple(state.to_lua(arg) for arg in args)
-        finally:
-            state.close_room()
-        return LuaTask(self, launched=state.launch(code, lua_args))
+        with state.push_lock:
+            state.open_room()
+            try:
+                lua_args = tuple(state.to_lua(arg) for arg in args)
+            finally:
+                state.close_room()
+            launched = state.launch(code, lua_args)
+        return LuaTask(self, launched=launched)
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
         """The spec's result rule: first value is the result, a non-nil second value an error."""
@@ -251,16 +263,17 @@ class LuaCore:
             return (state.RAISE, state.error_to_lua(err))
         ok, value = completed
         if ok:
-            state.open_room()
-            try:
-                if type(value) is tuple:
-                    return tuple(state.to_lua(item) for item in value)
-                return state.to_lua(value)
-            except errors.Error as refused:
-                ok, value = False, refused
-                state.lift_cap()  # restored when the task next yields (LuaTask.send)
-            finally:
-                state.close_room()
+            with state.push_lock:  # held already when called from Lua inside LuaTask.send
+                state.open_room()
+                try:
+                    if type(value) is tuple:
+                        return tuple(state.to_lua(item) for item in value)
+                    return state.to_lua(value)
+                except errors.Error as refused:
+                    ok, value = False, refused
+                    state.lift_cap()  # restored when the task next yields (LuaTask.send)
+                finally:
+                    state.close_room()
         if isinstance(value, errors.Error):
             return (state.RAISE, state.error_to_lua(value))
         return (state.RAISE, str(value).encode())

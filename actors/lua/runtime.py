@@ -108,6 +108,9 @@ class LuaState:
         self.max_memory = max_memory
         self._lifted = False
         self._room: int | None = None
+        self.push_lock = threading.RLock()
+        """Held from measuring the room to the end of the push that uses it: processes on
+        other threads share this state, and two pushes that each fit could not fit together."""
         self.users = 0
         """Processes currently running in this state (the pool's bookkeeping)."""
         self._bound = threading.local()
