@@ -73,13 +73,10 @@ class LuaTask:
                 state.restore_cap()
             return self._interpret(result)
         with state.push_lock:
-            state.open_room()
             try:
-                values = self._lua_results(value)
+                values = state.measured(self._lua_results, value)
             except errors.Error as refused:
                 return self.throw(refused)
-            finally:
-                state.close_room()
             result = self.thread.send(values)
             state.restore_cap()  # a direct operation may have lifted it to push an error
         return self._interpret(result)
@@ -188,24 +185,15 @@ class LuaCore:
 
     def main_task(self, fn: Any, args: tuple[Any, ...]) -> LuaTask:
         state = self.state
-        with state.push_lock:
-            state.open_room()
-            try:
-                return LuaTask(self, fn, tuple(state.to_lua(arg) for arg in args))
-            finally:
-                state.close_room()
+        with state.push_lock:  # the coroutine is made with its arguments: they are pushed here
+            return LuaTask(self, fn, state.measured(state.to_lua_all, args))
 
     def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
         """The main task of ``code``, already run to its first operation (one call into Lua)."""
         state = self.state
         state.bind(self)
         with state.push_lock:
-            state.open_room()
-            try:
-                lua_args = tuple(state.to_lua(arg) for arg in args)
-            finally:
-                state.close_room()
-            launched = state.launch(code, lua_args)
+            launched = state.launch(code, state.measured(state.to_lua_all, args))
         return LuaTask(self, launched=launched)
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
@@ -263,17 +251,13 @@ class LuaCore:
             return (state.RAISE, state.error_to_lua(err))
         ok, value = completed
         if ok:
-            with state.push_lock:  # held already when called from Lua inside LuaTask.send
-                state.open_room()
-                try:
-                    if type(value) is tuple:
-                        return tuple(state.to_lua(item) for item in value)
-                    return state.to_lua(value)
-                except errors.Error as refused:
-                    ok, value = False, refused
-                    state.lift_cap()  # restored when the task next yields (LuaTask.send)
-                finally:
-                    state.close_room()
+            try:  # the push lock is held already: this runs inside LuaTask.send or launch
+                if type(value) is tuple:
+                    return state.measured(state.to_lua_all, value)
+                return state.measured(state.to_lua, value)
+            except errors.Error as refused:
+                ok, value = False, refused
+                state.lift_cap()  # restored when the task next yields (LuaTask.send)
         if isinstance(value, errors.Error):
             return (state.RAISE, state.error_to_lua(value))
         return (state.RAISE, str(value).encode())

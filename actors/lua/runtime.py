@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -214,7 +215,7 @@ class LuaState:
 
     # -- memory: what Python pushes must fit -------------------------------------------------
 
-    def open_room(self) -> None:
+    def _open_room(self) -> None:
         """Start a push from Python: measure the room left under the cap.
 
         An allocation that fails inside Lua code is an ordinary Lua error, but
@@ -226,9 +227,22 @@ class LuaState:
         cap = self.max_memory
         self._room = cap - self.lua.get_memory_used() - PUSH_RESERVE if cap else None
 
-    def close_room(self) -> None:
+    def _close_room(self) -> None:
         """The push is over: conversions outside one are not measured."""
         self._room = None
+
+    def measured(self, convert: Callable[..., Any], *args: Any) -> Any:
+        """``convert(*args)`` with the room measured (:meth:`_open_room`), under the push lock.
+
+        The lock is re-entrant: a caller that pushes the result itself holds it
+        around this call, so nothing else fills the room in between.
+        """
+        with self.push_lock:
+            self._open_room()
+            try:
+                return convert(*args)
+            finally:
+                self._close_room()
 
     def _spend(self, size: int) -> None:
         room = self._room - size  # type: ignore[operator]
@@ -305,6 +319,9 @@ class LuaState:
         if isinstance(value, (set, frozenset)):
             return self.to_lua(sorted(value, key=repr), depth)
         raise errors.Error(errors.INVALID, f"cannot pass a {kind.__name__} to Lua")
+
+    def to_lua_all(self, values: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
+        return tuple(self.to_lua(value) for value in values)
 
     def error_to_lua(self, err: errors.Error) -> Any:
         details = err.details()
