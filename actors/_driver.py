@@ -19,6 +19,7 @@ deadlock error).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from actors import errors
@@ -149,14 +150,14 @@ class CoroutineDriver(Behaviour):
             self._timers.discard(timer)
         return timer.cancel()
 
-    def after(self, seconds: float) -> Channel:
-        """A channel that receives the wall-clock time once, after ``seconds``, then closes."""
+    def after(self, seconds: float, stamp: Callable[[], Any] = time.time) -> Channel:
+        """A channel that receives ``stamp()`` (the wall-clock time) once, after ``seconds``, then closes."""
         if seconds <= 0:
             raise errors.Error(errors.INVALID, f"after() needs a positive duration, got {seconds}")
         channel = Channel(1, external=True)
 
         def deliver() -> None:
-            channel.offer(time.time())
+            channel.offer(stamp())
             channel.close()
 
         self.call_later(seconds, deliver)

@@ -301,14 +301,7 @@ class LuaProcess(CoroutineDriver):
         return None
 
     def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
-        channel = Channel(1, external=True)
-
-        def deliver() -> None:
-            channel.offer(LuaTime(time.time_ns()))  # one Time, then the channel closes
-            channel.close()
-
-        self.call_later(ns / 1e9, deliver)
-        return True, (channel,)
+        return True, (self.after(ns / 1e9, lambda: LuaTime(time.time_ns())),)  # one Time, then closed
 
     def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
         if self._lua_timers is None:
