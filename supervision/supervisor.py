@@ -172,13 +172,7 @@ class Supervisor(Actor):
             self._start_from(index + 1)
 
     def _start_failed(self, index: int, err: Error) -> None:
-        child = self._children[index]
-        failure = Error(
-            err.kind(),
-            f"child {child.spec.id} failed to start: {err.message()}",
-            retryable=err.retryable(),
-            details={"child": child.spec.id},
-        )
+        failure = _start_failure(self._children[index].spec.id, err)
         logger.warning("supervisor %s: %s", self.pid, failure.message())
         self._shutdown(failure, started=self._children[:index])
 
@@ -473,12 +467,7 @@ class Supervisor(Actor):
                 call.future.set(pid)
                 return
             self._remove(child)  # OTP: a child that fails to start is not kept
-            failure = Error(
-                error.kind(),
-                f"child {spec.id} failed to start: {error.message()}",
-                details={"child": spec.id},
-            )
-            call.future.set_exception(exc_info=(Error, failure, None))
+            call.future.set_exception(exc_info=(Error, _start_failure(spec.id, error), None))
 
         self._awaiting[pid] = initialised
 
@@ -530,6 +519,16 @@ class Supervisor(Actor):
                 "children": [child.describe() for child in self._children],
             }
         )
+
+
+def _start_failure(child_id: str, cause: Error) -> Error:
+    """The error a failed start reports: the child's own, named after the child."""
+    return Error(
+        cause.kind(),
+        f"child {child_id} failed to start: {cause.message()}",
+        retryable=cause.retryable(),
+        details={"child": child_id},
+    )
 
 
 def _tell(ref: Any, message: Any) -> None:
