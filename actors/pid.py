@@ -55,7 +55,7 @@ class PID:
         PIDs are immutable, so recent parses are kept: Lua code names every
         destination by its text, and sends to the same PIDs again and again.
         """
-        if type(text) is str:
+        if cls is PID and type(text) is str:
             known = _parsed.get(text)
             if known is not None:
                 return known
