@@ -5,8 +5,8 @@ tasks it starts with ``spawn``; only one runs at a time and a switch happens
 only when a task waits.  A task is anything with ``send(value)`` and
 ``throw(exc)`` that yields *operations*:
 
-* channel operations (``RECV``, ``SEND``, ``SELECT``), ``SPAWN`` and
-  ``YIELD`` are performed here;
+* channel operations (``RECV``, ``SEND``, ``SELECT``), ``SPAWN``,
+  ``YIELD`` and ``PAUSE`` are performed here;
 * every other operation (sleep, a function call, …) goes to the *driver*,
   which either completes it at once or later calls :meth:`Scheduler.wake`.
 
@@ -25,10 +25,11 @@ from actors import errors
 from actors._routing import Router
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, Waiter, ready_case
 
-__all__ = ["RECV", "SELECT", "SEND", "SPAWN", "YIELD", "Driver", "Scheduler", "Task"]
+__all__ = ["PAUSE", "RECV", "SELECT", "SEND", "SPAWN", "YIELD", "Driver", "Scheduler", "Task"]
 
 SPAWN = "spawn"  # (SPAWN, coroutine) -> Task
 YIELD = "yield"  # (YIELD,) -> None, after the other runnable tasks had a turn
+PAUSE = "pause"  # (PAUSE,) -> None, when the process runs again (its slice's budget is spent)
 
 _IMMEDIATE_LIMIT = 10_000
 
@@ -108,6 +109,17 @@ class Scheduler:
         task.waiting = None
         task.external_wait = False
         self._runnable.append((task, value, exc))
+
+    def charge(self) -> bool:
+        """Count an operation a task performed without yielding; True when the budget is spent.
+
+        The task then yields ``PAUSE``: the process pauses as if the
+        operation had gone through :meth:`run`.
+        """
+        if self.budget is None:
+            return False
+        self._spent += 1
+        return self._spent >= self.budget
 
     @property
     def done(self) -> bool:
@@ -203,6 +215,10 @@ class Scheduler:
             return True, self.spawn(op[1])
         if kind == YIELD:
             self._runnable.append((task, None, None))
+            return None
+        if kind == PAUSE:
+            self._runnable.appendleft((task, None, None))  # it goes on first when the process runs again
+            self.paused = True
             return None
         completed = self.driver.perform(task, op)
         if completed is None:

@@ -56,6 +56,8 @@ _NOT_STARTED = Behaviour()
 class ProcessHost:
     """A ``process.host``: runs Python actors and Lua processes locally."""
 
+    in_memory = True  # spawn and deliver never wait on I/O
+
     def __init__(self, node: Node, host_id: str, *, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
             raise errors.Error(errors.INVALID, f"host {host_id}: workers must be at least 1, got {workers}")

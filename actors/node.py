@@ -91,6 +91,11 @@ class Node:
             raise errors.Error(errors.NOT_FOUND, f"host {host_id!r} not found")
         return host
 
+    def in_memory(self, pid: PID | None = None, host_id: str | None = None) -> bool:
+        """True when delivering to ``pid`` (or spawning on ``host_id``) never waits on I/O."""
+        host = self._route(pid) if pid is not None else self._hosts.get(host_id or "")
+        return getattr(host, "in_memory", False)
+
     def hosts(self) -> list[Host]:
         return list(self._hosts.values())
 

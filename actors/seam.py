@@ -63,6 +63,11 @@ class Host(Protocol):
 
     id: str
 
+    in_memory: bool
+    """True when ``spawn`` and ``deliver`` only touch memory (never wait on I/O): a Lua
+    process then does them without leaving its Lua state (see ``LuaCore.immediate``).
+    A host without the attribute counts as False."""
+
     def spawn(self, request: SpawnRequest) -> PID:
         """Start a process; link/monitor to ``request.parent`` before its first step."""
         ...

@@ -64,6 +64,7 @@ class TemporalPeer:
     """Routes signals and watchers for the workflows of one ``temporal.client``."""
 
     names_are_local = False
+    in_memory = False  # every spawn and signal is a call to Temporal
 
     def __init__(
         self,
@@ -225,6 +226,7 @@ class WorkflowHost:
     """A ``temporal.worker``: spawning on it starts a workflow on its task queue."""
 
     names_are_local = False
+    in_memory = False  # every spawn and signal is a call to Temporal
 
     def __init__(self, peer: TemporalPeer, config: _registry.WorkerConfig) -> None:
         self.id = config.worker_id

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from actorflow.app import App
-from actors import Error, Probe, errors
+from actors import PID, Error, Probe, errors
 
 from .lua_support import HOST, lua_entry, run_lua, write_app
 
@@ -461,3 +463,90 @@ def test_a_process_that_never_waits_still_lets_others_on_its_host_run(tmp_path: 
             probe.spawn("app:sender", str(target), str(probe.pid))
             seen = [probe.expect_message().topic for _ in range(3)]
     assert seen[0] == "receiver ran" and sorted(seen[1:]) == ["receiver done", "sender done"]
+
+
+def test_a_task_spawned_where_nothing_can_yield_still_runs(tmp_path: Path) -> None:
+    """coroutine.spawn inside a gsub callback (no yield possible there), before the
+    process ever waited: the task runs once the main task waits."""
+    result = run_lua(
+        tmp_path,
+        """
+        return {main = function()
+          local ch = channel.new(1)
+          local replaced = string.gsub("a", "a", function()
+            coroutine.spawn(function() ch:send("from the task") end)
+            return "b"
+          end)
+          local value = ch:receive()
+          return {replaced, value}
+        end}
+        """,
+    )
+    assert result == ["b", "from the task"]
+
+
+class _SlowPeer:
+    """A peer host whose deliveries wait (as a signal to a workflow waits on Temporal)."""
+
+    id = "slow"
+    in_memory = False
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.delivered: list[tuple[Any, ...]] = []
+
+    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+        self.entered.set()
+        self.release.wait(10)
+        self.delivered.append(item)
+        return True
+
+    def spawn(self, request: Any) -> PID:
+        raise Error(errors.INVALID, "not here")
+
+    def watch(self, pid: PID, callback: Any) -> None:
+        pass
+
+    def is_alive(self, pid: PID) -> bool:
+        return True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float) -> None:
+        self.release.set()
+
+
+def test_a_send_that_waits_on_io_does_not_hold_up_the_processes_sharing_its_lua_state(
+    tmp_path: Path,
+) -> None:
+    """Operations are done without leaving Lua when they only touch memory; a send to a
+    peer that waits (Temporal) is yielded instead, so the Lua state stays free meanwhile."""
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("caller"), lua_entry("other")],
+        {
+            "caller.lua": """
+            return {main = function(report)
+              process.send("{slow@far|0x00001}", "ping", 1)
+              process.send(report, "sent")
+            end}
+            """,
+            "other.lua": """
+            return {main = function(report) process.send(report, "other ran") end}
+            """,
+        },
+    )
+    peer = _SlowPeer()
+    with App(app_dir, extensions=[], lua_states=1) as app:  # one Lua state for both
+        assert app.node is not None
+        app.node.add_peer("slow", peer)
+        with Probe(app.node, default_timeout=5) as probe:
+            probe.spawn("app:caller", str(probe.pid))
+            assert peer.entered.wait(5)
+            probe.spawn("app:other", str(probe.pid))
+            assert probe.expect_message(timeout=3).topic == "other ran"  # while the caller waits
+            peer.release.set()
+            assert probe.expect_message().topic == "sent"
+    assert [(item[2], item[3]) for item in peer.delivered] == [("ping", (1,))]

@@ -20,8 +20,8 @@ from typing import Any
 
 from actors import errors
 from actors._routing import Router
-from actors._tasks import SPAWN, YIELD, Scheduler, Task
-from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed
+from actors._tasks import PAUSE, SPAWN, YIELD, Scheduler, Task
+from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_case
 from actors.lua import stdlib
 from actors.lua.runtime import LuaMemoryError, LuaState, text
 
@@ -53,7 +53,7 @@ class LuaTask:
         self._pending: str | None = None
         self._started = False
         if launched is not None:
-            # Already run to its first operation by LuaState.launch.
+            # Already run to its first operation (LuaState.launch), or parked (coroutine.spawn).
             self.thread, self._first = launched
         else:
             self.thread = core.state.task_body.coroutine(fn, *args)
@@ -127,7 +127,10 @@ class LuaTask:
                 return (SELECT, _select_cases(result[2], result[3], result[4], result[5]), bool(result[6]))
             if name == b"spawn_task":
                 self._pending = SPAWN
-                return (SPAWN, LuaTask(self.core, result[2]))
+                return (SPAWN, LuaTask(self.core, launched=(result[2], None)))
+            if name == b"pause":
+                self._pending = YIELD
+                return (PAUSE,)
             self._pending = LUA_OP
             return (LUA_OP, name.decode(), result[2:])
         if head == state.DONE:
@@ -168,6 +171,11 @@ class LuaCore:
         self.scheduler = scheduler
         self.world = world
         self._subscriptions: dict[int, tuple[Any, Channel]] = {}
+        self._handlers: dict[str, Any] = {}
+        self._fast: dict[bytes, Any] = {b"chan_recv": self._receive_now}
+        send_now = getattr(world, "send_now", None)
+        if send_now is not None:
+            self._fast[b"send"] = send_now
 
     def subscription(self, channel: Channel) -> Any:
         """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
@@ -223,9 +231,12 @@ class LuaCore:
     # -- dispatch ----------------------------------------------------------------------------
 
     def dispatch(self, task: Task | None, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        handler = getattr(self.world, "op_" + name, None) or getattr(self, "op_" + name, None)
+        handler = self._handlers.get(name)
         if handler is None:
-            return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+            handler = getattr(self.world, "op_" + name, None) or getattr(self, "op_" + name, None)
+            if handler is None:
+                return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+            self._handlers[name] = handler
         try:
             return handler(task, *args)
         except errors.Error as err:
@@ -237,37 +248,114 @@ class LuaCore:
         """The prelude's ``host()``: an operation outside any coroutine (cannot block)."""
         if name == b"watchdog":  # every million instructions of a running Lua program
             return self.world.terminated()
-        op_name = name.decode()
-        if op_name in ("chan_recv", "chan_send", "chan_select"):
-            completed = self._direct_channel(op_name, args)
-        elif op_name == "spawn_task":
-            self.scheduler.spawn(LuaTask(self, args[0]))
-            completed = (True, (True,))
-        else:
-            completed = self.dispatch(None, op_name, args)
+        if name == b"pause":  # a slice's end reached through a coroutine resumed where nothing yields
+            return ()
+        completed = self._perform_now(name.decode(), args)
         state = self.state
         if completed is None:
-            err = errors.Error(errors.INVALID, f"{op_name} would block outside a coroutine")
+            err = errors.Error(errors.INVALID, f"{name.decode()} would block outside a coroutine")
             return (state.RAISE, state.error_to_lua(err))
+        return self._to_lua_outcome(completed)
+
+    def immediate(self, name: bytes, *args: Any) -> Any:
+        """The prelude's ``host_now()`` (process states): an operation from inside a task, done at once.
+
+        The common operations (a send, a spawn, a receive from a channel that
+        holds a message…) then cost one call from Lua instead of a yield to
+        the scheduler and a resume.  The first value is a status for the
+        prelude: ``GO`` and the results; ``PAUSE`` and the results when the
+        slice's budget is spent (the task then yields, so the host's other
+        processes get their turn, as if it had yielded every operation);
+        ``RAISE`` and an error; ``BLOCK`` and the operation itself when it
+        has to wait (or may wait on I/O): the task then yields it as usual.
+        """
+        state = self.state
+        fast = self._fast.get(name)
+        if fast is not None:  # the hottest operations, without the general dispatch
+            values = fast(*args)
+            if values is None:
+                return (state.BLOCK, name, *args)
+            if values and values[0] is state.RAISE:
+                return values
+            return (state.PAUSE if self.scheduler.charge() else state.GO, *values)
+        if name == b"pause":
+            return (state.BLOCK, name)
+        op_name = name.decode()
+        completed = None if self.world.waits_on_io(op_name, args) else self._perform_now(op_name, args)
+        if completed is None:
+            return (state.BLOCK, name, *args)
+        outcome = self._to_lua_outcome(completed)
+        if outcome and outcome[0] is state.RAISE:
+            return outcome
+        return (state.PAUSE if self.scheduler.charge() else state.GO, *outcome)
+
+    def _receive_now(self, handle: Any) -> tuple[Any, ...] | None:
+        """``channel:receive()`` from inside a task: ``(value, ok)`` for Lua, or ``None`` to wait."""
+        if handle.__class__ is not Channel:
+            return self._to_lua_outcome((False, errors.Error(errors.INVALID, "expected a channel")))
+        router = self.router
+        if router.dirty:  # the scheduler flushes before every resume; this runs between two
+            router.flush()
+        received = handle.try_receive()
+        if received is None:
+            return None
+        value = received[0]
+        kind = type(value)
+        if value is None or kind is int or kind is float or kind is bool:
+            return received
+        return self._to_lua_outcome((True, received))
+
+    def error_result(self, err: errors.Error) -> tuple[Any, ...]:
+        """The Lua results ``nil, err`` (how an operation reports an expected failure)."""
+        return self._to_lua_outcome((True, (None, err)))
+
+    def _perform_now(self, op_name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        """Perform an operation with no task to wake later: ``None`` when it would have to wait."""
+        if op_name in ("chan_recv", "chan_send", "chan_select"):
+            try:
+                return self._channel_now(op_name, args)
+            except errors.Error as err:
+                return False, err
+            except ChannelClosed as closed:
+                return False, closed
+        if op_name == "spawn_task":
+            self.scheduler.spawn(LuaTask(self, launched=(args[0], None)))  # parked by the prelude
+            return True, (True,)
+        return self.dispatch(None, op_name, args)
+
+    def _to_lua_outcome(self, completed: tuple[bool, Any]) -> tuple[Any, ...]:
+        """Lua return values for an operation's outcome; ``(RAISE, error)`` for a failure."""
+        state = self.state
         ok, value = completed
         if ok:
             try:  # the push lock is held already: this runs inside LuaTask.send or launch
                 if type(value) is tuple:
                     return state.measured(state.to_lua_all, value)
-                return state.measured(state.to_lua, value)
+                return (state.measured(state.to_lua, value),)
             except errors.Error as refused:
-                ok, value = False, refused
+                value = refused
                 state.lift_cap()  # restored when the task next yields (LuaTask.send)
         if isinstance(value, errors.Error):
             return (state.RAISE, state.error_to_lua(value))
         return (state.RAISE, str(value).encode())
 
-    def _direct_channel(self, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
+    def _channel_now(self, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        """A channel operation that completes now, or ``None`` (as the scheduler's, without waiting)."""
+        router = self.router
+        if router.dirty:  # the scheduler flushes before every resume; this runs between two
+            router.flush()
         if name == "chan_recv":
             received = _channel(args[0]).try_receive()
             return None if received is None else (True, received)
         if name == "chan_send":
             return (True, (True,)) if _channel(args[0]).try_send(args[1]) else None
+        cases = _select_cases(args[0], args[1], args[2], args[3])
+        ready = ready_case(cases)
+        if ready is not None:
+            index, item, ok = ready
+            return True, (index + 1, item, ok)
+        if args[4]:
+            return True, (0, None, True)
         return None
 
     # -- operations that are the same in every driver ----------------------------------------

@@ -10,7 +10,9 @@
 -- coroutine it *yields* (OP, name, ...) to the driver, which performs it (for
 -- real in a process, through Temporal in a workflow) and resumes the coroutine
 -- with the results; outside a coroutine it calls host() directly.  A result
--- starting with RAISE is turned into a Lua error at the caller.
+-- starting with RAISE is turned into a Lua error at the caller.  A process
+-- first tries host_now(), which does what needs no waiting at once and
+-- answers BLOCK for the rest: a yield costs more than the operation.
 --
 -- User code never sees host(), the markers or the real globals: it runs in an
 -- environment built by new_env(), and debug, io, os (except time), load of
@@ -42,8 +44,26 @@ local function raise_if(first, ...)
   return first, ...
 end
 
+-- host_now(name, ...) (process states only) performs an operation from inside a
+-- coroutine without yielding, when it can: its first value says how it went.
+local host_now = config.host_now
+local GO, PAUSE, BLOCK = config.GO, config.PAUSE, config.BLOCK
+
+local function settle(status, ...)
+  if status == GO then return ... end
+  if status == PAUSE then  -- the slice's budget is spent: let the host's other processes run
+    raw_yield(OP, "pause")
+    return ...
+  end
+  if status == BLOCK then  -- it has to wait: yield it to the driver after all
+    return raise_if(raw_yield(OP, ...))
+  end
+  error((...), 3)  -- RAISE, at the same level as raise_if's
+end
+
 local function op(name, ...)
   if raw_isyieldable() then
+    if host_now ~= nil then return settle(host_now(name, ...)) end
     return raise_if(raw_yield(OP, name, ...))
   end
   return raise_if(host(name, ...))
@@ -192,10 +212,6 @@ user_coroutine.wrap = function(fn)
     return unpack(results, 2, results.n)
   end
 end
-user_coroutine.spawn = function(fn)
-  if type(fn) ~= "function" then error("coroutine.spawn: expected a function", 2) end
-  return op("spawn_task", fn)
-end
 
 -- The body every task (main or spawned) runs in: DONE/FAIL tell the driver how it ended.
 local function error_handler(err)
@@ -217,6 +233,20 @@ local function task_body(fn, ...)
     return DONE, unpack(results, 2, results.n)
   end
   return FAIL, results[2]
+end
+
+-- A coroutine.spawn task is made here and started up to a park: the driver
+-- gets a running coroutine to resume (lupa cannot make one while Lua calls it,
+-- and hands over a coroutine that has not started as a plain function).
+local function parked_body(fn)
+  raw_yield()
+  return task_body(fn)
+end
+user_coroutine.spawn = function(fn)
+  if type(fn) ~= "function" then error("coroutine.spawn: expected a function", 2) end
+  local co = raw_create(parked_body)
+  raw_resume(co, fn)
+  return op("spawn_task", co)
 end
 
 -- ---------------------------------------------------------------------------

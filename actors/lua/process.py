@@ -28,7 +28,8 @@ from actors.channel import Channel
 from actors.lua import stdlib
 from actors.lua.core import LUA_OP, LuaCore
 from actors.lua.pool import StatePool
-from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text
+from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text, text_or_bytes
+from actors.pid import PID, is_pid_text
 from actors.seam import SpawnRequest, StartMessage
 
 __all__ = ["LuaCode", "LuaProcess", "process_factory"]
@@ -36,6 +37,13 @@ __all__ = ["LuaCode", "LuaProcess", "process_factory"]
 logger = logging.getLogger("actors.lua")
 
 _SUPPORTED_OPTIONS = ("trap_links",)
+
+_SENT = (True,)
+_PID_TEXTS: dict[bytes, PID] = {}
+"""Destinations Lua named by PID text, parsed (Lua sends to the same few PIDs again and again)."""
+
+_ADDRESSED = frozenset(("send", "terminate", "cancel", "monitor", "unmonitor", "link", "unlink"))
+"""Operations whose first argument is the destination process."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +158,62 @@ class LuaProcess(CoroutineDriver):
         process = self.process
         return process is not None and process._kill
 
+    def waits_on_io(self, name: str, args: tuple[Any, ...]) -> bool:
+        """True when operation ``name`` would wait on I/O (a workflow's signal, a Temporal start).
+
+        Such operations are yielded to the scheduler even when they could be
+        done at once: done inside the Lua state, they would hold up every
+        process that shares it for a round trip.
+        """
+        if name in _ADDRESSED:
+            node = self._process.node
+            try:
+                return not node.in_memory(node.resolve(text(args[0])))
+            except errors.Error:
+                return False  # the operation itself reports the bad destination
+        if name == "spawn":
+            return not self._process.node.in_memory(host_id=text(args[1]))
+        return False
+
     def op_pid(self, task: Task | None) -> tuple[bool, Any]:
         return True, (str(self._process.pid),)
 
     def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
         return True, (self.code.entry_id,)
+
+    def send_now(self, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[Any, ...] | None:
+        """``process.send`` from inside a task: its Lua results, or ``None`` to yield it instead.
+
+        The hottest operation of a Lua program, so ``LuaCore.immediate``
+        calls it directly: a PID's text is parsed once, a single plain
+        payload skips the general conversion.
+        """
+        process = self._process
+        node = process.node
+        try:
+            pid = _PID_TEXTS.get(dest)
+            if pid is None:
+                pid = node.resolve(text(dest))
+                if type(dest) is bytes and is_pid_text(str(pid)) and str(pid).encode() == dest:
+                    if len(_PID_TEXTS) >= 4096:
+                        _PID_TEXTS.clear()
+                    _PID_TEXTS[dest] = pid
+            if not node.in_memory(pid):
+                return None
+            if count == 1 and len(packed) == 1:
+                value = packed[0]
+                kind = type(value)
+                if kind is bytes:
+                    value = text_or_bytes(value)
+                elif not (kind is int or kind is float or kind is bool):
+                    value = self._lua(value)
+                node.send(pid, text(topic), value)
+            else:
+                node.send(pid, text(topic), *self._payloads(count, packed))
+        except errors.Error as err:
+            assert self.core is not None
+            return self.core.error_result(err)
+        return _SENT
 
     def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[bool, Any]:
         try:

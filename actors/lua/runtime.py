@@ -86,8 +86,10 @@ class LuaState:
     has a state of its own (``deterministic=True``).
 
     The prelude calls back into Python for operations performed outside a
-    coroutine; the call goes to the driver *bound* to the calling thread with
-    :meth:`bind` (the process or workflow whose Lua code is running).
+    coroutine (``host``) and, in a process state, for those a task can have
+    done without yielding (``host_now``); the call goes to the driver *bound*
+    to the calling thread with :meth:`bind` (the process or workflow whose
+    Lua code is running).
     """
 
     def __init__(
@@ -124,6 +126,10 @@ class LuaState:
         self.RAISE = f"\0raise:{token}".encode()
         self.DONE = f"\0done:{token}".encode()
         self.FAIL = f"\0fail:{token}".encode()
+        # The statuses of host_now() (see LuaCore.immediate).
+        self.GO = f"\0go:{token}".encode()
+        self.PAUSE = f"\0pause:{token}".encode()
+        self.BLOCK = f"\0block:{token}".encode()
         config = self.lua.table()
         config[b"deterministic"] = deterministic
         for key, marker in (
@@ -131,8 +137,15 @@ class LuaState:
             (b"RAISE", self.RAISE),
             (b"DONE", self.DONE),
             (b"FAIL", self.FAIL),
+            (b"GO", self.GO),
+            (b"PAUSE", self.PAUSE),
+            (b"BLOCK", self.BLOCK),
         ):
             config[key] = marker
+        if not deterministic:
+            # Processes perform operations from inside a task without yielding when they
+            # can; a workflow yields every one, so that its scheduler sees (and replays) it.
+            config[b"host_now"] = self._host_now
         self.api = self.lua.execute(prelude_source().encode(), self._host, config)
         self._new_error = self.api[b"new_error"]
         self._is_error = self.api[b"is_error"]
@@ -157,6 +170,13 @@ class LuaState:
             error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
             return (self.RAISE, self.error_to_lua(error))
         return driver.direct(name, *args)
+
+    def _host_now(self, name: bytes, *args: Any) -> Any:
+        driver = getattr(self._bound, "driver", None)
+        if driver is None:
+            error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
+            return (self.RAISE, self.error_to_lua(error))
+        return driver.immediate(name, *args)
 
     # -- code ------------------------------------------------------------------------------------
 
