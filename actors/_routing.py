@@ -44,6 +44,8 @@ class Router:
     global arrival order.
     """
 
+    __slots__ = ("_by_topic", "_events", "_events_pending", "_inbox", "_seq", "_topics", "dirty")
+
     def __init__(self) -> None:
         self._by_topic: dict[str, deque[tuple[int, Message]]] = {}
         self._events_pending: deque[Exit | LinkDown | Cancel] = deque()

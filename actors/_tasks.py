@@ -72,6 +72,19 @@ class Task:
 class Scheduler:
     """Runs a process's tasks until all of them wait.  See the module docstring."""
 
+    __slots__ = (
+        "_next_id",
+        "_runnable",
+        "_spent",
+        "budget",
+        "driver",
+        "main",
+        "outcome",
+        "paused",
+        "router",
+        "tasks",
+    )
+
     def __init__(self, driver: Driver, router: Router | None = None) -> None:
         self.driver = driver
         self.router = router

@@ -29,6 +29,8 @@ __all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask"]
 
 LUA_OP = "lua"  # (LUA_OP, name, args)
 
+_GENERAL = object()  # LuaCore.immediate: not one of the hottest operations
+
 logger = logging.getLogger("actors.lua")
 
 
@@ -165,6 +167,8 @@ def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tup
 class LuaCore:
     """Dispatches a Lua program's operations; owns the program's Lua state."""
 
+    __slots__ = ("_handlers", "_subscriptions", "router", "scheduler", "state", "world")
+
     def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, world: Any) -> None:
         self.state = state
         self.router = router
@@ -172,10 +176,6 @@ class LuaCore:
         self.world = world
         self._subscriptions: dict[int, tuple[Any, Channel]] = {}
         self._handlers: dict[str, Any] = {}
-        self._fast: dict[bytes, Any] = {b"chan_recv": self._receive_now}
-        send_now = getattr(world, "send_now", None)
-        if send_now is not None:
-            self._fast[b"send"] = send_now
 
     def subscription(self, channel: Channel) -> Any:
         """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
@@ -270,11 +270,18 @@ class LuaCore:
         has to wait (or may wait on I/O): the task then yields it as usual.
         """
         state = self.state
-        fast = self._fast.get(name)
-        if fast is not None:  # the hottest operations, without the general dispatch
-            values = fast(*args)
+        # The hottest operations first, without the general dispatch.
+        if name == b"send":
+            values = self.world.send_now(*args)
+        elif name == b"chan_recv":
+            values = self._receive_now(*args)
+        elif name == b"spawn":
+            values = self.world.spawn_now(*args)
+        else:
+            values = _GENERAL
+        if values is not _GENERAL:
             if values is None:
-                return (state.BLOCK, name, *args)
+                return self._block(name, args)
             if values and values[0] is state.RAISE:
                 return values
             return (state.PAUSE if self.scheduler.charge() else state.GO, *values)
@@ -283,11 +290,21 @@ class LuaCore:
         op_name = name.decode()
         completed = None if self.world.waits_on_io(op_name, args) else self._perform_now(op_name, args)
         if completed is None:
-            return (state.BLOCK, name, *args)
+            return self._block(name, args)
         outcome = self._to_lua_outcome(completed)
         if outcome and outcome[0] is state.RAISE:
             return outcome
         return (state.PAUSE if self.scheduler.charge() else state.GO, *outcome)
+
+    def _block(self, name: bytes, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``BLOCK`` and the operation, for the prelude to yield: its strings go back
+        into Lua, so they are measured like any other push (a state at its cap)."""
+        state = self.state
+        try:
+            return (state.BLOCK, name, *state.measured(state.to_lua_all, args))
+        except errors.Error as refused:
+            state.lift_cap()  # restored when the task next yields (LuaTask.send)
+            return (state.RAISE, state.error_to_lua(refused))
 
     def _receive_now(self, handle: Any) -> tuple[Any, ...] | None:
         """``channel:receive()`` from inside a task: ``(value, ok)`` for Lua, or ``None`` to wait."""
@@ -304,6 +321,10 @@ class LuaCore:
         if value is None or kind is int or kind is float or kind is bool:
             return received
         return self._to_lua_outcome((True, received))
+
+    def lua_results(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An operation's results as Lua values (``RAISE`` and an error when they do not fit)."""
+        return self._to_lua_outcome((True, values))
 
     def error_result(self, err: errors.Error) -> tuple[Any, ...]:
         """The Lua results ``nil, err`` (how an operation reports an expected failure)."""

@@ -226,13 +226,14 @@ local function error_handler(err)
   return new_error(errors.INTERNAL, tostring(err), nil, nil, traceback(tostring(err), 2))
 end
 
+local function task_end(ok, ...)
+  if ok then return DONE, ... end
+  return FAIL, (...)
+end
+
 local function task_body(fn, ...)
   if watching then sethook(watchdog, "", WATCH_EVERY) end  -- this task's own coroutine
-  local results = pack(xpcall(fn, error_handler, ...))
-  if results[1] then
-    return DONE, unpack(results, 2, results.n)
-  end
-  return FAIL, results[2]
+  return task_end(xpcall(fn, error_handler, ...))
 end
 
 -- A coroutine.spawn task is made here and started up to a park: the driver
@@ -486,7 +487,7 @@ local function spawn_with(spec, id, host_id, ...)
   return op("spawn", id, host_id, spec, select("#", ...), ...)
 end
 
-function process.spawn(id, host_id, ...) return spawn_with({}, id, host_id, ...) end
+function process.spawn(id, host_id, ...) return spawn_with(nil, id, host_id, ...) end
 function process.spawn_monitored(id, host_id, ...) return spawn_with({monitor = true}, id, host_id, ...) end
 function process.spawn_linked(id, host_id, ...) return spawn_with({link = true}, id, host_id, ...) end
 function process.spawn_linked_monitored(id, host_id, ...)
@@ -501,7 +502,7 @@ local function exec_with(spec, id, host_id, ...)
   return op("exec", id, host_id, spec, select("#", ...), ...)
 end
 
-function process.exec(id, host_id, ...) return exec_with({}, id, host_id, ...) end
+function process.exec(id, host_id, ...) return exec_with(nil, id, host_id, ...) end
 
 function process.terminate(dest)
   check_dest(dest, "process.terminate")
@@ -783,32 +784,40 @@ local modules = {
 -- writable from user code. Library tables reach user code only as read-only
 -- views made per process (nested tables too); a process can shadow a global
 -- in its own environment, never change what another process sees.
+-- A view's metatable is shared by every view of the same table (it holds no
+-- view: each function gets the view as its first argument), so a view costs
+-- one table. __metatable keeps the shared metatable out of user code's reach.
+local view_metas = setmetatable({}, {__mode = "k"})
 local function read_only(name, source)
-  local view = {}
-  return setmetatable(view, {
-    __index = function(_, key)
-      local value = source[key]
-      if type(value) == "table" and getmetatable(value) == nil then
-        value = read_only(name .. "." .. tostring(key), value)
-        rawset(view, key, value)  -- this process's own view
-      end
-      return value
-    end,
-    __newindex = function() error(name .. " is read-only", 2) end,
-    -- Iterate the source through this view: the source itself never reaches user code.
-    __pairs = function()
-      local key
-      return function()
-        local value
-        key, value = next(source, key)
-        if key == nil then return nil end
-        if type(value) == "table" and getmetatable(value) == nil then value = view[key] end
-        return key, value
-      end, view, nil
-    end,
-    __len = function() return #source end,
-    __metatable = false,
-  })
+  local meta = view_metas[source]
+  if meta == nil then
+    meta = {
+      __index = function(view, key)
+        local value = source[key]
+        if type(value) == "table" and getmetatable(value) == nil then
+          value = read_only(name .. "." .. tostring(key), value)
+          rawset(view, key, value)  -- this process's own view
+        end
+        return value
+      end,
+      __newindex = function() error(name .. " is read-only", 2) end,
+      -- Iterate the source through this view: the source itself never reaches user code.
+      __pairs = function(view)
+        local key
+        return function()
+          local value
+          key, value = next(source, key)
+          if key == nil then return nil end
+          if type(value) == "table" and getmetatable(value) == nil then value = view[key] end
+          return key, value
+        end, view, nil
+      end,
+      __len = function() return #source end,
+      __metatable = false,
+    }
+    view_metas[source] = meta
+  end
+  return setmetatable({}, meta)
 end
 
 -- os.time{...} read as UTC (a workflow must not depend on the worker's time
@@ -960,7 +969,46 @@ end
 local real_load = load
 local always_allowed = {errors = true, channel = true, process = true}
 
--- Library views are made on first use, in the environment that asked.
+-- What each environment may require (its entry's modules list), and the
+-- functions made for it on first use: most programs never call require or
+-- load, so an environment starts as one empty table.
+local env_allowed = setmetatable({}, {__mode = "k"})
+local allowed_sets = setmetatable({}, {__mode = "k"})
+
+local function allowed_set(allowed_list)
+  local allowed = allowed_sets[allowed_list]
+  if allowed == nil then
+    allowed = {}
+    for _, name in ipairs(allowed_list) do allowed[name] = true end
+    allowed_sets[allowed_list] = allowed
+  end
+  return allowed
+end
+
+local env_functions = {
+  require = function(env)
+    local allowed = env_allowed[env]
+    return function(name)
+      if type(name) ~= "string" then error("require: module name must be a string", 2) end
+      local module = modules[name]
+      if module == nil then error("module '" .. name .. "' does not exist", 2) end
+      if not allowed[name] and not always_allowed[name] then
+        error("module '" .. name .. "' is not allowed: add it to the entry's modules list", 2)
+      end
+      return read_only(name, module)
+    end
+  end,
+  load = function(env)
+    return function(chunk, chunkname, mode, chunk_env)
+      if mode ~= nil and mode ~= "t" then return nil, "only text chunks can be loaded" end
+      return real_load(chunk, chunkname, "t", chunk_env or env)
+    end
+  end,
+  _G = function(env) return env end,
+}
+
+-- Library views and the functions above are made on first use, in the
+-- environment that asked.
 local env_meta = {
   __index = function(env, key)
     local library = libraries[key]
@@ -969,6 +1017,12 @@ local env_meta = {
       rawset(env, key, view)
       return view
     end
+    local make = env_functions[key]
+    if make ~= nil then
+      local value = make(env)
+      rawset(env, key, value)
+      return value
+    end
     return builtins[key]
   end,
   __metatable = false,
@@ -976,25 +1030,9 @@ local env_meta = {
 
 -- A process's own global environment.
 local function new_env(allowed_list)
-  local allowed = {}
-  for _, name in ipairs(allowed_list or {}) do allowed[name] = true end
-  local env = {}
-  env.print = print_line
-  env.require = function(name)
-    if type(name) ~= "string" then error("require: module name must be a string", 2) end
-    local module = modules[name]
-    if module == nil then error("module '" .. name .. "' does not exist", 2) end
-    if not allowed[name] and not always_allowed[name] then
-      error("module '" .. name .. "' is not allowed: add it to the entry's modules list", 2)
-    end
-    return read_only(name, module)
-  end
-  env.load = function(chunk, chunkname, mode, chunk_env)
-    if mode ~= nil and mode ~= "t" then return nil, "only text chunks can be loaded" end
-    return real_load(chunk, chunkname, "t", chunk_env or env)
-  end
-  env._G = env
-  return setmetatable(env, env_meta)
+  local env = setmetatable({print = print_line}, env_meta)
+  env_allowed[env] = allowed_set(allowed_list or {})
+  return env
 end
 
 -- An entry's source compiled once per state, as a factory: calling it with

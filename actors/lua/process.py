@@ -138,8 +138,10 @@ class LuaProcess(CoroutineDriver):
 
     def _payloads(self, count: int, packed: tuple[Any, ...]) -> tuple[Any, ...]:
         """The ``count`` values Lua passed after the count (trailing nils included)."""
-        from_lua = self._lua
-        return tuple(from_lua(packed[index]) if index < len(packed) else None for index in range(int(count)))
+        assert self.core is not None
+        values = tuple(map(self.core.state.from_lua, packed[: int(count)]))
+        missing = int(count) - len(values)
+        return values + (None,) * missing if missing > 0 else values
 
     def _wake_later(self, task: Task, *values: Any) -> None:
         """Wake ``task`` from another thread: through this process's mailbox."""
@@ -225,10 +227,14 @@ class LuaProcess(CoroutineDriver):
     # -- spawning ---------------------------------------------------------------------------------
 
     def _spawn_request(self, entry_id: Any, spec: Any, count: int, packed: tuple[Any, ...]) -> SpawnRequest:
+        process = self._process
+        if spec is None:  # a plain process.spawn: the child inherits the context as it is
+            return SpawnRequest(
+                text(entry_id), self._payloads(count, packed), process.pid, context=process.context or None
+            )
         spec_data = self._lua(spec) or {}
         if not isinstance(spec_data, dict):
             spec_data = {}
-        process = self._process
         context = dict(process.context or {})
         context.update(spec_data.get("context") or {})
         messages = tuple(
@@ -249,6 +255,24 @@ class LuaProcess(CoroutineDriver):
             spec_data.get("options") or None,
             messages,
         )
+
+    def spawn_now(
+        self, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
+    ) -> tuple[Any, ...] | None:
+        """``process.spawn`` from inside a task (``LuaCore.immediate``): ``None`` to yield it
+        when the host starts processes through I/O (a workflow host)."""
+        node = self._process.node
+        host = text(host_id)
+        if not node.in_memory(host_id=host):
+            return None
+        try:
+            request = self._spawn_request(entry_id, spec, count, packed)
+            pid = node.spawn_request(request, host, self._process)
+        except errors.Error as err:
+            assert self.core is not None
+            return self.core.error_result(err)
+        assert self.core is not None
+        return self.core.lua_results((str(pid),))
 
     def op_spawn(
         self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
