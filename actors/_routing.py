@@ -48,7 +48,7 @@ class Router:
 
     def __init__(self) -> None:
         self._by_topic: dict[str, deque[tuple[int, Message]]] = {}
-        self._events_pending: deque[Exit | LinkDown | Cancel] = deque()
+        self._events_pending: deque[Exit | LinkDown | Cancel] | None = None  # made on first event
         self._seq = 0
         self._topics: dict[str, _Subscription] = {}
         self._inbox: Channel | None = None
@@ -67,12 +67,14 @@ class Router:
         self.dirty = True
 
     def push_event(self, event: Exit | LinkDown | Cancel) -> None:
+        if self._events_pending is None:
+            self._events_pending = deque()
         self._events_pending.append(event)
         self.dirty = True
 
     @property
     def pending_count(self) -> int:
-        return len(self._events_pending) + sum(len(queue) for queue in self._by_topic.values())
+        return len(self._events_pending or ()) + sum(len(queue) for queue in self._by_topic.values())
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class Router:
                 channel.close()
         self._topics.clear()
         self._by_topic.clear()
-        self._events_pending.clear()
+        self._events_pending = None
 
 
 def validate_listen_topic(topic: str) -> None:

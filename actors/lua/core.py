@@ -31,6 +31,9 @@ LUA_OP = "lua"  # (LUA_OP, name, args)
 
 _GENERAL = object()  # LuaCore.immediate: not one of the hottest operations
 
+_HANDLERS: dict[tuple[type, str], tuple[bool, Any]] = {}
+"""``(world class, operation)`` -> ``(on the world?, op_<name> function)``, found once."""
+
 logger = logging.getLogger("actors.lua")
 
 
@@ -167,18 +170,19 @@ def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tup
 class LuaCore:
     """Dispatches a Lua program's operations; owns the program's Lua state."""
 
-    __slots__ = ("_handlers", "_subscriptions", "router", "scheduler", "state", "world")
+    __slots__ = ("_subscriptions", "router", "scheduler", "state", "world")
 
     def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, world: Any) -> None:
         self.state = state
         self.router = router
         self.scheduler = scheduler
         self.world = world
-        self._subscriptions: dict[int, tuple[Any, Channel]] = {}
-        self._handlers: dict[str, Any] = {}
+        self._subscriptions: dict[int, tuple[Any, Channel]] | None = None  # made on first use
 
     def subscription(self, channel: Channel) -> Any:
         """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
+        if self._subscriptions is None:
+            self._subscriptions = {}
         wrapper = self._subscriptions.get(id(channel))
         if wrapper is None:
             wrapper = self._subscriptions[id(channel)] = (self.state.wrap_channel(channel), channel)
@@ -231,14 +235,22 @@ class LuaCore:
     # -- dispatch ----------------------------------------------------------------------------
 
     def dispatch(self, task: Task | None, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        handler = self._handlers.get(name)
-        if handler is None:
-            handler = getattr(self.world, "op_" + name, None) or getattr(self, "op_" + name, None)
-            if handler is None:
-                return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
-            self._handlers[name] = handler
+        world = self.world
+        key = (world.__class__, name)
+        found = _HANDLERS.get(key)
+        if found is None:
+            method = getattr(world.__class__, "op_" + name, None)
+            if method is not None:
+                found = (True, method)
+            else:
+                method = getattr(LuaCore, "op_" + name, None)
+                if method is None:
+                    return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+                found = (False, method)
+            _HANDLERS[key] = found
+        on_world, handler = found
         try:
-            return handler(task, *args)
+            return handler(world if on_world else self, task, *args)
         except errors.Error as err:
             return False, err
         except ChannelClosed as closed:
@@ -404,7 +416,8 @@ class LuaCore:
 
     def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
         channel = _channel(handle)
-        self._subscriptions.pop(id(channel), None)
+        if self._subscriptions is not None:
+            self._subscriptions.pop(id(channel), None)
         return True, (self.router.unlisten(channel),)
 
     def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
