@@ -168,6 +168,126 @@ def test_time_durations_sleep_now_and_timers(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_time_dates_locations_layouts_and_rounding_are_gos(tmp_path: Path) -> None:
+    """The time module's calendar side, with the values Go's time package gives."""
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        return {main = function()
+          local t = time.date(2024, time.DECEMBER, 25, 10, 30, 0, 0, time.utc)
+          local ny = time.load_location("America/New_York")
+          local meeting = time.date(2024, time.JANUARY, 15, 14, 0, 0, 0, ny)
+          local y, m, d = meeting:date()
+          local h, mi, s = meeting:clock()
+          local parsed = time.parse(time.RFC3339, "2024-12-29T15:04:05Z")
+          local offset = time.parse("2006-01-02 15:04:05 -0700", "2024-12-29 14:30:00 -0500")
+          local wall = time.parse("2006-01-02 15:04", "2024-12-29 14:30", ny)
+          local _, bad = time.parse(time.RFC3339, "invalid")
+          local _, no_day = time.parse(time.DATE_ONLY, "2023-02-29")
+          local _, unknown = time.load_location("Unknown/Zone")
+          local ist = time.fixed_zone("IST", 5 * 3600 + 30 * 60)
+          local x = time.date(2024, 1, 15, 10, 40, 0, 0, time.utc)
+          return {
+            t:format_rfc3339(), t:format(time.DATE_ONLY), t:format("Mon Jan 2, 2006 3:04PM"),
+            meeting:format_rfc3339(), meeting:utc():format_rfc3339(), {y, m, d, h, mi, s},
+            meeting:weekday(), meeting:year_day(), meeting:location():string(),
+            parsed:format_rfc3339(), offset:format(time.RFC1123Z), offset:utc():format_rfc3339(),
+            wall:format_rfc3339(), bad:kind(), no_day:kind(), unknown:kind(),
+            t:in_location(ist):format(time.RFC822), t:in_location(ist):hour(),
+            time.date(2024, 1, 31, 0, 0, 0, 0, time.utc):add_date(0, 1, 0):format(time.DATE_ONLY),
+            time.date(2024, 10, 32, 25, 0, 0, 0, time.utc):format(time.DATE_TIME),
+            x:round(time.parse_duration("1h")):format(time.TIME_ONLY),
+            x:truncate(time.parse_duration("15m")):format(time.TIME_ONLY),
+            time.unix(1703862245, 500000000):format(time.RFC3339NANO),
+            time.date(2024, 3, 10, 2, 30, 0, 0, ny):format_rfc3339(),  -- in the spring-forward gap
+            t:add("24h"):sub(t):hours(), time.SATURDAY, time.MARCH,
+          }
+        end}
+        """,
+    )
+    assert result == [
+        "2024-12-25T10:30:00Z",
+        "2024-12-25",
+        "Wed Dec 25, 2024 10:30AM",
+        "2024-01-15T14:00:00-05:00",
+        "2024-01-15T19:00:00Z",
+        [2024, 1, 15, 14, 0, 0],
+        1,  # Monday
+        15,
+        "America/New_York",
+        "2024-12-29T15:04:05Z",
+        "Sun, 29 Dec 2024 14:30:00 -0500",
+        "2024-12-29T19:30:00Z",
+        "2024-12-29T14:30:00-05:00",
+        errors.INVALID,
+        errors.INVALID,
+        errors.NOT_FOUND,
+        "25 Dec 24 16:00 IST",
+        16,
+        "2024-03-02",  # February 31 is March 2, as in Go
+        "2024-11-02 01:00:00",
+        "11:00:00",
+        "10:30:00",
+        "2023-12-29T15:04:05.5Z",
+        "2024-03-10T01:30:00-05:00",  # Go's choice in a gap
+        24.0,
+        6,
+        3,
+    ]
+
+
+def test_time_refuses_what_is_not_a_duration_or_a_representable_time(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        return {main = function()
+          local _, nan = time.sleep(0 / 0)
+          local _, huge = time.after(math.huge)
+          local _, year_zero = time.parse("15:04", "10:30")  -- Go's year 0: before 1678
+          local ok, wrong = pcall(function() return time.now():sub("yesterday") end)
+          return {nan:kind(), huge:kind(), year_zero:kind(), year_zero:message(), ok, tostring(wrong)}
+        end}
+        """,
+    )
+    assert result[:5] == [
+        errors.INVALID,
+        errors.INVALID,
+        errors.INVALID,
+        "time out of range: a Time holds years 1678 to 2262",
+        False,
+    ]
+    assert "Time:sub: expected a Time" in result[5]
+
+
+def test_load_runs_text_in_bt_mode_but_never_binary_and_random_zero_is_an_integer(tmp_path: Path) -> None:
+    result = run_lua(
+        tmp_path,
+        """
+        return {main = function()
+          local f = load("return 1 + 1", "x", "bt")
+          local g, binary = load(string.char(27) .. "Lua", "y", "bt")
+          local h, only_b = load("return 2", "z", "b")
+          local draws = {}
+          for i = 1, 8 do draws[math.random(0)] = true end
+          local distinct = 0
+          for _ in pairs(draws) do distinct = distinct + 1 end
+          return {f(), g == nil, binary, h == nil, only_b, math.type(math.random(0)), distinct}
+        end}
+        """,
+    )
+    assert result == [
+        2,
+        True,
+        "attempt to load a binary chunk (mode is 't')",
+        True,
+        "only text chunks can be loaded",
+        "integer",
+        8,
+    ]
+
+
 SEED_REQUEST_RESPONSE = """
 local time = require("time")
 return {main = function(target)

@@ -85,7 +85,8 @@ def _record(tmp_path_factory: pytest.TempPathFactory, out: Path) -> Iterator[dic
                 "hour": "00",  # UTC, though this process is on UTC+5:30
                 "midnight": 1796083200,
                 "names": "table: 0x00000001 function: 0x00000002",
-                "table_keys": "determinism_workflow.lua:24: pairs: a table with table keys has no "
+                "local_clock": "00:00 1796083200",  # time.localtz is UTC in a workflow
+                "table_keys": "determinism_workflow.lua:27: pairs: a table with table keys has no "
                 "deterministic order in a workflow; key it by a string or number",
             }
             client = runtime.clients["app:temporal_client"]

@@ -22,7 +22,7 @@ from actors import errors
 from actors._routing import Router
 from actors._tasks import PAUSE, SPAWN, YIELD, Scheduler, Task
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_case
-from actors.lua import stdlib
+from actors.lua import gotime, stdlib
 from actors.lua.runtime import LuaMemoryError, LuaState, text
 
 __all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask"]
@@ -152,6 +152,14 @@ class LuaTask:
         # A bare coroutine.yield() in a task: just let the others run.
         self._pending = YIELD
         return (YIELD,)
+
+
+def _integer(value: Any, what: str) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise errors.Error(errors.INVALID, f"{what}: expected integers, got {value!r}")
 
 
 def _channel(handle: Any) -> Channel:
@@ -429,8 +437,48 @@ class LuaCore:
     def op_format_duration(self, task: Task | None, ns: int) -> tuple[bool, Any]:
         return True, (stdlib.format_duration(int(ns)),)
 
-    def op_format_time(self, task: Task | None, ns: int, layout: Any) -> tuple[bool, Any]:
-        return True, (stdlib.format_time(int(ns), text(layout)),)
+    def op_format_time(self, task: Task | None, ns: int, layout: Any, zone: Any = b"") -> tuple[bool, Any]:
+        return True, (gotime.format_layout(int(ns), text(zone), text(layout)),)
+
+    def op_time_fields(self, task: Task | None, ns: int, zone: Any) -> tuple[bool, Any]:
+        return True, gotime.fields(int(ns), text(zone))
+
+    def op_time_date(self, task: Task | None, *values: Any) -> tuple[bool, Any]:
+        *numbers, zone = values
+        try:
+            return True, (gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_time_add_date(
+        self, task: Task | None, ns: int, zone: Any, years: Any, months: Any, days: Any
+    ) -> tuple[bool, Any]:
+        counts = (_integer(value, "Time:add_date") for value in (years, months, days))
+        return True, (gotime.add_date(int(ns), text(zone), *counts),)  # raises INVALID out of range
+
+    def op_time_round(self, task: Task | None, ns: int, step: int, nearest: Any) -> tuple[bool, Any]:
+        return True, (gotime.round_to(int(ns), int(step), nearest=bool(nearest)),)
+
+    def op_time_parse(self, task: Task | None, layout: Any, value: Any, zone: Any) -> tuple[bool, Any]:
+        try:
+            return True, gotime.parse_layout(text(layout), text(value), text(zone))
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_time_location(self, task: Task | None, name: Any) -> tuple[bool, Any]:
+        try:
+            return True, (gotime.load_location(text(name)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_time_fixed_zone(self, task: Task | None, name: Any, offset: int) -> tuple[bool, Any]:
+        try:
+            return True, (gotime.fixed_zone(text(name), int(offset)),)
+        except errors.Error as err:
+            return True, (None, err)
+
+    def op_time_zone_name(self, task: Task | None, zone: Any) -> tuple[bool, Any]:
+        return True, (gotime.zone_name(text(zone)),)
 
     def op_json_encode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
         try:

@@ -373,7 +373,11 @@ local function duration_ns(value, what)
   local mt = getmetatable(value)
   if mt == "duration" then return value._ns end
   if math_type(value) == "integer" then return value end
-  if math_type(value) == "float" then return math_floor(value + 0.5) end
+  if math_type(value) == "float" then
+    local ns = math_floor(value + 0.5)  -- stays a float when NaN, infinite or beyond 64 bits
+    if math_type(ns) == "integer" then return ns end
+    return nil, new_error(errors.INVALID, (what or "duration") .. ": " .. tostring(value) .. " is not a duration")
+  end
   if type(value) == "string" then
     local ns, err = host("parse_duration", value)
     if ns == nil then return nil, err end
@@ -382,30 +386,143 @@ local function duration_ns(value, what)
   return nil, new_error(errors.INVALID, (what or "duration") .. ": expected a string, a number of nanoseconds or a Duration")
 end
 
+-- A Time is an instant (nanoseconds since the Unix epoch) and the location it
+-- is shown in (_zone: "" for UTC, see actors/lua/gotime.py); its calendar
+-- fields, layouts and zones are Go's, computed on the Python side.
+local Location = {}
+Location.__index = Location
+Location.__metatable = "location"
+local function new_location(zone, name) return setmetatable({_zone = zone, _name = name}, Location) end
+function Location:string() return self._name end
+Location.__tostring = function(self) return self._name end
+
+local function zone_of(loc, what)
+  if loc == nil then return "" end
+  if getmetatable(loc) ~= "location" then error((what or "time") .. ": expected a Location", 3) end
+  return loc._zone
+end
+
+local function new_time_in(ns, zone) return setmetatable({_ns = ns, _zone = zone}, Time) end
+
+local function time_arg(t, what)
+  if getmetatable(t) ~= "time" then error(what .. ": expected a Time", 3) end
+  return t._ns
+end
+
+local function fields(t) return op("time_fields", t._ns, t._zone or "") end
+
 function Time:unix() return self._ns // 1000000000 end
 function Time:unix_nano() return self._ns end
 function Time:add(d)
   local ns, err = duration_ns(d)
   if ns == nil then error(err, 2) end
-  return new_time(self._ns + ns)
+  return new_time_in(self._ns + ns, self._zone)
 end
-function Time:sub(t) return new_duration(self._ns - t._ns) end
-function Time:before(t) return self._ns < t._ns end
-function Time:after(t) return self._ns > t._ns end
-function Time:equal(t) return self._ns == t._ns end
-function Time:format_rfc3339() return op("format_time", self._ns, "RFC3339") end
-function Time:format(layout) return op("format_time", self._ns, layout) end
-Time.__tostring = function(self) return op("format_time", self._ns, "RFC3339") end
+function Time:sub(t) return new_duration(self._ns - time_arg(t, "Time:sub")) end
+function Time:add_date(years, months, days)
+  local zone = self._zone or ""
+  return new_time_in(op("time_add_date", self._ns, zone, years or 0, months or 0, days or 0), zone)
+end
+function Time:before(t) return self._ns < time_arg(t, "Time:before") end
+function Time:after(t) return self._ns > time_arg(t, "Time:after") end
+function Time:equal(t) return self._ns == time_arg(t, "Time:equal") end
+-- Go's zero Time (January 1, year 1) is outside what 64 bits of nanoseconds hold (1678-2262).
+function Time:is_zero() return false end
+function Time:format_rfc3339() return op("format_time", self._ns, "RFC3339", self._zone or "") end
+function Time:format(layout)
+  if type(layout) ~= "string" then error("Time:format: expected a layout string", 2) end
+  return op("format_time", self._ns, layout, self._zone or "")
+end
+function Time:date()
+  local year, month, day = fields(self)
+  return year, month, day
+end
+function Time:clock()
+  local _, _, _, hour, minute, second = fields(self)
+  return hour, minute, second
+end
+function Time:year() return (fields(self)) end
+function Time:month() return (select(2, fields(self))) end
+function Time:day() return (select(3, fields(self))) end
+function Time:hour() return (select(4, fields(self))) end
+function Time:minute() return (select(5, fields(self))) end
+function Time:second() return (select(6, fields(self))) end
+function Time:nanosecond() return self._ns % 1000000000 end
+function Time:weekday() return (select(8, fields(self))) end
+function Time:year_day() return (select(9, fields(self))) end
+function Time:utc() return new_time_in(self._ns, "") end
+function Time:in_local() return new_time_in(self._ns, LOCAL_ZONE) end
+function Time:in_location(loc) return new_time_in(self._ns, zone_of(loc, "Time:in_location")) end
+function Time:location()
+  local zone = self._zone or ""
+  return new_location(zone, op("time_zone_name", zone))
+end
+local function rounding_ns(d, what)
+  if getmetatable(d) ~= "duration" then error(what .. ": expected a Duration", 3) end
+  return d._ns
+end
+-- Go rounds and truncates relative to its zero time (January 1, year 1).
+function Time:truncate(d)
+  return new_time_in(op("time_round", self._ns, rounding_ns(d, "Time:truncate"), false), self._zone)
+end
+function Time:round(d)
+  return new_time_in(op("time_round", self._ns, rounding_ns(d, "Time:round"), true), self._zone)
+end
+Time.__tostring = function(self) return op("format_time", self._ns, "RFC3339", self._zone or "") end
 Time.__eq = function(a, b) return a._ns == b._ns end
 Time.__lt = function(a, b) return a._ns < b._ns end
 Time.__le = function(a, b) return a._ns <= b._ns end
 
 local time = {}
 for k, v in pairs(NS) do time[k] = v end
-time.RFC3339 = "RFC3339"
+for name, layout in pairs(config.time_layouts) do time[name] = layout end
+for i, name in ipairs({"JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST",
+                       "SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER"}) do time[name] = i end
+for i, name in ipairs({"SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"}) do
+  time[name] = i - 1
+end
+-- "Local" is the host's zone; a workflow's is UTC, as its os.date: a replay on
+-- another machine must see the same wall clock.
+local LOCAL_ZONE = config.deterministic and "" or "Local"
+time.utc = new_location("", "UTC")
+time.localtz = new_location(LOCAL_ZONE, "Local")
 
 function time.now() return new_time(op("now")) end
-function time.unix(sec, nsec) return new_time(sec * 1000000000 + (nsec or 0)) end
+function time.unix(sec, nsec)
+  if math_type(sec) ~= "integer" then error("time.unix: seconds must be an integer", 2) end
+  return new_time(sec * 1000000000 + (nsec or 0))
+end
+function time.date(year, month, day, hour, minute, second, nsec, loc)
+  for i, v in ipairs({year, month, day}) do
+    if math_type(v) ~= "integer" then error("time.date: year, month and day must be integers", 2) end
+  end
+  local zone = loc == nil and LOCAL_ZONE or zone_of(loc, "time.date")
+  local ns, err = op("time_date", year, month, day, hour or 0, minute or 0, second or 0, nsec or 0, zone)
+  if ns == nil then return nil, err end
+  return new_time_in(ns, zone)
+end
+function time.parse(layout, value, loc)
+  if type(layout) ~= "string" or type(value) ~= "string" then
+    return nil, new_error(errors.INVALID, "time.parse: expected a layout and a value string")
+  end
+  local ns, zone = op("time_parse", layout, value, zone_of(loc, "time.parse"))
+  if ns == nil then return nil, zone end
+  return new_time_in(ns, zone)
+end
+function time.load_location(name)
+  if type(name) ~= "string" then return nil, new_error(errors.INVALID, "time.load_location: expected a name") end
+  local zone, err = op("time_location", name)
+  if zone == nil then return nil, err end
+  return new_location(zone, name)
+end
+function time.fixed_zone(name, offset)
+  if type(name) ~= "string" or math_type(offset) ~= "integer" then
+    error("time.fixed_zone: expected a name and an offset in seconds", 2)
+  end
+  local zone, err = op("time_fixed_zone", name, offset)
+  if zone == nil then error(err, 2) end
+  return new_location(zone, name)
+end
 function time.parse_duration(value)
   local ns, err = duration_ns(value)
   if ns == nil then return nil, err end
@@ -1000,7 +1117,8 @@ local env_functions = {
   end,
   load = function(env)
     return function(chunk, chunkname, mode, chunk_env)
-      if mode ~= nil and mode ~= "t" then return nil, "only text chunks can be loaded" end
+      -- Text only, whatever the mode allows: a binary chunk could break the sandbox.
+      if mode ~= nil and mode ~= "t" and mode ~= "bt" then return nil, "only text chunks can be loaded" end
       return real_load(chunk, chunkname, "t", chunk_env or env)
     end
   end,
@@ -1077,7 +1195,7 @@ end
 -- A class's methods are reached through a table of their own: with
 -- `Class.__index = Class`, `object.__index` handed user code the class
 -- itself, shared by every process of the state and writable.
-for _, class in ipairs({Error, Channel, Payload, Duration, Time, Timer, Spawner, Executor, Future, Logger}) do
+for _, class in ipairs({Error, Channel, Payload, Duration, Time, Location, Timer, Spawner, Executor, Future, Logger}) do
   local methods = {}
   for key, value in pairs(class) do
     if type(key) ~= "string" or string_sub(key, 1, 2) ~= "__" then methods[key] = value end

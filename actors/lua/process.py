@@ -595,9 +595,18 @@ def process_option_problems(values: Any) -> tuple[errors.Error | None, bool | No
 
 
 def lua_random(uniform: Any, low: Any, high: Any) -> float | int:
-    """Lua's ``math.random`` contract on top of a uniform [0, 1) source."""
+    """Lua's ``math.random`` contract on top of a uniform [0, 1) source.
+
+    ``math.random(0)`` is an integer with all 64 bits random (Lua 5.4), made
+    of four 16-bit draws so that a workflow's recorded source serves it too.
+    """
     if low is None:
         return uniform()
+    if high is None and low == 0:
+        bits = 0
+        for _ in range(4):
+            bits = (bits << 16) | int(uniform() * 65536)
+        return bits - (1 << 64) if bits >= 1 << 63 else bits
     if high is None:
         low, high = 1, low
     low, high = int(low), int(high)

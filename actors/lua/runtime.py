@@ -34,6 +34,7 @@ from lupa import lua55
 from actors import errors
 from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
+from actors.lua import gotime
 from actors.pid import PID
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "HASH_SEED", "LuaState", "lua_type"]
@@ -142,6 +143,9 @@ class LuaState:
             (b"BLOCK", self.BLOCK),
         ):
             config[key] = marker
+        config[b"time_layouts"] = self.lua.table_from(
+            {name.encode(): layout.encode() for name, layout in gotime.LAYOUTS.items()}
+        )
         if not deterministic:
             # Processes perform operations from inside a task without yielding when they
             # can; a workflow yields every one, so that its scheduler sees (and replays) it.

@@ -11,7 +11,6 @@ import json
 import math
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from actors import errors
@@ -19,7 +18,6 @@ from actors import errors
 __all__ = [
     "MAX_RANDOM_BYTES",
     "format_duration",
-    "format_time",
     "json_decode",
     "json_encode",
     "parse_duration",
@@ -112,41 +110,6 @@ def format_duration(ns: int) -> str:
 def _trim(value: float) -> str:
     text = f"{value:.9f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-_GO_LAYOUT = [
-    ("2006", "%Y"),
-    ("01", "%m"),
-    ("02", "%d"),
-    ("15", "%H"),
-    ("04", "%M"),
-    ("05", "%S"),
-    ("Jan", "%b"),
-    ("Mon", "%a"),
-    ("MST", "UTC"),
-]
-_NAMED_LAYOUTS = {
-    "RFC3339": None,
-    "DATE_ONLY": "2006-01-02",
-    "TIME_ONLY": "15:04:05",
-    "DATE_TIME": "2006-01-02 15:04:05",
-}
-
-
-def format_time(ns: int, layout: str = "RFC3339") -> str:
-    """Format a UTC instant: ``RFC3339`` (nanosecond precision as in Go) or a Go layout."""
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
-    fraction = ns % 1_000_000_000
-    named = _NAMED_LAYOUTS.get(layout, layout)
-    if named is None:
-        base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-        if fraction:
-            base += "." + f"{fraction:09d}".rstrip("0")
-        return base + "Z"
-    pattern = named
-    for go, strftime in _GO_LAYOUT:
-        pattern = pattern.replace(go, strftime)
-    return moment.strftime(pattern)
 
 
 # -- JSON -------------------------------------------------------------------------------
