@@ -177,6 +177,12 @@ class Scheduler:
                     pass
         self.tasks.clear()
         self._runnable.clear()
+        # Break the cycles through the driver and the main task (driver -> scheduler ->
+        # main task -> coroutine -> driver), so refcounting frees an ended process at once
+        # instead of the cyclic GC collecting a dozen objects per process later.
+        self.main = None
+        self.driver = None  # type: ignore[assignment]
+        self.router = None
 
     # -- one task step ---------------------------------------------------------------
 

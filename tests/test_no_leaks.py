@@ -5,10 +5,14 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
+from actorflow.app import App
 from actors import Actor, Node, Probe
 
 from .helpers import obeys_cancel, waits
+from .lua_support import HOST, lua_entry, write_app
 
 
 class Child(Actor):
@@ -48,3 +52,44 @@ def test_a_stopped_tree_leaves_nothing_behind() -> None:
     while threading.active_count() > threads_before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert threading.active_count() == threads_before
+
+
+async def says_up(proc: Any, observer: str) -> None:
+    proc.send(observer, "up")
+
+
+def test_an_ended_process_is_freed_at_once_not_left_to_the_cyclic_gc(tmp_path: Path) -> None:
+    """Lua and coroutine processes that end leave no reference cycle behind: refcounting
+    frees them when they end, so a spawn-heavy node does not feed the cyclic GC."""
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("quick")],
+        {"quick.lua": "return {main = function(observer) process.send(observer, 'up') end}"},
+    )
+    with App(app_dir, extensions=[]) as app:
+        assert app.node is not None
+        with Probe(app.node, default_timeout=10) as probe:
+            observer = str(probe.pid)
+            probe.spawn("app:quick", observer)  # warm up: the Lua state pool, caches
+            probe.spawn(says_up, observer)
+            probe.expect_message("up")
+            probe.expect_message("up")
+            gc.collect()
+            gc.disable()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            try:
+                for _ in range(50):
+                    probe.spawn("app:quick", observer)
+                    probe.spawn(says_up, observer)
+                for _ in range(100):
+                    probe.expect_message("up")
+                deadline = time.monotonic() + 5
+                while app.node.process_count() > 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                gc.collect()
+                left = sorted({type(obj).__qualname__ for obj in gc.garbage})
+            finally:
+                gc.set_debug(0)
+                gc.garbage.clear()
+                gc.enable()
+    assert left == []
