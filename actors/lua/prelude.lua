@@ -1086,26 +1086,16 @@ end
 local real_load = load
 local always_allowed = {errors = true, channel = true, process = true}
 
--- What each environment may require (its entry's modules list), and the
--- functions made for it on first use: most programs never call require or
--- load, so an environment starts as one empty table.
-local env_allowed = setmetatable({}, {__mode = "k"})
-local allowed_sets = setmetatable({}, {__mode = "k"})
+-- An entry's require, made once per modules list and shared by the processes
+-- of the entry: a function cannot be changed, and it holds nothing but the list.
+local requires = {}
 
-local function allowed_set(allowed_list)
-  local allowed = allowed_sets[allowed_list]
-  if allowed == nil then
-    allowed = {}
+local function require_for(allowed_list)
+  local require = requires[allowed_list]
+  if require == nil then
+    local allowed = {}
     for _, name in ipairs(allowed_list) do allowed[name] = true end
-    allowed_sets[allowed_list] = allowed
-  end
-  return allowed
-end
-
-local env_functions = {
-  require = function(env)
-    local allowed = env_allowed[env]
-    return function(name)
+    require = function(name)
       if type(name) ~= "string" then error("require: module name must be a string", 2) end
       local module = modules[name]
       if module == nil then error("module '" .. name .. "' does not exist", 2) end
@@ -1114,7 +1104,13 @@ local env_functions = {
       end
       return read_only(name, module)
     end
-  end,
+    requires[allowed_list] = require
+  end
+  return require
+end
+
+-- Made on first use: most programs never call load or read _G.
+local env_functions = {
   load = function(env)
     return function(chunk, chunkname, mode, chunk_env)
       -- Text only, whatever the mode allows: a binary chunk could break the sandbox.
@@ -1147,10 +1143,9 @@ local env_meta = {
 }
 
 -- A process's own global environment.
+local no_modules = {}
 local function new_env(allowed_list)
-  local env = setmetatable({print = print_line}, env_meta)
-  env_allowed[env] = allowed_set(allowed_list or {})
-  return env
+  return setmetatable({print = print_line, require = require_for(allowed_list or no_modules)}, env_meta)
 end
 
 -- An entry's source compiled once per state, as a factory: calling it with
