@@ -550,3 +550,29 @@ def test_a_send_that_waits_on_io_does_not_hold_up_the_processes_sharing_its_lua_
             peer.release.set()
             assert probe.expect_message().topic == "sent"
     assert [(item[2], item[3]) for item in peer.delivered] == [("ping", (1,))]
+
+
+def test_sends_past_the_slice_budget_inside_a_user_coroutine_all_arrive_in_order(tmp_path: Path) -> None:
+    """A slice ends after 256 operations even inside coroutine.wrap (the pause passes up
+    through the user's coroutine) and nothing is lost or reordered."""
+    result = run_lua(
+        tmp_path,
+        """
+        return {main = function()
+          local me = process.pid()
+          local numbers = process.listen("n")
+          local send_all = coroutine.wrap(function(count)
+            for i = 1, count do process.send(me, "n", i) end
+            coroutine.yield("sent")
+            return "done"
+          end)
+          local first = send_all(1000)
+          local in_order = true
+          for i = 1, 1000 do
+            if numbers:receive() ~= i then in_order = false end
+          end
+          return {first, send_all(), in_order}
+        end}
+        """,
+    )
+    assert result == ["sent", "done", True]
