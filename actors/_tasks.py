@@ -115,6 +115,10 @@ class Scheduler:
         self._runnable.append((task, None, None))
         return task
 
+    def end_main(self, ok: bool, result: Any) -> None:
+        """The main coroutine ended before it became a task (it finished in its first run)."""
+        self.outcome = (ok, result)
+
     def wake(self, task: Task, value: Any = None, exc: BaseException | None = None) -> None:
         """Make ``task`` runnable with ``value`` (or ``exc`` to raise in it)."""
         if task.finished:

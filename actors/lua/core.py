@@ -64,6 +64,30 @@ class LuaTask:
             self.thread = core.state.task_body.coroutine(fn, *args)
             self._first = None
 
+    def ended_at_launch(self) -> tuple[bool, Any] | None:
+        """How the program ended if it did in its first run (``LuaState.launch``), else ``None``.
+
+        ``(True, return values)`` or ``(False, LuaFailure)``, as the scheduler
+        would have seen them from the task's first step.
+        """
+        first = self._first
+        if (
+            type(first) is not tuple
+            or not first
+            or (first[0] != self.state.DONE and first[0] != self.state.FAIL)
+        ):
+            return None
+        self._first = None
+        self._started = True
+        self.state.restore_cap()
+        try:
+            self._interpret(first)
+        except StopIteration as stop:
+            return True, stop.value
+        except LuaFailure as failure:
+            return False, failure
+        return None  # pragma: no cover - DONE and FAIL always raise
+
     def send(self, value: Any) -> Any:
         state = self.state
         state.bind(self.core)

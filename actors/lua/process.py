@@ -87,6 +87,17 @@ class LuaProcess(CoroutineDriver):
 
     # -- CoroutineDriver ----------------------------------------------------------------------
 
+    def started(self, process: Process) -> None:
+        self.process = process
+        main = self.create_main(process)
+        scheduler = self.scheduler
+        if not scheduler.tasks:  # a coroutine.spawn task still gets its first step otherwise
+            ended = main.ended_at_launch()
+            if ended is not None:  # a short program (a function.lua call, a worker) ends here
+                scheduler.end_main(*ended)
+                return
+        scheduler.spawn(main, main=True)
+
     def create_main(self, process: Process) -> Any:
         code = self.code
         if code.memory_limit is not None or self.pool is None:
