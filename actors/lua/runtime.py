@@ -239,34 +239,26 @@ class LuaState:
 
     # -- memory: what Python pushes must fit -------------------------------------------------
 
-    def _open_room(self) -> None:
-        """Start a push from Python: measure the room left under the cap.
+    def measured(self, convert: Callable[..., Any], *args: Any) -> Any:
+        """``convert(*args)`` with the room left under the cap measured, under the push lock.
 
         An allocation that fails inside Lua code is an ordinary Lua error, but
         one made on Python's behalf (pushing a message, a result, an argument)
         is not protected: Lua aborts the whole OS process.  So :meth:`to_lua`
-        spends from this room as it converts, and refuses (``LIMIT_EXCEEDED``)
-        a value that might not fit, ``PUSH_RESERVE`` to spare.
-        """
-        cap = self.max_memory
-        self._room = cap - self.lua.get_memory_used() - PUSH_RESERVE if cap else None
-
-    def _close_room(self) -> None:
-        """The push is over: conversions outside one are not measured."""
-        self._room = None
-
-    def measured(self, convert: Callable[..., Any], *args: Any) -> Any:
-        """``convert(*args)`` with the room measured (:meth:`_open_room`), under the push lock.
+        spends from the room measured here as it converts, and refuses
+        (``LIMIT_EXCEEDED``) a value that might not fit, ``PUSH_RESERVE`` to
+        spare; conversions outside a measured push are not counted.
 
         The lock is re-entrant: a caller that pushes the result itself holds it
         around this call, so nothing else fills the room in between.
         """
         with self.push_lock:
-            self._open_room()
+            cap = self.max_memory
+            self._room = cap - self.lua.get_memory_used() - PUSH_RESERVE if cap else None
             try:
                 return convert(*args)
             finally:
-                self._close_room()
+                self._room = None
 
     def _spend(self, size: int) -> None:
         room = self._room - size  # type: ignore[operator]
@@ -345,7 +337,7 @@ class LuaState:
         raise errors.Error(errors.INVALID, f"cannot pass a {kind.__name__} to Lua")
 
     def to_lua_all(self, values: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
-        return tuple(self.to_lua(value) for value in values)
+        return tuple(map(self.to_lua, values))
 
     def error_to_lua(self, err: errors.Error) -> Any:
         details = err.details()
