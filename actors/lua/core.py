@@ -16,6 +16,7 @@ task later with :meth:`LuaCore.resume`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from actors import errors
@@ -176,6 +177,16 @@ class LuaTask:
         # A bare coroutine.yield() in a task: just let the others run.
         self._pending = YIELD
         return (YIELD,)
+
+
+def _value_or_error(compute: Callable[..., Any], *args: Any, spread: bool = False) -> tuple[bool, Any]:
+    """``compute(*args)`` as the operation's value (its values with ``spread``), or
+    ``nil, err`` when it fails as expected: the spec's way of reporting, never a raise."""
+    try:
+        value = compute(*args)
+    except errors.Error as err:
+        return True, (None, err)
+    return True, (value if spread else (value,))
 
 
 def _integer(value: Any, what: str) -> int:
@@ -453,10 +464,7 @@ class LuaCore:
         return True, (self.router.unlisten(channel),)
 
     def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.parse_duration(text(value)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(stdlib.parse_duration, text(value))
 
     def op_format_duration(self, task: Task | None, ns: int) -> tuple[bool, Any]:
         return True, (stdlib.format_duration(int(ns)),)
@@ -469,10 +477,9 @@ class LuaCore:
 
     def op_time_date(self, task: Task | None, *values: Any) -> tuple[bool, Any]:
         *numbers, zone = values
-        try:
-            return True, (gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(
+            lambda: gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone))
+        )
 
     def op_time_add_date(
         self, task: Task | None, ns: int, zone: Any, years: Any, months: Any, days: Any
@@ -484,55 +491,31 @@ class LuaCore:
         return True, (gotime.round_to(int(ns), int(step), nearest=bool(nearest)),)
 
     def op_time_parse(self, task: Task | None, layout: Any, value: Any, zone: Any) -> tuple[bool, Any]:
-        try:
-            return True, gotime.parse_layout(text(layout), text(value), text(zone))
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(gotime.parse_layout, text(layout), text(value), text(zone), spread=True)
 
     def op_time_location(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        try:
-            return True, (gotime.load_location(text(name)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(gotime.load_location, text(name))
 
     def op_time_fixed_zone(self, task: Task | None, name: Any, offset: int) -> tuple[bool, Any]:
-        try:
-            return True, (gotime.fixed_zone(text(name), int(offset)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(gotime.fixed_zone, text(name), int(offset))
 
     def op_time_zone_name(self, task: Task | None, zone: Any) -> tuple[bool, Any]:
         return True, (gotime.zone_name(text(zone)),)
 
     def op_json_encode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.json_encode(self.state.from_lua(value)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(lambda: stdlib.json_encode(self.state.from_lua(value)))
 
     def op_json_decode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.json_decode(text(value)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(stdlib.json_decode, text(value))
 
     def op_uuid_named(self, task: Task | None, version: int, namespace: Any, name: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.uuid_named(int(version), text(namespace), text(name)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(stdlib.uuid_named, int(version), text(namespace), text(name))
 
     def op_uuid_info(self, task: Task | None, what: Any, value: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.uuid_info(text(what), text(value)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(stdlib.uuid_info, text(what), text(value))
 
     def op_uuid_format(self, task: Task | None, value: Any, style: Any) -> tuple[bool, Any]:
-        try:
-            return True, (stdlib.uuid_format(text(value), text(style)),)
-        except errors.Error as err:
-            return True, (None, err)
+        return _value_or_error(stdlib.uuid_format, text(value), text(style))
 
     # Outside a workflow the workflow module answers as the spec says.
     def op_wf_info(self, task: Task | None) -> tuple[bool, Any]:

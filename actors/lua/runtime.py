@@ -170,17 +170,15 @@ class LuaState:
 
     def _host(self, name: bytes, *args: Any) -> Any:
         driver = getattr(self._bound, "driver", None)
-        if driver is None:
-            error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
-            return (self.RAISE, self.error_to_lua(error))
-        return driver.direct(name, *args)
+        return self._unbound(name) if driver is None else driver.direct(name, *args)
 
     def _host_now(self, name: bytes, *args: Any) -> Any:
         driver = getattr(self._bound, "driver", None)
-        if driver is None:
-            error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
-            return (self.RAISE, self.error_to_lua(error))
-        return driver.immediate(name, *args)
+        return self._unbound(name) if driver is None else driver.immediate(name, *args)
+
+    def _unbound(self, name: bytes) -> tuple[Any, ...]:
+        error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
+        return (self.RAISE, self.error_to_lua(error))
 
     # -- code ------------------------------------------------------------------------------------
 
