@@ -206,8 +206,9 @@ class LuaProcess(CoroutineDriver):
         try:
             pid = _PID_TEXTS.get(dest)
             if pid is None:
-                pid = node.resolve(text(dest))
-                if type(dest) is bytes and is_pid_text(str(pid)) and str(pid).encode() == dest:
+                name = text(dest)
+                pid = node.resolve(name)
+                if is_pid_text(name):  # a registered name may move to another process; a PID's text never
                     if len(_PID_TEXTS) >= 4096:
                         _PID_TEXTS.clear()
                     _PID_TEXTS[dest] = pid
