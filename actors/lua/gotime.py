@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from actors import errors
 
 __all__ = [
-    "ZERO_NS",
+    "LAYOUTS",
     "add_date",
     "date",
     "fields",
@@ -29,6 +29,7 @@ __all__ = [
     "format_layout",
     "load_location",
     "parse_layout",
+    "round_to",
     "zone_name",
 ]
 
@@ -162,14 +163,19 @@ def _zone_at(seconds: int, zone: str) -> tuple[int, str | None]:
 
 def fields(ns: int, zone: str) -> tuple[int, ...]:
     """``(year, month, day, hour, minute, second, nanosecond, weekday 0=Sunday, yearday, offset)``."""
+    return _fields(ns, zone)[0]
+
+
+def _fields(ns: int, zone: str) -> tuple[tuple[int, ...], str | None]:
+    """:func:`fields` and the zone's abbreviation at that instant."""
     seconds, nsec = divmod(ns, _NS)
-    offset = _zone_at(seconds, zone)[0]
+    offset, abbreviation = _zone_at(seconds, zone)
     days, clock = divmod(seconds + offset, 86_400)
     year, month, day = _civil_from_days(days)
     hour, rest = divmod(clock, 3600)
     minute, second = divmod(rest, 60)
     yearday = days - _days_from_civil(year, 1, 1) + 1
-    return (year, month, day, hour, minute, second, nsec, (days + 4) % 7, yearday, offset)
+    return (year, month, day, hour, minute, second, nsec, (days + 4) % 7, yearday, offset), abbreviation
 
 
 def _norm(high: int, low: int, base: int) -> tuple[int, int]:
@@ -219,8 +225,7 @@ def add_date(ns: int, zone: str, years: int, months: int, days: int) -> int:
 def format_layout(ns: int, zone: str, layout: str) -> str:
     """Format instant ``ns`` shown in ``zone`` with a Go layout (or a layout constant's name)."""
     layout = LAYOUTS.get(layout, layout)
-    parts = fields(ns, zone)
-    abbreviation = _zone_at(ns // _NS, zone)[1]
+    parts, abbreviation = _fields(ns, zone)
     pieces: list[str] = []
     position = 0
     for match in _TOKENS.finditer(layout):
@@ -231,38 +236,42 @@ def format_layout(ns: int, zone: str, layout: str) -> str:
     return "".join(pieces)
 
 
+# Layout elements that show one field: (year, month, day, hour, minute, second, …) -> text.
+_FIELD_TEXT = {
+    "2006": lambda p: f"{p[0]:04d}",
+    "06": lambda p: f"{p[0] % 100:02d}",
+    "January": lambda p: _MONTHS[p[1] - 1],
+    "Jan": lambda p: _MONTHS[p[1] - 1][:3],
+    "01": lambda p: f"{p[1]:02d}",
+    "1": lambda p: str(p[1]),
+    "02": lambda p: f"{p[2]:02d}",
+    "2": lambda p: str(p[2]),
+    "_2": lambda p: f"{p[2]:2d}",
+    "15": lambda p: f"{p[3]:02d}",
+    "03": lambda p: f"{(p[3] % 12) or 12:02d}",
+    "3": lambda p: str((p[3] % 12) or 12),
+    "PM": lambda p: "PM" if p[3] >= 12 else "AM",
+    "pm": lambda p: "pm" if p[3] >= 12 else "am",
+    "04": lambda p: f"{p[4]:02d}",
+    "4": lambda p: str(p[4]),
+    "05": lambda p: f"{p[5]:02d}",
+    "5": lambda p: str(p[5]),
+    "Monday": lambda p: _DAYS[p[7]],
+    "Mon": lambda p: _DAYS[p[7]][:3],
+    "002": lambda p: f"{p[8]:03d}",
+    "__2": lambda p: f"{p[8]:3d}",
+}
+
+
 def _format_token(token: str, parts: tuple[int, ...], abbreviation: str | None) -> str:
-    year, month, day, hour, minute, second, nsec, weekday, yearday, offset = parts
-    if token in ("January", "Jan"):
-        return _MONTHS[month - 1][: len(token)] if token == "Jan" else _MONTHS[month - 1]
-    if token in ("Monday", "Mon"):
-        return _DAYS[weekday][:3] if token == "Mon" else _DAYS[weekday]
-    simple = {
-        "2006": f"{year:04d}",
-        "06": f"{year % 100:02d}",
-        "01": f"{month:02d}",
-        "1": str(month),
-        "02": f"{day:02d}",
-        "2": str(day),
-        "_2": f"{day:2d}",
-        "002": f"{yearday:03d}",
-        "__2": f"{yearday:3d}",
-        "15": f"{hour:02d}",
-        "03": f"{(hour % 12) or 12:02d}",
-        "3": str((hour % 12) or 12),
-        "04": f"{minute:02d}",
-        "4": str(minute),
-        "05": f"{second:02d}",
-        "5": str(second),
-        "PM": "PM" if hour >= 12 else "AM",
-        "pm": "pm" if hour >= 12 else "am",
-    }
-    if token in simple:
-        return simple[token]
+    field_text = _FIELD_TEXT.get(token)
+    if field_text is not None:
+        return field_text(parts)
+    offset = parts[9]
     if token == "MST":  # Go shows an unnamed zone by its offset
         return abbreviation or _offset_text(offset, "-0700")
     if token[0] in ".,":
-        text = f"{nsec:09d}"[: len(token) - 1]
+        text = f"{parts[6]:09d}"[: len(token) - 1]
         if token[1] == "9":
             text = text.rstrip("0")
             return token[0] + text if text else ""
