@@ -30,8 +30,6 @@ __all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask"]
 
 LUA_OP = "lua"  # (LUA_OP, name, args)
 
-_GENERAL = object()  # LuaCore.immediate: not one of the hottest operations
-
 _HANDLERS: dict[tuple[type, str], tuple[bool, Any]] = {}
 """``(world class, operation)`` -> ``(on the world?, op_<name> function)``, found once."""
 
@@ -324,7 +322,6 @@ class LuaCore:
         ``RAISE`` and an error; ``BLOCK`` and the operation itself when it
         has to wait (or may wait on I/O): the task then yields it as usual.
         """
-        state = self.state
         # The hottest operations first, without the general dispatch.
         if name == b"send":
             values = self.world.send_now(*args)
@@ -332,24 +329,18 @@ class LuaCore:
             values = self._receive_now(*args)
         elif name == b"spawn":
             values = self.world.spawn_now(*args)
+        elif name == b"pause":
+            values = None
         else:
-            values = _GENERAL
-        if values is not _GENERAL:
-            if values is None:
-                return self._block(name, args)
-            if values and values[0] is state.RAISE:
-                return values
-            return (state.PAUSE if self.scheduler.charge() else state.GO, *values)
-        if name == b"pause":
-            return (state.BLOCK, name)
-        op_name = name.decode()
-        completed = None if self.world.waits_on_io(op_name, args) else self._perform_now(op_name, args)
-        if completed is None:
+            op_name = name.decode()
+            completed = None if self.world.waits_on_io(op_name, args) else self._perform_now(op_name, args)
+            values = None if completed is None else self._to_lua_outcome(completed)
+        if values is None:
             return self._block(name, args)
-        outcome = self._to_lua_outcome(completed)
-        if outcome and outcome[0] is state.RAISE:
-            return outcome
-        return (state.PAUSE if self.scheduler.charge() else state.GO, *outcome)
+        state = self.state
+        if values and values[0] is state.RAISE:
+            return values
+        return (state.PAUSE if self.scheduler.charge() else state.GO, *values)
 
     def _block(self, name: bytes, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """``BLOCK`` and the operation, for the prelude to yield: its strings go back
@@ -363,19 +354,17 @@ class LuaCore:
 
     def _receive_now(self, handle: Any) -> tuple[Any, ...] | None:
         """``channel:receive()`` from inside a task: ``(value, ok)`` for Lua, or ``None`` to wait."""
-        if handle.__class__ is not Channel:
-            return self._to_lua_outcome((False, errors.Error(errors.INVALID, "expected a channel")))
-        router = self.router
-        if router.dirty:  # the scheduler flushes before every resume; this runs between two
-            router.flush()
-        received = handle.try_receive()
-        if received is None:
+        try:
+            completed = self._channel_now("chan_recv", (handle,))
+        except errors.Error as err:
+            return self._to_lua_outcome((False, err))
+        if completed is None:
             return None
-        value = received[0]
-        kind = type(value)
-        if value is None or kind is int or kind is float or kind is bool:
-            return received
-        return self._to_lua_outcome((True, received))
+        received = completed[1]
+        kind = type(received[0])
+        if received[0] is None or kind is int or kind is float or kind is bool:
+            return received  # nothing to convert or measure
+        return self._to_lua_outcome(completed)
 
     def lua_results(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """An operation's results as Lua values (``RAISE`` and an error when they do not fit)."""
