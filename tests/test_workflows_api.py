@@ -547,14 +547,19 @@ def test_reuse_policy_task_queue_eager_start_and_child_only_options(app: App, pr
             },
         )
     assert rejected.value.kind() == errors.ALREADY_EXISTS
-    moved = probe.spawn(
+    assert_starts_on_the_queue_named_by(app, probe, "workflow.task_queue", "queue-1")
+
+
+def assert_starts_on_the_queue_named_by(app: App, probe: Probe, option: str, workflow_id: str) -> None:
+    """A spawn whose ``option`` names another task queue starts the workflow there."""
+    started = probe.spawn(
         "app:long_workflow",
         {"iterations": 1},
         host=WORKER,
-        options={"temporal.workflow.id": "queue-1", "workflow.task_queue": "nobody-polls-this"},
+        options={"temporal.workflow.id": workflow_id, option: "nobody-polls-this"},
     )
-    assert describe(app, moved.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
-    terminate(app, "queue-1")
+    assert describe(app, started.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
+    terminate(app, workflow_id)
 
 
 def test_conflict_and_reuse_policies_by_name(app: App, probe: Probe) -> None:
@@ -573,14 +578,7 @@ def test_conflict_and_reuse_policies_by_name(app: App, probe: Probe) -> None:
     with pytest.raises(Error) as refused:  # the last run completed: not a failure
         probe.spawn("app:long_workflow", {"iterations": 1}, host=WORKER, options=only_failed)
     assert refused.value.kind() == errors.ALREADY_EXISTS
-    queued = probe.spawn(
-        "app:long_workflow",
-        {"iterations": 1},
-        host=WORKER,
-        options={"temporal.workflow.id": "queue-2", "temporal.workflow.task_queue": "nobody-polls-this"},
-    )
-    assert describe(app, queued.uniq).raw_description.execution_config.task_queue.name == "nobody-polls-this"
-    terminate(app, "queue-2")
+    assert_starts_on_the_queue_named_by(app, probe, "temporal.workflow.task_queue", "queue-2")
 
 
 def test_terminate_existing_replaces_the_running_workflow(app: App, probe: Probe) -> None:
