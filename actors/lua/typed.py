@@ -93,6 +93,7 @@ _EXPR_END = frozenset({_NAME, _NUM, _STR, ")", "]", "}", "...", "nil", "true", "
 _STAT_AFTER = _EXPR_END | {";", "::", "do", "then", "else", "repeat", "break", None}
 # Tokens that continue a type after a complete one.
 _ATTRIBS = frozenset({"const", "close"})
+_MAX_DEPTH = 100
 # Names Wippy calls as runtime casts or reflection: not erasable.
 _RUNTIME_TYPE_CALLS = frozenset({"typeof", "integer", "number", "boolean", "string", "any", "unknown"})
 
@@ -128,6 +129,8 @@ class _Eraser:
         self.type_names: dict[str, int] = {}  # declared with `type`/`interface` → token index
         self.bound: set[str] = set()  # names the chunk binds as variables
         self.calls: list[int] = []  # identifiers used as callee/receiver in code
+        self.depth = 0
+        self.skip_back: dict[int, int] = {}  # last erased token → the token before its span
         self._tokenize()
 
     # -- lexer -----------------------------------------------------------------------------------
@@ -204,6 +207,19 @@ class _Eraser:
         """Blank tokens ``first`` to ``last - 1`` (and what lies between them)."""
         if last > first:
             self.spans.append((self.st[first], self.en[last - 1]))
+            self.skip_back[last - 1] = first - 1
+
+    def _prev_index(self, i: int) -> int:
+        """The code token before ``i``, looking through erased annotations (-1: none)."""
+        p = i - 1
+        skip_back = self.skip_back
+        while p in skip_back:
+            p = skip_back[p]
+        return p
+
+    def _prev(self, i: int) -> str | None:
+        p = self._prev_index(i)
+        return self.ty[p] if p >= 0 else None
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -246,7 +262,7 @@ class _Eraser:
                 i = self._for(i)
             elif t == "::":
                 i = self._double_colon(i)
-            elif t == "!" and ty[i - 1] in _EXPR_END and i > 0:
+            elif t == "!" and self._prev(i) in _EXPR_END:
                 self._erase(i, i + 1)
                 i += 1
             else:
@@ -259,7 +275,7 @@ class _Eraser:
     def _name(self, i: int) -> int:
         ty, tx = self.ty, self.tx
         text = tx[i]
-        prev = ty[i - 1] if i > 0 else None
+        prev = self._prev(i)
         nxt = ty[i + 1]
         if text in ("type", "export", "interface") and prev in _STAT_AFTER and nxt is _NAME:
             if text == "type" and ty[i + 2] in ("=", "<"):
@@ -268,7 +284,7 @@ class _Eraser:
                 return self._type_declaration(i, i + 1)
             if text == "interface":
                 return self._interface(i)
-        if text == "as" and prev in _EXPR_END and i > 0:
+        if text == "as" and prev in _EXPR_END:
             end = self._as_cast(i)
             if end is not None:
                 return end
@@ -283,7 +299,7 @@ class _Eraser:
         ty = self.ty
         if ty[i + 1] is _NAME and ty[i + 2] == "::":
             return i + 3  # a label
-        if i > 0 and ty[i - 1] in _EXPR_END:
+        if self._prev(i) in _EXPR_END:
             try:
                 end = self._type(i + 1)
             except _Fail as fail:
@@ -302,10 +318,8 @@ class _Eraser:
                 raise self._fail_error(fail, "the cast 'as'") from None
         elif nxt in ("(", "{") or nxt is _STR:
             # Plain Lua reads `as (…)` on a new line as a call of a global `as`.
-            if (
-                "\n" in self.source[self.en[i - 1] : self.st[i]]
-                or "\r" in self.source[self.en[i - 1] : self.st[i]]
-            ):
+            between = self.source[self.en[self._prev_index(i)] : self.st[i]]
+            if "\n" in between or "\r" in between:
                 return None
             try:
                 end = self._type(i + 1)
@@ -515,6 +529,15 @@ class _Eraser:
         return j
 
     def _type(self, j: int, leading_bar: bool = False) -> int:
+        self.depth += 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                raise _Fail(j, f"a type nested at most {_MAX_DEPTH} deep")
+            return self._union(j, leading_bar)
+        finally:
+            self.depth -= 1
+
+    def _union(self, j: int, leading_bar: bool) -> int:
         ty = self.ty
         if leading_bar and ty[j] in ("|", "&"):
             j += 1
@@ -524,7 +547,7 @@ class _Eraser:
             if t == "|" or t == "&":
                 j = self._simple(j + 1)
             elif t is _NAME and self.tx[j] == "extends":  # Check extends Base ? Then : Else
-                j = self._simple(j + 1)
+                j = self._primary(j + 1)
                 j = self._expect(j, "?")
                 j = self._type(j)
                 j = self._expect(j, ":")
