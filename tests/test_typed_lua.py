@@ -549,6 +549,53 @@ def test_nested_generics_close_with_shift_and_ge_tokens() -> None:
     assert "Map" not in erased(source) and ">" not in erased(source)
 
 
+def test_forms_from_wippys_parser_tests() -> None:
+    """Turbofish type arguments, chained casts, asserts, annotations without arguments, …"""
+    assert run(
+        """
+        local function pair<T, U>(a: T, b: U): (T, U) return a, b end
+        local obj = {tag = "o"}
+        function obj:wrap<T>(value: T): {T} return {value, self.tag} end
+        local config = {port = 1}
+        local p1, p2 = pair::<number, string>(1, "x")
+        local w = obj:wrap::<Box<Result<number>>>(5)
+        local fn = obj.wrap::<string>
+        local a = 7
+        local x = a as number as integer
+        local y = a!!!
+        local z: () -> () -> () -> number = nil
+        local v: A<B<C> > = nil
+        local n: number?? = nil
+        local items: {Item?} = {}
+        local t: typeof(config) = config
+        local s: 42 = 42
+        local r: number @integer = 42
+        type Subject = number @element[] @array
+        type Callable = (named: number, string, ... boolean) -> number
+        type Guard = asserts candidate is pkg.deep.Value
+        function assert_ok(value: any?): asserts value
+            assert(value)
+        end
+        function assert_num(value: any): asserts value is number
+            assert(type(value) == "number")
+        end
+        assert_ok(1); assert_num(2)
+        local i = 0
+        ::   again   ::
+        i = i + 1
+        local last = i :: integer
+        ::done::
+        if last < 2 then goto again end
+        return p1, p2, w[1], w[2], fn == obj.wrap, x, y, t.port, s, r, last
+        """
+    ) == (1, "x", 5, "o", True, 7, 7, 1, 42, 42, 2)
+
+
+def test_a_cast_at_the_end_of_a_line_then_a_label_is_a_cast_then_a_label() -> None:
+    source = "local y = 1\nlocal x = y :: number\n::label::\nreturn x"
+    assert erase_types(source, "l.lua") == "local y = 1\nlocal x = y          \n::label::\nreturn x"
+
+
 def test_a_cast_before_a_comparison_is_not_read_as_generic_arguments() -> None:
     assert run(
         """
@@ -653,6 +700,9 @@ for i = 1, 3 do
 end
 do goto done end
 ::done:: ::another::
+local after = 1 ::
+  split_label
+::
 local n = 0x1p4 + 0xA.8p0 + 1e-2 + .5 + 3 // 2 + 7 % 3 + 2 ^ 2 + (1 << 3) + (16 >> 1) + (5 & 3) + (5 | 3) + (5 ~ 3) + ~0
 local ok = n ~= 1 and n >= 1 and n <= 1e9 and #s1 > 0 and not false
 local u <const> = 1

@@ -296,17 +296,43 @@ class _Eraser:
         return i + 1
 
     def _double_colon(self, i: int) -> int:
+        """A label ``::name::``, a cast ``expr :: T`` or type arguments ``f::<T>(…)``."""
         ty = self.ty
-        if ty[i + 1] is _NAME and ty[i + 2] == "::":
-            return i + 3  # a label
-        if self._prev(i) in _EXPR_END:
-            try:
+        if self._is_label(i):
+            return i + 3
+        if self._prev(i) not in _EXPR_END:
+            return i + 1  # not after an expression: Lua reports what it is
+        try:
+            if ty[i + 1] == "<" and self.en[i] == self.st[i + 1]:
+                construct = "the type arguments '::<…>'"
+                end = self._expect_gt(self._type_list(i + 2))
+            else:
+                construct = "the cast '::'"
                 end = self._type(i + 1)
-            except _Fail as fail:
-                raise self._fail_error(fail, "the cast '::'") from None
-            self._erase(i, end)
-            return end
-        return i + 1
+        except _Fail as fail:
+            raise self._fail_error(fail, construct) from None
+        self._erase(i, end)
+        return end
+
+    def _is_label(self, i: int) -> bool:
+        """``:: name ::`` at ``i`` is a label (Lua's reading), unless a cast is meant.
+
+        Wippy reads ``::`` as a label only when ``name ::`` follows on the same
+        line; ``x :: T`` at the end of a line followed by a label on the next
+        (``::done::``) is a cast then a label.  A label split over lines, which
+        plain Lua allows, stays a label unless such a label follows it.
+        """
+        ty = self.ty
+        if ty[i + 1] is not _NAME or ty[i + 2] != "::":
+            return False
+        if self._tight(i):
+            return True
+        return not (ty[i + 3] is _NAME and ty[i + 4] == "::" and self._tight(i + 2))
+
+    def _tight(self, i: int) -> bool:
+        """Only spaces and tabs between the three tokens ``::`` name ``::`` at ``i``."""
+        source, st, en = self.source, self.st, self.en
+        return not source[en[i] : st[i + 1]].strip(" \t") and not source[en[i + 1] : st[i + 2]].strip(" \t")
 
     def _as_cast(self, i: int) -> int | None:
         ty = self.ty
@@ -464,12 +490,16 @@ class _Eraser:
                 j += 1
                 while True:
                     j = self._expect_name(j)
+                    while ty[j] == "." and ty[j + 1] is _NAME:  # pkg.deep.Base
+                        j += 2
                     if ty[j] != ",":
                         break
                     j += 1
             while ty[j] != "end":
                 if ty[j] == "function":
                     j = self._expect_name(j + 1)
+                    if ty[j] == "<":
+                        j = self._type_params(j)
                     j = self._params_type(j)
                     if ty[j] == ":":
                         j = self._type_list(j + 1)
