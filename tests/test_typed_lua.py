@@ -720,6 +720,20 @@ def test_hostile_plain_lua_is_unchanged_and_still_compiles() -> None:
     assert chunk is not None, message
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "",
+        "   \n\t\n",
+        "-- local x: number = 1",
+        "return 1\n-- local x: number = 1\n--[[ type T = {a: b} ]]\n   -- f(a: T): R",
+        "return 1 --[==[ x :: T ]==] -- y as T",
+    ],
+)
+def test_trailing_comments_and_empty_sources_are_unchanged(source: str) -> None:
+    assert erase_types(source, "tail.lua") == source
+
+
 def test_as_on_a_new_line_is_a_call_of_a_global_named_as() -> None:
     source = "local x = f()\nas {1}\nas (2)\nas 'three'\n"
     assert erase_types(source, "as.lua") == source
@@ -1031,6 +1045,8 @@ def programs(draw: st.DrawFn) -> Pieces:
         pieces += statement
         pieces.append((draw(st.sampled_from(["\n", "\n\n", "; ", " "])), False))
     pieces.append(("return obj", False))
+    if draw(st.booleans()):  # a comment at the very end, no newline after it
+        pieces.append((" " + draw(st.sampled_from(COMMENTS)), False))
     return pieces
 
 

@@ -74,15 +74,19 @@ _KEYWORDS = frozenset(
     ]
 )
 
+# One match per token: the whitespace and short comments before it, then the
+# token (a long comment counts as one, and is dropped).  Possessive quantifiers
+# keep the skipping linear.
 _LEX = re.compile(
-    r"(?P<skip>(?:[ \t\f\v\r\n]+|--(?!\[=*\[)[^\r\n]*)+)"
+    r"(?:[ \t\f\v\r\n]++|--(?!\[=*\[)[^\r\n]*+)*+"
+    r"(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*+)"
     r"|(?P<comment>--\[(?P<cl>=*)\[.*?\](?P=cl)\])"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<num>0[xX](?:[pP][+-]?|[0-9a-fA-F.])*|\.?[0-9](?:[eE][+-]?|[0-9a-fA-F.])*)"
-    r"|(?P<str>\"(?:[^\"\\\r\n]|\\(?:z\s*|\r\n|\n\r|.))*\"|'(?:[^'\\\r\n]|\\(?:z\s*|\r\n|\n\r|.))*')"
     r"|(?P<lstr>\[(?P<ls>=*)\[.*?\](?P=ls)\])"
+    r"|(?P<num>0[xX](?:[pP][+-]?|[0-9a-fA-F.])*+|\.?[0-9](?:[eE][+-]?|[0-9a-fA-F.])*+)"
     r"|(?P<op>\.\.\.|\.\.|::|->|==|~=|<=|>=|<<|>>|//|[-+*/%^#&~|<>=(){}\[\];:,.?!@])"
-    r"|(?P<bad>.)",
+    r"|(?P<str>\"(?:[^\"\\\r\n]|\\(?:z\s*|\r\n|\n\r|.))*+\"|'(?:[^'\\\r\n]|\\(?:z\s*|\r\n|\n\r|.))*+')"
+    r"|(?P<bad>.)"
+    r"|(?P<end>\Z))",
     re.S,
 )
 _LONG_OPEN = re.compile(r"\[=*\[")
@@ -91,7 +95,7 @@ _LONG_OPEN = re.compile(r"\[=*\[")
 _EXPR_END = frozenset({_NAME, _NUM, _STR, ")", "]", "}", "...", "nil", "true", "false", "end", "!"})
 # After these a new statement may begin (so `type Name =` is a declaration).
 _STAT_AFTER = _EXPR_END | {";", "::", "do", "then", "else", "repeat", "break", None}
-# Tokens that continue a type after a complete one.
+# Lua's local attributes (`<const>`, `<close>`): never generic arguments.
 _ATTRIBS = frozenset({"const", "close"})
 _MAX_DEPTH = 100
 # Names Wippy calls as runtime casts or reflection: not erasable.
@@ -142,30 +146,36 @@ class _Eraser:
         st: list[int] = []
         en: list[int] = []
         start = 0
-        if source.startswith("#"):  # a shebang line, as the runtime's loader skips it
-            newline = source.find("\n")
+        if source.startswith("\ufeff"):  # a byte order mark
+            start = 1
+        if source.startswith("#", start):  # a shebang line, as the runtime's loader skips it
+            newline = source.find("\n", start)
             start = len(source) if newline < 0 else newline
+        keywords = _KEYWORDS
         for m in _LEX.finditer(source, start):
             group = m.lastgroup
-            if group == "skip" or group == "comment":
-                continue
-            text = m.group()
             if group == "name":
-                ty.append(text if text in _KEYWORDS else _NAME)
+                text = m.group(group)
+                ty.append(text if text in keywords else _NAME)
             elif group == "op":
+                text = m.group(group)
                 if (text == "-" and source.startswith("-", m.end())) or (
-                    text == "[" and _LONG_OPEN.match(source, m.start())
+                    text == "[" and _LONG_OPEN.match(source, m.start(group))
                 ):
                     break  # an unfinished long comment or string: Lua reports it
                 ty.append(text)
-            elif group == "num":
-                ty.append(_NUM)
             elif group == "str" or group == "lstr":
+                text = ""
                 ty.append(_STR)
-            else:  # a character Lua does not accept, or an unfinished string: Lua reports it
+            elif group == "num":
+                text = ""
+                ty.append(_NUM)
+            elif group == "comment":
+                continue
+            else:  # the end, a character Lua does not accept, or an unfinished string: Lua reports it
                 break
             tx.append(text)
-            st.append(m.start())
+            st.append(m.start(group))
             en.append(m.end())
         end = len(source)
         for _ in range(4):  # lookahead never runs off the end
@@ -233,7 +243,7 @@ class _Eraser:
     def _describe(self, i: int) -> str:
         if self.ty[i] == _EOF:
             return "the end of the file"
-        text = self.tx[i]
+        text = self.source[self.st[i] : self.en[i]]
         return repr(text if len(text) <= 20 else text[:17] + "...")
 
     def _fail_error(self, fail: _Fail, construct: str) -> errors.Error:
@@ -738,11 +748,11 @@ class _Eraser:
 
 
 def _usage(name: str, nxt: str) -> str:
-    if nxt == "(":
-        return f"safe cast {name}(...)"
     if nxt == ":":
         return f"method call {name}:..."
-    return f"field access {name}{nxt}..."
+    if nxt in (".", "["):
+        return f"field access {name}{nxt}..."
+    return f"safe cast {name}(...)"
 
 
 def _blank(text: str) -> str:
