@@ -13,9 +13,11 @@ byte (the very same string).
 
 Annotations are **not checked**: this is erasure, not Wippy's type checker
 (``wippy lint``).  A wrong annotation is erased like a right one.  Types as
-runtime values (``User(data)``, ``Point:is(data)``, ``typeof(x)``,
-``integer(x)``) cannot be erased; they get an ``INVALID`` error naming the
-construct, with file and line, like an annotation the eraser cannot parse.
+runtime values (``User(data)``, ``Point:is(data)``, ``User:fields()``, and
+in a typed file ``typeof(x)`` or ``integer(x)``) cannot be erased: they get
+an ``INVALID`` error naming the construct, with file and line, like an
+annotation the eraser cannot parse.  Type arguments of a call
+(``f::<T>(x)``) are erased.
 
 How: a Lua 5.5 lexer (strings with every escape, long strings and comments
 of any level, numbers including hex floats, every operator) feeds a small
@@ -99,7 +101,7 @@ _STAT_AFTER = _EXPR_END | {";", "::", "do", "then", "else", "repeat", "break", N
 _ATTRIBS = frozenset({"const", "close"})
 _MAX_DEPTH = 100
 # Names Wippy calls as runtime casts or reflection: not erasable.
-_RUNTIME_TYPE_CALLS = frozenset({"typeof", "integer", "number", "boolean", "string", "any", "unknown"})
+_RUNTIME_TYPE_CALLS = frozenset({"typeof", "integer", "number", "boolean", "string"})
 
 
 class _Fail(Exception):
@@ -256,8 +258,8 @@ class _Eraser:
     # -- the pass over the chunk -----------------------------------------------------------------
 
     def run(self) -> None:
+        """One pass over the tokens: each trigger erases its annotation and returns past it."""
         ty = self.ty
-        tx = self.tx
         count = self.count
         i = 0
         while i < count:
@@ -277,8 +279,7 @@ class _Eraser:
                 i += 1
             else:
                 i += 1
-            count = self.count
-        del tx
+            count = self.count  # `>>` split in two adds a token
         if self.spans:
             self._check_runtime_types()
 
