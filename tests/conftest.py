@@ -1,24 +1,7 @@
-"""Shared fixtures: a fresh node per test, shut down afterwards."""
+"""The suite's fixtures come from actorflow's pytest plugin (``actorflow/pytest_plugin.py``).
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-
-from actors import Node, Probe
-
-
-@pytest.fixture
-def node() -> Iterator[Node]:
-    node = Node(workers=2)
-    try:
-        yield node
-    finally:
-        node.shutdown(timeout=0.5)
-
-
-@pytest.fixture
-def probe(node: Node) -> Iterator[Probe]:
-    with Probe(node, trap_links=True) as probe:
-        yield probe
+``node`` (a fresh node, shut down after the test), ``probe`` (a probe on it
+that traps links), ``app``/``running_app`` (apps started and stopped) and the
+``temporal`` marker are the plugin's, the same a user of actorflow tests with:
+the suite checks them by using them.
+"""

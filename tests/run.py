@@ -1,20 +1,16 @@
-"""Run the test suite and exit with pytest's own status.
+"""Run the test suite: ``python tests/run.py [pytest arguments]`` is ``python -m pytest``.
 
-Temporal's Python SDK can crash at interpreter exit after every test has
-passed (sdk-python issue 300).  Leaving with ``os._exit`` right after pytest
-returns makes the exit status exactly pytest's: a failure is never hidden and
-a crash in interpreter teardown never turns a green run red.
+The exit status is exactly pytest's.  temporalio can crash at interpreter
+exit after every test has passed (sdk-python issue 300); actorflow's pytest
+plugin (``actorflow/pytest_plugin.py``) guards against that for every way of
+running pytest, this one included, by leaving with ``os._exit(status)``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
 
 if __name__ == "__main__":
-    status = int(pytest.main(sys.argv[1:]))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    sys.exit(int(pytest.main(sys.argv[1:])))

@@ -66,6 +66,7 @@ def test_the_command_carries_the_database_and_its_pragmas(tmp_path: Path) -> Non
     assert "--db-filename" not in in_memory and "--sqlite-pragma" not in in_memory
 
 
+@pytest.mark.temporal("dev")
 def test_a_server_left_behind_on_the_state_dir_is_stopped_before_a_new_one_starts(tmp_path: Path) -> None:
     left_behind = DevServer(tmp_path)
     # Started from another thread: no parent-death signal, as when an app
@@ -83,6 +84,7 @@ def test_a_server_left_behind_on_the_state_dir_is_stopped_before_a_new_one_start
     left_behind.stop()
 
 
+@pytest.mark.temporal("dev")
 def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None:
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -96,6 +98,7 @@ def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None
         bystander.wait()
 
 
+@pytest.mark.temporal("dev")
 def test_the_server_gets_sigterm_when_its_app_is_killed(tmp_path: Path) -> None:
     script = (
         "import sys, threading\n"

@@ -21,11 +21,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from temporal_bridge import DevServer, data_converter
 from temporal_bridge.interceptors import ActorflowInterceptor
+
+pytestmark = pytest.mark.temporal("dev")  # the embedded dev server's SQLite state is the subject
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,23 +15,27 @@ from typing import Any
 
 import pytest
 
-from actorflow.app import App
+from actorflow.pytest_plugin import TemporalEnvironment, running_app, temporal_environment
 from actors import Probe
 from actors.entries import load_app
 
 from .replay_support import replay
 from .test_workflows_seeds import APP_DIR, Calls, business_functions
 
+pytestmark = pytest.mark.temporal
+
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def recorded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
     """Run the example workflows once and keep their histories as JSON files."""
     out = tmp_path_factory.mktemp("histories")
     zone = os.environ.get("TZ")
     os.environ["TZ"] = "IST-5:30"
     time.tzset()
     try:
-        yield from _record(tmp_path_factory, out)
+        yield from _record(temporal_environment(request), tmp_path_factory, out)
     finally:
         if zone is None:
             del os.environ["TZ"]
@@ -40,12 +44,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
         time.tzset()
 
 
-def _record(tmp_path_factory: pytest.TempPathFactory, out: Path) -> Iterator[dict[str, Path]]:
-    with App(APP_DIR, state_dir=tmp_path_factory.mktemp("replay-state")) as app:
+def _record(
+    temporal: TemporalEnvironment, tmp_path_factory: pytest.TempPathFactory, out: Path
+) -> Iterator[dict[str, Path]]:
+    state = tmp_path_factory.mktemp("replay-state")
+    functions = business_functions(Calls())
+    with running_app(APP_DIR, state_dir=state, temporal=temporal, functions=functions) as app:
         node = app.node
         assert node is not None
-        for function_id, function in business_functions(Calls()).items():
-            node.register_function(function_id, function)
         runtime = app._started[0]
         with Probe(node, default_timeout=30) as probe:
             pids: dict[str, Any] = {}

@@ -18,17 +18,20 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from actorflow.app import App
+from actorflow.pytest_plugin import TemporalEnvironment, running_app, temporal_environment
 from actors import Error, Probe, errors
 
 from .replay_support import assert_all_replay, replay
 
 APP_DIR = Path(__file__).parent / "apps" / "workflow_api"
 WORKER = "app:worker"
+pytestmark = pytest.mark.temporal("dev")  # describe, visibility and search attributes
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with App(APP_DIR, state_dir=tmp_path_factory.mktemp("api-state")) as running:
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    state = tmp_path_factory.mktemp("api-state")
+    with running_app(APP_DIR, state_dir=state, temporal=temporal_environment(request)) as running:
         node = running.node
         assert node is not None
         node.register_function(
@@ -104,7 +107,9 @@ def test_version_gives_new_executions_the_maximum(probe: Probe) -> None:
     assert probe.expect_exit(pid).value == {"version": 2, "result": {"paid_by": "new", "amount": 5}}
 
 
-def test_version_keeps_running_workflows_on_their_recorded_version(tmp_path: Path) -> None:
+def test_version_keeps_running_workflows_on_their_recorded_version(
+    tmp_path: Path, temporal_env: TemporalEnvironment
+) -> None:
     """A history recorded before the change replays with the new code (version 1 path)."""
     old = tmp_path / "old"
     shutil.copytree(APP_DIR, old, ignore=shutil.ignore_patterns(".actorflow"))
@@ -117,7 +122,7 @@ def test_version_keeps_running_workflows_on_their_recorded_version(tmp_path: Pat
         '  return {version = 1, result = funcs.call("app:old_payment", input)}\n'
         "end}\n"
     )
-    with App(old, state_dir=tmp_path / "old-state") as old_app:
+    with running_app(old, state_dir=tmp_path / "old-state", temporal=temporal_env) as old_app:
         assert old_app.node is not None
         old_app.node.register_function("app:old_payment", lambda payment: {"paid_by": "old"})
         with Probe(old_app.node, default_timeout=30) as probe:

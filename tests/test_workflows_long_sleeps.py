@@ -10,17 +10,20 @@ from typing import Any
 import pytest
 
 from actorflow.app import App
+from actorflow.pytest_plugin import running_app, temporal_environment
 from actors import Error, Probe, errors
 
 from .replay_support import assert_all_replay
 
 APP_DIR = Path(__file__).parent / "apps" / "timeskip"
+pytestmark = pytest.mark.temporal("time-skipping")  # workflows that sleep for hours
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     calls: list[str] = []
-    with App(APP_DIR, state_dir=tmp_path_factory.mktemp("timeskip-state")) as running:
+    state = tmp_path_factory.mktemp("timeskip-state")
+    with running_app(APP_DIR, state_dir=state, temporal=temporal_environment(request)) as running:
         node = running.node
         assert node is not None
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actorflow.app import App
+import pytest
+
+from actorflow.pytest_plugin import TemporalEnvironment, running_app
 
 APP_DIR = Path(__file__).parent / "apps" / "seed004"
+pytestmark = pytest.mark.temporal
 
 
-def test_seed_004_configuration_and_spawn_as_written(tmp_path: Path) -> None:
+def test_seed_004_configuration_and_spawn_as_written(
+    tmp_path: Path, temporal_env: TemporalEnvironment
+) -> None:
     """The workflow entry has no meta.temporal.workflow.worker; spawning it on the worker works."""
-    with App(APP_DIR, state_dir=tmp_path / "state") as app:
+    with running_app(APP_DIR, state_dir=tmp_path / "state", temporal=temporal_env) as app:
         result = app.exec("app:main", {"id": "o-42"}, timeout=60)
     assert result["result"] == {"order": "o-42", "status": "approved"}
     assert result["pid"].startswith("{app:temporal_client@app:temporal_worker|")

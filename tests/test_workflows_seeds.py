@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 from actorflow.app import App
+from actorflow.pytest_plugin import running_app, temporal_environment
 from actors import Error, Probe, errors
 
 APP_DIR = Path(__file__).parent / "apps" / "workflows"
 WORKER = "app:worker"
+pytestmark = pytest.mark.temporal
 
 
 class Calls:
@@ -93,12 +95,13 @@ def calls() -> Calls:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, calls: Calls) -> Iterator[App]:
+def app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, calls: Calls
+) -> Iterator[App]:
     state = tmp_path_factory.mktemp("workflows-state")
-    with App(APP_DIR, state_dir=state) as running:
-        assert running.node is not None
-        for function_id, function in business_functions(calls).items():
-            running.node.register_function(function_id, function)
+    with running_app(
+        APP_DIR, state_dir=state, temporal=temporal_environment(request), functions=business_functions(calls)
+    ) as running:
         yield running
 
 
