@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from actorflow.pytest_plugin import wait_until
 from actors import PID, Actor, Error, Node, Probe, errors
 from actors._process import EXIT, LINK, LINK_DOWN, LINKED_FAILED_MESSAGE, MONITOR, TERMINATED_MESSAGE
 
@@ -66,7 +67,7 @@ def test_error_exit_kills_non_trapping_linked_process_naming_the_cause(probe: Pr
     worker = probe.spawn(Waiter, monitor=True)
     target = probe.spawn(waits)
     probe.send(worker, "link", target)
-    time.sleep(0.05)
+    assert probe.node.actor_ref(worker).ask("sync") is None  # the link is in place
     probe.send(target, "crash", "kaput")
     event = probe.expect_exit(worker, error_kind=errors.UNKNOWN)
     assert event.error is not None
@@ -97,7 +98,7 @@ def test_terminate_kills_non_trapping_link(probe: Probe) -> None:
     worker = probe.spawn(Waiter, monitor=True)
     target = probe.spawn(waits)
     probe.send(worker, "link", target)
-    time.sleep(0.05)
+    assert probe.node.actor_ref(worker).ask("sync") is None  # the link is in place
     probe.terminate(target)
     event = probe.expect_exit(worker)
     assert event.error is not None and event.error.message() == LINKED_FAILED_MESSAGE
@@ -191,7 +192,7 @@ def test_chain_of_three_linked_processes_goes_down_together(node: Node) -> None:
         third = observer.spawn(waits, monitor=True)
         node.send(first, "link", second)
         node.send(second, "link", third)
-        time.sleep(0.05)
+        assert node.actor_ref(first).ask("sync") is None and node.actor_ref(second).ask("sync") is None
         node.send(third, "crash", "root cause")
         root = observer.expect_exit(third)
         middle = observer.expect_exit(second)
@@ -274,7 +275,7 @@ def test_target_dying_while_link_request_is_in_flight_never_loses_the_link_down(
 def test_unmonitor_while_exit_in_flight_delivers_nothing(probe: Probe) -> None:
     pid = probe.spawn(waits, monitor=True)
     probe.send(pid, "stop")
-    time.sleep(0.1)  # the EXIT is now waiting in the probe's mailbox
+    wait_until(lambda: queued(probe.node, probe.pid, EXIT), what="the EXIT waits in the probe's mailbox")
     probe.unmonitor(pid)
     probe.expect_nothing(within=0.2)
 
@@ -282,7 +283,9 @@ def test_unmonitor_while_exit_in_flight_delivers_nothing(probe: Probe) -> None:
 def test_unlink_while_exit_in_flight_delivers_nothing(probe: Probe) -> None:
     pid = probe.spawn(waits, link=True)
     probe.send(pid, "crash")
-    time.sleep(0.1)  # the LINK_DOWN is now waiting in the probe's mailbox
+    wait_until(
+        lambda: queued(probe.node, probe.pid, LINK_DOWN), what="the LINK_DOWN waits in the probe's mailbox"
+    )
     probe.unlink(pid)
     probe.expect_nothing(within=0.2)
 
@@ -381,10 +384,8 @@ def test_an_exit_queued_before_unmonitor_or_unlink_is_dropped(
     assert entered.wait(5)
     node.send(target, "crash")  # a failure: a link would carry it too
     probe.expect_exit(target)
-    deadline = time.monotonic() + 5
-    while not queued(node, watcher, EXIT if relation == "monitor" else LINK_DOWN):
-        assert time.monotonic() < deadline, "the death never reached the watcher's mailbox"
-        time.sleep(0.005)
+    tag = EXIT if relation == "monitor" else LINK_DOWN
+    wait_until(lambda: queued(node, watcher, tag), what="the death reaches the watcher's mailbox")
     gate.set()
     assert ref.ask("sync", timeout=5) is None
     assert seen == [] and node.is_alive(watcher)

@@ -363,18 +363,23 @@ def test_a_lua_loop_that_never_waits_can_still_be_terminated(tmp_path: Path, mod
         [{**HOST, "host": {"workers": 1}}, lua_entry("loop"), lua_entry("fine")],
         {
             "loop.lua": """
-            return {main = function(mode)
+            return {main = function(mode, observer)
+              local told = false
+              local function entered()  -- once, just before a loop that never waits
+                if not told then told = true process.send(observer, "looping") end
+              end
               if mode == "pcall" then
-                while true do pcall(function() while true do end end) end
+                while true do pcall(function() entered() while true do end end) end
               elseif mode == "xpcall" then
-                while true do xpcall(function() while true do end end, function() return "caught" end) end
+                while true do xpcall(function() entered() while true do end end, function() return "caught" end) end
               elseif mode == "coroutine" then
-                local co = coroutine.create(function() while true do end end)
+                local co = coroutine.create(function() entered() while true do end end)
                 while true do coroutine.resume(co) end
               elseif mode == "task" then
-                coroutine.spawn(function() while true do end end)
+                coroutine.spawn(function() entered() while true do end end)
                 process.inbox():receive()
               end
+              entered()
               while true do end
             end}
             """,
@@ -384,13 +389,14 @@ def test_a_lua_loop_that_never_waits_can_still_be_terminated(tmp_path: Path, mod
     with App(app_dir, extensions=[], lua_states=1) as app:
         assert app.node is not None
         with Probe(app.node, default_timeout=10) as probe:
-            looping = probe.spawn("app:loop", mode, monitor=True)
-            time.sleep(0.2)  # well inside its loop
+            looping = probe.spawn("app:loop", mode, str(probe.pid), monitor=True)
+            probe.expect_message("looping", sender=looping)  # it sends nothing else: it is in its loop
             app.node.terminate(looping)
             event = probe.expect_exit(looping, timeout=5)
             assert event.error is not None and event.error.message() == "process terminated"
             assert app.exec("app:fine", timeout=5) == "fine"
-            deadline = probe.spawn("app:loop", "plain", monitor=True)
+            deadline = probe.spawn("app:loop", "plain", str(probe.pid), monitor=True)
+            probe.expect_message("looping", sender=deadline)
             started = time.monotonic()
             app.node.cancel(deadline, deadline=0.3)  # it never reads the CANCEL: the deadline ends it
             probe.expect_exit(deadline, timeout=5)

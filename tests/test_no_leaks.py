@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from actorflow.app import App
+from actorflow.pytest_plugin import wait_until
 from actors import Actor, Node, Probe
 
 from .helpers import obeys_cancel, waits
@@ -36,9 +37,9 @@ def test_a_stopped_tree_leaves_nothing_behind() -> None:
         cancelled = [probe.spawn(obeys_cancel) for _ in range(10)]
         for pid in cancelled:
             probe.cancel(pid, deadline=10.0)
-        deadline = time.monotonic() + 5
-        while node.process_count() < baseline + 10 * 41 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: not any(node.is_alive(pid) for pid in cancelled), what="the cancelled ones end")
+        # Every parent has started its 40 children: the whole tree is up before it is torn down.
+        wait_until(lambda: node.process_count() == baseline + 10 * 41, what="the ten trees are up")
         for pid in parents:
             probe.terminate(pid)
         deadline = time.monotonic() + 5
@@ -83,9 +84,7 @@ def test_an_ended_process_is_freed_at_once_not_left_to_the_cyclic_gc(tmp_path: P
                     probe.spawn(says_up, observer)
                 for _ in range(100):
                     probe.expect_message("up")
-                deadline = time.monotonic() + 5
-                while app.node.process_count() > 1 and time.monotonic() < deadline:
-                    time.sleep(0.01)
+                wait_until(lambda: app.node.process_count() == 1, what="only the probe is left")
                 gc.collect()
                 left = sorted({type(obj).__qualname__ for obj in gc.garbage})
             finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
-from actors import Actor, Error, Node, Probe, ProcessHost, errors
+from actorflow.pytest_plugin import wait_until
+from actors import PID, Actor, Error, Node, Probe, ProcessHost, errors
 
 from .helpers import returns, waits
 
@@ -126,13 +128,18 @@ def test_link_without_a_calling_process_is_invalid(node: Node) -> None:
 
 
 class Idle(Actor):
-    pass
+    started: ClassVar[list[PID]] = []
+
+    def on_start(self) -> None:
+        Idle.started.append(self.pid)
 
 
 def test_processes_share_a_small_worker_pool(node: Node) -> None:
     threads_before = threading.active_count()
+    Idle.started.clear()
     pids = [node.spawn(Idle) for _ in range(2000)]
-    time.sleep(0.1)
+    # Every actor has run: a thread per actor would exist by now.
+    wait_until(lambda: len(Idle.started) == 2000, what="the 2000 actors have started")
     assert threading.active_count() <= threads_before + 1  # at most the timer thread
     assert node.process_count() == 2000
     for pid in pids:
