@@ -80,3 +80,29 @@ class Waiter(Actor):
                     "error": getattr(event, "error", None),
                 },
             )
+
+
+# -- workflows ----------------------------------------------------------------------------------
+
+
+def workflow_events(app: Any, workflow_id: str, client_id: str = "app:temporal_client") -> list[str]:
+    """The event types of a workflow's history, without their prefix (``"TIMER_STARTED"``, …)."""
+    from temporalio.api.enums.v1 import EventType
+
+    from temporal_bridge import TemporalRuntime
+
+    runtime = next(started for started in app._started if isinstance(started, TemporalRuntime))
+    client = runtime.clients[client_id]
+
+    async def fetch() -> list[str]:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        return [EventType.Name(event.event_type).removeprefix("EVENT_TYPE_") for event in history.events]
+
+    return runtime.loop.run(fetch(), timeout=30)
+
+
+def waits_after_activities(app: Any, workflow_id: str, activities: int) -> bool:
+    """True once ``activities`` activities of the workflow have completed and it has handled
+    their results: its last workflow task is done, so it is blocked (in a receive or a select)."""
+    events = workflow_events(app, workflow_id)
+    return events.count("ACTIVITY_TASK_COMPLETED") == activities and events[-1] == "WORKFLOW_TASK_COMPLETED"

@@ -222,18 +222,27 @@ def test_an_app_killed_mid_saga_finishes_it_when_run_again(tmp_path: Path) -> No
         "shipment": "ship",
     }
 
-    async def completed_activities() -> list[str]:
+    async def completed_activities() -> list[tuple[str, str]]:
+        """Each completed activity and the OS process (PID) of the worker that ran it."""
         with DevServer(app_dir / ".actorflow" / "temporal" / "temporal_client") as server:
             client = await Client.connect(server.address, data_converter=data_converter)
             handle = client.get_workflow_handle("order-7")
             scheduled: dict[int, str] = {}
+            ran_in: dict[int, str] = {}
             done = []
             async for event in handle.fetch_history_events():
                 attributes = event.activity_task_scheduled_event_attributes
                 if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                     scheduled[event.event_id] = attributes.activity_type.name
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    started = event.activity_task_started_event_attributes
+                    ran_in[started.scheduled_event_id] = started.identity.split("@")[0]
                 if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                    done.append(scheduled[event.activity_task_completed_event_attributes.scheduled_event_id])
+                    scheduled_id = event.activity_task_completed_event_attributes.scheduled_event_id
+                    done.append((scheduled[scheduled_id], ran_in[scheduled_id]))
             return done
 
-    assert asyncio.run(completed_activities()) == ["app:charge", "app:ship"]
+    (charge, charged_in), (ship, shipped_in) = asyncio.run(completed_activities())
+    assert (charge, ship) == ("app:charge", "app:ship")
+    # The kill came mid-saga (not after it had finished): the killed run charged, the next one shipped.
+    assert charged_in == str(first.pid) and shipped_in != str(first.pid)

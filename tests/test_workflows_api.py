@@ -18,8 +18,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from actorflow.app import App
-from actorflow.pytest_plugin import TemporalEnvironment, running_app, temporal_environment
-from actors import Error, Probe, errors
+from actorflow.pytest_plugin import TemporalEnvironment, running_app, temporal_environment, wait_until
+from actors import PID, Error, Probe, errors
 
 from .replay_support import assert_all_replay, replay
 
@@ -353,12 +353,28 @@ def test_parent_close_policy(app: App, probe: Probe, policy: str, status: Workfl
         "app:parent_workflow", "orphan", {"policy": policy, "child_id": child_id}, host=WORKER, monitor=True
     )
     assert probe.expect_exit(pid).value == f"{{app:temporal_client@app:worker|{child_id}}}"
-    deadline = time.monotonic() + 20
-    while describe(app, child_id).status != status and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert describe(app, child_id).status == status
+    # What the server applies now that the parent has closed: so a RUNNING child is abandoned, not
+    # a child the server has not terminated yet.
+    assert recorded_parent_close_policy(app, pid.uniq) == "PARENT_CLOSE_POLICY_" + policy.upper()
+    wait_until(lambda: describe(app, child_id).status == status, 20, what=f"the child is {status.name}")
     if status == WorkflowExecutionStatus.RUNNING:
         terminate(app, child_id)
+
+
+def recorded_parent_close_policy(app: App, parent_id: str) -> str:
+    from temporalio.api.enums.v1 import EventType, ParentClosePolicy
+
+    async def go(client: Any) -> list[str]:
+        return [
+            ParentClosePolicy.Name(
+                event.start_child_workflow_execution_initiated_event_attributes.parent_close_policy
+            )
+            async for event in client.get_workflow_handle(parent_id).fetch_history_events()
+            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+        ]
+
+    [policy] = run(app, go)
+    return policy
 
 
 def test_parent_close_policy_request_cancel(app: App, probe: Probe) -> None:
@@ -407,7 +423,11 @@ def test_link_after_the_start_with_trap_links_gives_link_down_on_terminate(app: 
 
 
 def test_after_unmonitor_and_unlink_nothing_arrives(app: App) -> None:
-    assert drive(app, "unmonitor_unlink") == {"nothing": True}
+    result = drive(app, "unmonitor_unlink")
+    assert result["nothing"] is True
+    ended = describe(app, PID.parse(result["pid"]).uniq)
+    assert ended.status == WorkflowExecutionStatus.FAILED
+    assert ended.close_time is not None and ended.close_time.timestamp() * 1e9 < result["window_end"]
 
 
 def test_terminate_gives_monitors_an_exit_with_an_error(app: App) -> None:

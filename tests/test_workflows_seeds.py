@@ -9,7 +9,6 @@ call so compensations can be checked).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,10 @@ from typing import Any
 import pytest
 
 from actorflow.app import App
-from actorflow.pytest_plugin import running_app, temporal_environment
+from actorflow.pytest_plugin import running_app, temporal_environment, wait_until
 from actors import Error, Probe, errors
+
+from .helpers import waits_after_activities
 
 APP_DIR = Path(__file__).parent / "apps" / "workflows"
 WORKER = "app:worker"
@@ -149,10 +150,10 @@ def test_signals_sent_before_any_listener_are_not_lost(probe: Probe) -> None:
     assert result["results"][0]["result"] == {"echoed": 1, "data": {"id": 1}}
 
 
-def test_add_job_exit_select_loop(probe: Probe) -> None:
+def test_add_job_exit_select_loop(app: App, probe: Probe) -> None:
     pid = spawn(probe, "app:jobs_workflow", {})
     probe.send(pid, "add_job", {"id": "a"})
-    time.sleep(0.3)  # the workflow is now waiting in select
+    wait_until(lambda: waits_after_activities(app, pid.uniq, 1), 30, what="job a done, back in select")
     probe.send(pid, "add_job", {"id": "b"})
     probe.send(pid, "exit")
     result = probe.expect_exit(pid).value
@@ -254,9 +255,10 @@ def test_seed_compensation_pattern_scoping_bug_fails_with_file_and_line(probe: P
     assert "run_compensations" in event.error.message()
 
 
-def test_approval_waits_for_a_signal(probe: Probe, calls: Calls) -> None:
+def test_approval_waits_for_a_signal(app: App, probe: Probe, calls: Calls) -> None:
     approved = spawn(probe, "app:approval_workflow", {"order_id": "o-5"})
-    time.sleep(0.3)
+    # Submitted, and waiting in inbox:receive() when the decision comes.
+    wait_until(lambda: waits_after_activities(app, approved.uniq, 1), 30, what="waiting for the decision")
     probe.send(approved, "decision", {"approved": True})
     assert probe.expect_exit(approved).value == {"approved": True}
     assert calls.names() == ["app.approvals:submit", "app.orders:fulfill"]
