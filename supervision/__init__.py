@@ -10,14 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
+from supervision.ref import SupervisorRef, start_dynamic_supervisor, start_supervisor
 from supervision.service import RestartPolicy, ServiceManager, Services, ServiceSpec, start_services
 from supervision.spec import Backoff, ChildSpec, SupervisorSpec, supervisor_child
-from supervision.supervisor import Supervisor, SupervisorRef, start_dynamic_supervisor, start_supervisor
+from supervision.state import ChildState
+from supervision.supervisor import Supervisor
 from supervision.tree import format_tree
 
 __all__ = [
     "Backoff",
     "ChildSpec",
+    "ChildState",
     "RestartPolicy",
     "ServiceManager",
     "ServiceSpec",

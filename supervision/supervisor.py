@@ -1,24 +1,29 @@
 """``Supervisor``: OTP's supervisor behaviour, as a process of the actors runtime.
 
 A supervisor is an :class:`actors.Actor` that traps links.  It starts its
-children in order, linked and monitored; when one ends it applies its
-strategy (``one_for_one``, ``one_for_all``, ``rest_for_one``, or
-``simple_one_for_one`` for dynamic children), within a restart intensity
-(``max_restarts`` in ``max_seconds``).  Past the intensity it stops every
-child in reverse start order and exits with an error, so its own supervisor
-applies its strategy: escalation.
+children, linked and monitored, each after the children it needs (see
+``SupervisorSpec.order``); when one ends it applies the child's restart rule
+and its own strategy (``one_for_one``, ``one_for_all``, ``rest_for_one``, or
+``simple_one_for_one`` for dynamic children), after the child's backoff
+delay, within a restart intensity (``max_restarts`` in ``max_seconds``).
+Past the intensity it stops every child and exits with an error, so its own
+supervisor applies its strategy: escalation.  A child with ``max_attempts``
+is given up alone instead (state ``failed``) and the others run on.
+
+``process.service`` entries are one configuration of this supervisor (see
+:mod:`supervision.service`), not a second one.
 
 Stopping a child follows the process core's rules, not a side channel:
 ``brutal_kill`` terminates it; a timeout sends a CANCEL with that deadline
 (the core terminates the child when it passes); ``infinity`` sends a CANCEL
-and waits.  Every stop waits for the child's EXIT before going on, so stops
-happen one at a time in reverse start order.  The supervisor never blocks:
-each step is a reaction to an event in its own mailbox.
+and waits.  A child is stopped once every child that needs it has ended, so
+with the OTP order children stop one at a time in reverse start order, and
+with declared requirements the children of one level stop together: the
+whole stop takes the sum, over levels, of the longest shutdown in each.  The
+supervisor never blocks: each step is a reaction to an event in its mailbox.
 
-Use :func:`start_supervisor` (or :func:`start_dynamic_supervisor`) from a
-thread; the returned :class:`SupervisorRef` offers ``start_child``,
-``terminate_child``, ``restart_child``, ``delete_child``, ``which_children``,
-``count_children``, ``tree`` and ``stop``.
+Every child is in one :class:`~supervision.state.ChildState` and moves only
+along the documented transitions.
 """
 
 from __future__ import annotations
@@ -26,72 +31,29 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import pykka
 from pykka import ThreadingFuture
 
 from actors import PID, Actor, Cancel, Error, Exit, LinkDown, Node, errors
+from supervision import _order
+from supervision._child import Child
+from supervision._messages import Call, Later, Restart, Started, tell
 from supervision.spec import ChildSpec, SupervisorSpec
+from supervision.state import ChildState
 
-__all__ = ["Supervisor", "SupervisorRef", "start_dynamic_supervisor", "start_supervisor"]
+__all__ = ["INTENSITY_MESSAGE", "TERMINAL_START_ERRORS", "Supervisor"]
 
 logger = logging.getLogger("supervision")
 
 INTENSITY_MESSAGE = "reached max restart intensity"
+TERMINAL_START_ERRORS = (errors.INVALID, errors.NOT_FOUND, errors.PERMISSION_DENIED)
+"""Kinds of start errors that no retry can cure: a ``retryable`` child is given up at once."""
 
-
-class _Child:
-    __slots__ = ("attempt", "generation", "last_error", "pid", "restarts", "spec", "started_at", "status")
-
-    def __init__(self, spec: ChildSpec) -> None:
-        self.spec = spec
-        self.pid: PID | None = None
-        self.status = "stopped"  # running | restarting | stopping | stopped
-        self.restarts = 0
-        self.started_at = 0.0
-        self.attempt = 0
-        self.generation = 0
-        self.last_error: Error | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.spec.id,
-            "pid": self.pid,
-            "status": self.status,
-            "restarts": self.restarts,
-            "type": self.spec.child_type,
-            "restart": self.spec.restart,
-        }
-
-
-@dataclass
-class _Call:
-    """A request from a :class:`SupervisorRef`, answered through ``future``."""
-
-    op: str
-    args: tuple[Any, ...]
-    future: ThreadingFuture[Any]
-
-
-@dataclass
-class _Restart:
-    """A delayed restart (backoff) firing."""
-
-    generation: int
-    group: tuple[str, ...]
-
-
-@dataclass
-class _Started:
-    """A child's initialisation is done (its ``on_started``): the next one may start."""
-
-    pid: PID
+_READ_ONLY = ("which_children", "count_children", "tree")
 
 
 class _TellParent:
@@ -105,19 +67,19 @@ class _TellParent:
         self.parent = parent
 
     def set(self, pid: PID) -> None:
-        _tell(self.parent, _Started(pid))
+        tell(self.parent, Started(pid))
 
     def set_exception(self, exc_info: Any = None) -> None:
         pass
 
 
 class Supervisor(Actor):
-    """The supervisor process.  Start it with :func:`start_supervisor`."""
+    """The supervisor process.  Start it with :func:`supervision.start_supervisor`."""
 
     def __init__(
         self,
         spec: SupervisorSpec,
-        ready: ThreadingFuture[Any] | None = None,
+        ready: ThreadingFuture[Any] | _TellParent | None = None,
         clock: Callable[[], float] = time.monotonic,
         timers: Any = None,
         uniform: Callable[[float, float], float] = random.uniform,
@@ -128,16 +90,19 @@ class Supervisor(Actor):
         self._clock = clock
         self._timers = timers
         self._uniform = uniform
-        self._children: list[_Child] = []
-        self._by_pid: dict[PID, _Child] = {}
-        self._stopping: dict[PID, Callable[[], None]] = {}
-        self._restart_times: deque[float] = deque()
-        self._shutting_down = False
-        self._generation = itertools.count(1)
-        self._dynamic_ids = itertools.count(1)
-        self._pending_timers: dict[int, Any] = {}
+        self._children: list[Child] = []
+        self._by_pid: dict[PID, Child] = {}
+        self._stopping: dict[PID, list[Callable[[], None]]] = {}
+        """Children asked to stop: what to do when their EXIT arrives."""
         self._awaiting: dict[PID, Callable[[Error | None], None]] = {}
-        """Children whose initialisation is under way: what to do when it ends (error or None)."""
+        """Children whose first step is under way: what to do when it ends (error or None)."""
+        self._restart_times: deque[float] = deque()
+        self._restart_timers: dict[int, Any] = {}
+        self._timer_keys = itertools.count(1)
+        self._dynamic_ids = itertools.count(1)
+        self._owed: set[Later] = set()
+        """Answers promised to callers and not given yet."""
+        self._shutting_down = False
         self.total_restarts = 0
 
     # -- life ---------------------------------------------------------------------------------
@@ -146,35 +111,21 @@ class Supervisor(Actor):
         self.trap_links = True
         if self._timers is None:
             self._timers = self.node.timers
-        self._children = [_Child(child) for child in self.spec.children]
-        self._start_from(0)
+        self._children = [Child(child) for child in self.spec.children]
+        wanted = [child for child in self._children if child.spec.auto_start]
+        if self.spec.order == "declared":
+            needed = {id(other) for child in wanted for other in self._requirements(child)}
+            wanted = [child for child in self._children if child.spec.auto_start or id(child) in needed]
+        self._start_together(wanted, self._started_all, self._failed_to_start)
 
-    def _start_from(self, index: int) -> None:
-        """Start the children from ``index`` on, each once the one before has initialised (OTP)."""
-        while index < len(self._children):
-            child = self._children[index]
-            try:
-                pid, acknowledged = self._start(child)
-            except Error as err:
-                self._start_failed(index, err)
-                return
-            if acknowledged:
-                self._awaiting[pid] = lambda error, at=index: self._initialised(at, error)
-                return
-            index += 1
+    def _started_all(self) -> None:
         if self._ready is not None:
             self._ready.set(self.pid)
 
-    def _initialised(self, index: int, error: Error | None) -> None:
-        if error is not None:
-            self._start_failed(index, error)
-        else:
-            self._start_from(index + 1)
-
-    def _start_failed(self, index: int, err: Error) -> None:
-        failure = _start_failure(self._children[index].spec.id, err)
+    def _failed_to_start(self, child: Child, err: Error) -> None:
+        failure = _start_failure(child.id, err)
         logger.warning("supervisor %s: %s", self.pid, failure.message())
-        self._shutdown(failure, started=self._children[:index])
+        self._shutdown(failure)
 
     def on_event(self, event: Exit | LinkDown | Cancel) -> None:
         if isinstance(event, Exit):
@@ -187,55 +138,56 @@ class Supervisor(Actor):
         self._shutdown(event.error)
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Started):
+        if isinstance(message, Started):
+            child = self._by_pid.get(message.pid)
+            if child is not None and child.state is ChildState.STARTING:
+                child.move(ChildState.RUNNING)
             initialised = self._awaiting.pop(message.pid, None)
             if initialised is not None:
                 initialised(None)
-        elif isinstance(message, _Restart):
-            self._pending_timers.pop(message.generation, None)
-            self._restart_group([child for child in self._children if child.spec.id in message.group])
-        elif isinstance(message, _Call):
-            self._answer(message)
+        elif isinstance(message, Restart):
+            self._restart_timers.pop(message.key, None)
+            group = [child for child in self._children if child.id in message.group]
+            self._restart_group([child for child in group if child.restart_timer == message.key])
+        elif isinstance(message, Call):
+            return self._answer(message)
         return None
 
     def on_stop(self) -> None:
-        self._cancel_timers()
+        self._ended()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        # Terminated or killed by a link: no backoff timer may outlive us.
-        self._cancel_timers()
+        # Terminated or killed by a link: no backoff timer may outlive us, no caller may wait on.
+        self._ended()
 
-    def _cancel_timers(self) -> None:
-        for timer in self._pending_timers.values():
+    def _ended(self) -> None:
+        for timer in self._restart_timers.values():
             timer.cancel()
-        self._pending_timers.clear()
+        self._restart_timers.clear()
+        owed, self._owed = self._owed, set()
+        for later in owed:
+            later.fail(Error(errors.NOT_FOUND, f"supervisor {self.pid} ended before answering"))
 
     # -- starting ------------------------------------------------------------------------------
 
-    def _start(self, child: _Child) -> tuple[PID, bool]:
-        """Spawn ``child``; its PID, and whether a ``_Started`` will say its initialisation is done."""
+    def _start(self, child: Child, wait: bool) -> bool:
+        """Spawn ``child``; True when its first step is awaited (a ``Started`` will say it is over)."""
         spec = child.spec
         start = spec.start
         node: Node = self.node
         ref = self.actor_ref
+        wait = wait and spec.await_start and not spec.spawns_itself()
 
         def started(pid: PID) -> None:
-            _tell(ref, _Started(pid))
+            tell(ref, Started(pid))
 
-        acknowledged = True
+        on_started = started if wait else None
         if isinstance(start, SupervisorSpec):
+            ready = _TellParent(ref) if wait else None
             pid = node.spawn(
-                Supervisor,
-                start,
-                _TellParent(ref),
-                self._clock,
-                self._timers,
-                self._uniform,
-                link=True,
-                monitor=True,
+                Supervisor, start, ready, self._clock, self._timers, self._uniform, link=True, monitor=True
             )
         elif spec.spawns_itself():
-            acknowledged = False  # the callable did the starting: it is up when it returns
             pid = start(*spec.args, **spec.kwargs)
             if not isinstance(pid, PID):
                 raise Error(errors.INVALID, f"child {spec.id}: start returned {pid!r}, not a PID")
@@ -246,76 +198,223 @@ class Supervisor(Actor):
                     errors.INTERNAL, f"child {spec.id} ended during its start: {err.message()}"
                 ) from None
         elif isinstance(start, str):
-            pid = node.spawn(start, *spec.args, host=spec.host, link=True, monitor=True, on_started=started)
+            pid = node.spawn(
+                start, *spec.args, host=spec.host, link=True, monitor=True, on_started=on_started
+            )
         else:
-            pid = node.spawn(start, *spec.args, link=True, monitor=True, on_started=started, **spec.kwargs)
+            pid = node.spawn(start, *spec.args, link=True, monitor=True, on_started=on_started, **spec.kwargs)
         child.pid = pid
-        child.status = "running"
         child.started_at = self._clock()
+        child.restart_timer = None
+        child.move(ChildState.STARTING if wait else ChildState.RUNNING)
         self._by_pid[pid] = child
-        return pid, acknowledged
+        return wait
+
+    def _start_together(
+        self,
+        children: list[Child],
+        done: Callable[[], None],
+        failed: Callable[[Child, Error], None],
+    ) -> None:
+        """Start ``children``, each once those of them it needs have finished their first step.
+
+        ``done()`` when all are up; ``failed(child, error)`` when one that is not
+        ``retryable`` fails to start (nothing more is started).  A ``retryable``
+        child that fails to start is left to its restart rule and counts as up.
+        """
+        pending = _order.start_order(children, self.spec.order)
+        chosen = {id(child) for child in pending}
+        up: set[int] = set()
+        waiting: set[int] = set()
+        over = False
+        sequential = self.spec.order == "sequential"
+
+        def ready(child: Child) -> bool:
+            if sequential:
+                return not waiting and child is pending[0]
+            return all(
+                id(need) in up or id(need) not in chosen
+                for need in self._children
+                if need.id in child.spec.requires
+            )
+
+        def advance() -> None:
+            nonlocal over
+            if over or self._shutting_down:
+                return
+            index = 0
+            while index < len(pending):
+                child = pending[index]
+                if not ready(child):
+                    index += 1
+                    continue
+                pending.pop(index)
+                index = 0
+                try:
+                    wait = self._start(child, wait=True)
+                except Error as err:
+                    if self._left_to_its_rule(child, err):
+                        up.add(id(child))
+                        continue
+                    over = True
+                    failed(child, err)
+                    return
+                if wait:
+                    waiting.add(id(child))
+                    assert child.pid is not None
+                    self._awaiting[child.pid] = lambda error, child=child: initialised(child, error)
+                else:
+                    up.add(id(child))
+            if not pending and not waiting and not over:
+                over = True
+                done()
+
+        def initialised(child: Child, error: Error | None) -> None:
+            nonlocal over
+            waiting.discard(id(child))
+            if error is not None:
+                if not over:
+                    over = True
+                    failed(child, error)
+                return
+            up.add(id(child))
+            advance()
+
+        advance()
+
+    def _left_to_its_rule(self, child: Child, err: Error) -> bool:
+        """A ``retryable`` child that failed to start goes by its restart rule (True); others don't."""
+        if child.spec.restart != "retryable":
+            child.last_error = err
+            child.move(ChildState.FAILED)
+            return False
+        child.last_error = err
+        self._child_ended(child, err, start_failed=True)
+        return True
 
     # -- ends of children --------------------------------------------------------------------------
 
     def _on_exit(self, event: Exit) -> None:
         child = self._by_pid.pop(event.pid, None)
-        if child is not None:
-            child.pid = None
-            child.status = "stopped"
-            child.last_error = event.error
+        if child is None:
+            return
+        child.pid = None
+        child.last_error = event.error
+        waiters = self._stopping.pop(event.pid, None)
         initialised = self._awaiting.pop(event.pid, None)
+        if waiters is not None or self._shutting_down:
+            child.move(ChildState.STOPPED)  # an end we asked for, or one we no longer act on
+            if initialised is not None:
+                initialised(event.error or Error(errors.CANCELED, "stopped during its start"))
+            for waiter in waiters or ():
+                waiter()
+            return
         if initialised is not None:
             if event.error is not None:
-                initialised(event.error)  # it failed to start: not a crash to restart
+                # It failed in its first step: a failed start, not a crash to restart.
+                if child.spec.restart == "retryable":
+                    initialised(None)
+                    self._child_ended(child, event.error, start_failed=True)
+                else:
+                    child.move(ChildState.FAILED)
+                    initialised(event.error)
                 return
             initialised(None)  # it started and ended in its first step: an ordinary end
-        done = self._stopping.pop(event.pid, None)
-        if done is not None:
-            done()  # an end we asked for
-            return
-        if child is None or self._shutting_down:
-            return
-        self._child_died(child, event.error)
+        self._child_ended(child, event.error)
 
-    def _child_died(self, child: _Child, error: Error | None) -> None:
+    def _child_ended(self, child: Child, error: Error | None, start_failed: bool = False) -> None:
+        """Apply ``child``'s restart rule, then the strategy, to an end the supervisor did not ask for."""
         restart = child.spec.restart
-        if restart == "temporary" or (restart == "transient" and error is None):
+        if restart == "retryable":
+            if (
+                start_failed
+                and error is not None
+                and (error.kind() in TERMINAL_START_ERRORS or error.retryable() is False)
+            ):
+                child.move(ChildState.FAILED)
+                logger.error("supervisor %s: child %s cannot start: %s", self.pid, child.id, error)
+                return
+            if not start_failed and (error is None or error.retryable() is False):
+                child.move(ChildState.EXITED)
+                if error is not None:
+                    logger.warning(
+                        "supervisor %s: child %s ended with a non-retryable error: %s",
+                        self.pid,
+                        child.id,
+                        error,
+                    )
+                return
+        elif restart == "temporary" or (restart == "transient" and error is None):
+            child.move(ChildState.EXITED)
             if restart == "temporary" or self.spec.strategy == "simple_one_for_one":
                 self._remove(child)
             return
+        # A failure: a restart is due, unless the child or the supervisor gives up.
+        backoff = child.spec.backoff or self.spec.backoff
+        delay: float | None = None
+        if backoff is not None:
+            ran = 0.0 if start_failed else self._clock() - child.started_at
+            child.attempts = 1 if ran >= backoff.reset_after else child.attempts + 1
+            limit = child.spec.max_attempts
+            if limit and child.attempts >= limit:
+                child.move(ChildState.FAILED)
+                logger.error(
+                    "supervisor %s: child %s failed %d times in a row and will not be restarted; last error: %s",
+                    self.pid,
+                    child.id,
+                    child.attempts,
+                    error,
+                )
+                return
+            delay = backoff.delay(child.attempts, self._uniform)
         if not self._within_intensity():
+            child.move(ChildState.FAILED)
             failure = Error(
                 errors.LIMIT_EXCEEDED,
                 f"{INTENSITY_MESSAGE}: more than {self.spec.max_restarts} restarts in {self.spec.max_seconds} s",
                 details={
-                    "child": child.spec.id,
+                    "child": child.id,
                     "reason": {"kind": error.kind(), "message": error.message()}
                     if error is not None
                     else None,
                 },
             )
-            logger.error("supervisor %s: %s (last: child %s)", self.pid, failure.message(), child.spec.id)
+            logger.error("supervisor %s: %s (last: child %s)", self.pid, failure.message(), child.id)
             self._shutdown(failure)
             return
+        if delay is not None:
+            logger.warning(
+                "supervisor %s: child %s failed (%s); restart %d in %.2f s",
+                self.pid,
+                child.id,
+                error,
+                child.attempts,
+                delay,
+            )
+        child.move(ChildState.RESTARTING)
         strategy = self.spec.strategy
         if strategy in ("one_for_one", "simple_one_for_one"):
-            self._schedule_restart([child])
+            self._schedule_restart([child], delay)
             return
-        position = self._children.index(child)
-        affected = self._children if strategy == "one_for_all" else self._children[position:]
+        if strategy == "one_for_all":
+            affected = list(self._children)
+        else:
+            affected = [child, *_order.dependents(child, self._children, self.spec.order)]
         running = [other for other in affected if other is not child and other.pid is not None]
 
         def restart_affected() -> None:
-            survivors = [other for other in affected if other.spec.restart != "temporary"]
             for other in affected:
                 if other.spec.restart == "temporary":
                     self._remove(other)
-            self._schedule_restart(survivors)
+            waiting = [other for other in affected if other in self._children and other.pid is None]
+            self._schedule_restart(waiting, delay)
 
-        self._stop_sequence(list(reversed(running)), restart_affected)
+        self._stop_together(running, restart_affected)
 
     def _within_intensity(self) -> bool:
         """Record a restart; False when there were more than ``max_restarts`` in ``max_seconds``."""
+        if self.spec.max_restarts is None:
+            return True
         now = self._clock()
         window = self._restart_times
         window.append(now)
@@ -323,85 +422,153 @@ class Supervisor(Actor):
             window.popleft()
         return len(window) <= self.spec.max_restarts
 
-    def _schedule_restart(self, group: list[_Child]) -> None:
-        if not group:
+    def _schedule_restart(self, group: list[Child], delay: float | None) -> None:
+        if not group or self._shutting_down:
             return
         for child in group:
-            child.status = "restarting"  # terminate_child meanwhile turns it to "stopped": no restart
-        backoff = self.spec.backoff
-        if backoff is None:
+            child.move(ChildState.RESTARTING)  # terminate_child meanwhile makes it STOPPED: no restart
+        if delay is None:
             self._restart_group(group)
             return
-        first = group[0]
-        ran = self._clock() - first.started_at
-        first.attempt = 1 if ran >= backoff.reset_after else first.attempt + 1
-        delay = backoff.delay(first.attempt, self._uniform)
-        generation = next(self._generation)
-        message = _Restart(generation, tuple(child.spec.id for child in group))
+        key = next(self._timer_keys)
+        message = Restart(key, tuple(child.id for child in group))
+        for child in group:
+            child.restart_timer = key
         ref = self.actor_ref
-        self._pending_timers[generation] = self._timers.call_later(delay, lambda: _tell(ref, message))
+        self._restart_timers[key] = self._timers.call_later(delay, lambda: tell(ref, message))
 
-    def _restart_group(self, group: list[_Child]) -> None:
+    def _restart_group(self, group: list[Child]) -> None:
+        """Start again the children of ``group`` still waiting, in start order (not awaited)."""
         if self._shutting_down:
             return
-        for child in group:
-            if child not in self._children or child.pid is not None or child.status != "restarting":
+        for child in _order.start_order(group, self.spec.order):
+            if child not in self._children or child.state is not ChildState.RESTARTING:
                 continue
             try:
-                self._start(child)  # a crash in its initialisation is an EXIT like any other
+                self._start(child, wait=False)  # a crash in its first step is an EXIT like any other
             except Error as err:
-                logger.warning("supervisor %s: restarting %s failed: %s", self.pid, child.spec.id, err)
+                logger.warning("supervisor %s: restarting %s failed: %s", self.pid, child.id, err)
                 child.last_error = err
-                self._child_died(child, err)
+                self._child_ended(child, err, start_failed=True)
                 return
             child.restarts += 1
             self.total_restarts += 1
 
-    def _remove(self, child: _Child) -> None:
+    def _leave_restarting(self, child: Child) -> None:
+        """``child`` no longer waits for a restart: drop the timer once its whole group is out."""
+        key = child.restart_timer
+        child.restart_timer = None
+        if key is None or any(other.restart_timer == key for other in self._children):
+            return
+        timer = self._restart_timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _remove(self, child: Child) -> None:
         if child in self._children:
             self._children.remove(child)
+            self._leave_restarting(child)
+
+    def _requirements(self, child: Child) -> list[Child]:
+        return _order.requirements(child, self._children, self.spec.order)
 
     # -- stopping -----------------------------------------------------------------------------------
 
-    def _stop(self, child: _Child, done: Callable[[], None]) -> None:
+    def _stop(self, child: Child, done: Callable[[], None]) -> bool:
+        """Stop ``child`` by its shutdown rule; True when nothing runs (``done`` is not called),
+        else ``done()`` once its EXIT arrives."""
         pid = child.pid
-        if pid is None or not self.node.is_alive(pid):
-            if pid is not None:
-                self._by_pid.pop(pid, None)
-                child.pid = None
-            child.status = "stopped"
-            done()
-            return
-        child.status = "stopping"
-        self._stopping[pid] = done
+        if pid is None:
+            if child.state is ChildState.RESTARTING:
+                self._leave_restarting(child)
+                child.move(ChildState.STOPPED)
+            return True
+        waiters = self._stopping.get(pid)
+        if waiters is not None:  # already being stopped: wait for the same EXIT
+            waiters.append(done)
+            return False
+        self._stopping[pid] = [done]
+        child.move(ChildState.STOPPING)
         policy = child.spec.shutdown_policy
         try:
             if policy == "brutal_kill":
                 self.node.terminate(pid)
             elif policy == "infinity":
-                self.node.cancel(pid, reason="shutdown")
+                self.node.cancel(pid, reason=self.spec.stop_reason)
             else:
-                self.node.cancel(pid, deadline=float(policy), reason="shutdown")
+                self.node.cancel(pid, deadline=float(policy), reason=self.spec.stop_reason)
         except Error:
-            pass  # it ended meanwhile: its EXIT is on the way
+            pass  # it ended meanwhile: its EXIT is on the way (the supervisor monitors it)
+        return False
 
-    def _stop_sequence(self, children: list[_Child], then: Callable[[], None]) -> None:
-        """Stop ``children`` one after the other (each waits for the previous EXIT)."""
-        if not children:
-            then()
+    def _stop_together(self, children: list[Child], then: Callable[[], None]) -> None:
+        """Stop ``children``, each once every one of them that needs it has ended; then ``then()``.
+
+        Children with no need between them stop at the same time, so a level of
+        children that ignore CANCEL takes its longest shutdown, not the sum.
+        """
+        remaining = [
+            child for child in children if child.pid is not None or child.state is ChildState.RESTARTING
+        ]
+        if self.spec.order == "sequential":
+            remaining.reverse()
+            self._stop_in_turn(remaining, then)
             return
-        first, rest = children[0], children[1:]
-        self._stop(first, lambda: self._stop_sequence(rest, then))
+        blockers = {
+            id(child): {
+                id(other)
+                for other in _order.dependents(child, self._children, self.spec.order)
+                if other in remaining
+            }
+            for child in remaining
+        }
+        launched: set[int] = set()
+        finished = False
 
-    def _shutdown(self, error: Error | None, started: list[_Child] | None = None) -> None:
-        """Stop every child in reverse start order, then exit (with ``error``)."""
+        def ended(child: Child) -> None:
+            if child in remaining:
+                remaining.remove(child)
+            for waiting in blockers.values():
+                waiting.discard(id(child))
+
+        def launch() -> None:
+            nonlocal finished
+            progress = True
+            while progress:
+                progress = False
+                for child in reversed(list(remaining)):
+                    if id(child) in launched or blockers[id(child)]:
+                        continue
+                    launched.add(id(child))
+                    if self._stop(child, lambda child=child: (ended(child), launch())):
+                        ended(child)
+                        progress = True
+            if not remaining and not finished:
+                finished = True
+                then()
+
+        launch()
+
+    def _stop_in_turn(self, children: list[Child], then: Callable[[], None]) -> None:
+        """Stop ``children`` one after the other, each once the previous one's EXIT arrived."""
+        queue = deque(children)
+
+        def next_one() -> None:
+            while queue:
+                if not self._stop(queue.popleft(), next_one):
+                    return
+            then()
+
+        next_one()
+
+    def _shutdown(self, error: Error | None) -> None:
+        """Stop every child (the ones that need others first), then exit (with ``error``)."""
         if self._shutting_down:
             return
         self._shutting_down = True
-        self._cancel_timers()
-        running = [
-            child for child in (started if started is not None else self._children) if child.pid is not None
-        ]
+        for timer in self._restart_timers.values():
+            timer.cancel()
+        self._restart_timers.clear()
 
         def finish() -> None:
             if self._ready is not None and error is not None:
@@ -409,116 +576,141 @@ class Supervisor(Actor):
                     self._ready.set_exception(exc_info=(Error, error, None))
                 except Exception:
                     pass  # already answered: this is a later failure
+            self._ended()
             self.exit(error=error)
 
-        self._stop_sequence(list(reversed(running)), finish)
+        self._stop_together(list(self._children), finish)
 
     # -- requests ------------------------------------------------------------------------------------
 
-    def _answer(self, call: _Call) -> None:
+    def _answer(self, call: Call) -> Any:
         handler = getattr(self, f"_call_{call.op}", None)
-        try:
-            if handler is None:
-                raise Error(errors.INVALID, f"unknown supervisor request {call.op!r}")
-            if self._shutting_down and call.op not in ("which_children", "count_children", "tree"):
-                raise Error(errors.UNAVAILABLE, "the supervisor is shutting down")
-            handler(call)
-        except Error as err:
-            call.future.set_exception(exc_info=(Error, err, None))
+        if handler is None:
+            raise Error(errors.INVALID, f"unknown supervisor request {call.op!r}")
+        if self._shutting_down and call.op not in _READ_ONLY:
+            raise Error(errors.UNAVAILABLE, "the supervisor is shutting down")
+        return handler(*call.args)
 
-    def _find(self, key: str | PID) -> _Child:
+    def _later(self) -> Later:
+        later = Later()
+        self._owed.add(later)
+        return later
+
+    def _settle(self, later: Later, value: Any = None, error: Error | None = None) -> None:
+        if later in self._owed:
+            self._owed.discard(later)
+            if error is not None:
+                later.fail(error)
+            else:
+                later.answer(value)
+
+    def _find(self, key: str | PID) -> Child:
         for child in self._children:
-            if child.spec.id == key or (child.pid is not None and child.pid == key):
+            if child.id == key or (child.pid is not None and child.pid == key):
                 return child
         raise Error(errors.NOT_FOUND, f"no child {key}")
 
-    def _call_start_child(self, call: _Call) -> None:
+    def _call_start_child(self, *args: Any) -> Any:
         if self.spec.strategy == "simple_one_for_one":
             template = self.spec.template
-            assert template is not None
+            if template is None:  # pragma: no cover - SupervisorSpec requires it
+                raise Error(errors.INVALID, "simple_one_for_one needs a template")
             limit = self.spec.max_children
             if limit is not None and len(self._children) >= limit:
                 raise Error(errors.LIMIT_EXCEEDED, f"max_children ({limit}) reached")
             spec = ChildSpec(
                 f"{template.id}-{next(self._dynamic_ids)}",
                 template.start,
-                args=(*template.args, *call.args),
+                args=(*template.args, *args),
                 kwargs=template.kwargs,
                 restart=template.restart,
                 shutdown=template.shutdown,
                 type=template.type,
                 host=template.host,
+                backoff=template.backoff,
+                max_attempts=template.max_attempts,
+                await_start=template.await_start,
             )
         else:
-            spec = call.args[0]
+            spec = args[0] if args else None
             if not isinstance(spec, ChildSpec):
                 raise Error(errors.INVALID, "start_child needs a ChildSpec")
-            if any(child.spec.id == spec.id for child in self._children):
+            if any(child.id == spec.id for child in self._children):
                 raise Error(errors.ALREADY_EXISTS, f"child {spec.id} already exists")
-        child = _Child(spec)
-        pid, acknowledged = self._start(child)
+            self.spec.check_child(spec, [child.id for child in self._children])
+        child = Child(spec)
         self._children.append(child)
-        if not acknowledged:
-            call.future.set(pid)
-            return
+        later = self._later()
 
-        def initialised(error: Error | None) -> None:
-            if error is None:
-                call.future.set(pid)
-                return
+        def failed(_which: Child, error: Error) -> None:
             self._remove(child)  # OTP: a child that fails to start is not kept
-            call.future.set_exception(exc_info=(Error, _start_failure(spec.id, error), None))
+            self._settle(later, error=_start_failure(spec.id, error))
 
-        self._awaiting[pid] = initialised
+        self._start_together([child], lambda: self._settle(later, child.pid), failed)
+        return later
 
-    def _call_terminate_child(self, call: _Call) -> None:
-        child = self._find(call.args[0])
+    def _call_terminate_child(self, key: str | PID, dependents: bool = False) -> Later:
+        child = self._find(key)
+        group = [child]
+        if dependents:
+            group += _order.dependents(child, self._children, self.spec.order)
+        later = self._later()
 
         def stopped() -> None:
             if child.spec.restart == "temporary" or self.spec.strategy == "simple_one_for_one":
                 self._remove(child)
-            call.future.set(None)
+            self._settle(later)
 
-        self._stop(child, stopped)
+        self._stop_together(group, stopped)
+        return later
 
-    def _call_restart_child(self, call: _Call) -> None:
-        child = self._find(call.args[0])
+    def _call_restart_child(self, child_id: str) -> PID | None:
+        child = self._find(child_id)
         if child.pid is not None:
-            raise Error(errors.ALREADY_EXISTS, f"child {child.spec.id} is running")
-        call.future.set(self._start(child)[0])
+            raise Error(errors.ALREADY_EXISTS, f"child {child.id} is running")
+        group = [child]
+        if self.spec.order == "declared":
+            group = [*(need for need in self._requirements(child) if need.pid is None), child]
+        child.attempts = 0  # started by hand: its failure count starts again
+        for member in group:
+            self._leave_restarting(member)
+            try:
+                self._start(member, wait=False)
+            except Error as err:
+                if not self._left_to_its_rule(member, err):
+                    raise
+        return child.pid
 
-    def _call_delete_child(self, call: _Call) -> None:
-        child = self._find(call.args[0])
-        if child.pid is not None or child.status == "restarting":
-            raise Error(errors.INVALID_STATE, f"child {child.spec.id} is running: terminate it first")
+    def _call_delete_child(self, child_id: str) -> None:
+        child = self._find(child_id)
+        if child.pid is not None or child.state is ChildState.RESTARTING:
+            raise Error(errors.INVALID_STATE, f"child {child.id} is running: terminate it first")
+        users = [other.id for other in self._children if child.id in other.spec.requires]
+        if users:
+            raise Error(errors.INVALID_STATE, f"child {child.id} is required by {', '.join(users)}")
         self._remove(child)
-        call.future.set(None)
 
-    def _call_which_children(self, call: _Call) -> None:
-        call.future.set([child.describe() for child in self._children])
+    def _call_which_children(self) -> list[dict[str, Any]]:
+        return [child.describe() for child in self._children]
 
-    def _call_count_children(self, call: _Call) -> None:
+    def _call_count_children(self) -> dict[str, int]:
         kinds = [child.spec.child_type for child in self._children]
-        call.future.set(
-            {
-                "specs": len(self._children),
-                "active": sum(1 for child in self._children if child.pid is not None),
-                "supervisors": kinds.count("supervisor"),
-                "workers": kinds.count("worker"),
-            }
-        )
+        return {
+            "specs": len(self._children),
+            "active": sum(1 for child in self._children if child.pid is not None),
+            "supervisors": kinds.count("supervisor"),
+            "workers": kinds.count("worker"),
+        }
 
-    def _call_tree(self, call: _Call) -> None:
-        call.future.set(
-            {
-                "id": self.spec.name or str(self.pid),
-                "pid": self.pid,
-                "strategy": self.spec.strategy,
-                "status": "stopping" if self._shutting_down else "running",
-                "restarts": self.total_restarts,
-                "children": [child.describe() for child in self._children],
-            }
-        )
+    def _call_tree(self) -> dict[str, Any]:
+        return {
+            "id": self.spec.name or str(self.pid),
+            "pid": self.pid,
+            "strategy": self.spec.strategy,
+            "status": ChildState.STOPPING if self._shutting_down else ChildState.RUNNING,
+            "restarts": self.total_restarts,
+            "children": [child.describe() for child in self._children],
+        }
 
 
 def _start_failure(child_id: str, cause: Error) -> Error:
@@ -529,140 +721,3 @@ def _start_failure(child_id: str, cause: Error) -> Error:
         retryable=cause.retryable(),
         details={"child": child_id},
     )
-
-
-def _tell(ref: Any, message: Any) -> None:
-    try:
-        ref.tell(message)
-    except pykka.ActorDeadError:
-        pass  # the supervisor is gone; so is the reason for the restart
-
-
-class SupervisorRef:
-    """A handle to a running supervisor, usable from any thread outside the pool."""
-
-    def __init__(self, node: Node, pid: PID) -> None:
-        self.node = node
-        self.pid = pid
-
-    def _call(self, op: str, *args: Any, timeout: float | None = 30.0) -> Any:
-        future: ThreadingFuture[Any] = ThreadingFuture()
-        try:
-            self.node.actor_ref(self.pid).tell(_Call(op, args, future))
-        except (Error, pykka.ActorDeadError):
-            raise Error(errors.NOT_FOUND, f"supervisor {self.pid} is not running") from None
-        try:
-            return future.get(timeout=timeout)
-        except pykka.Timeout:
-            raise Error(errors.TIMEOUT, f"supervisor {self.pid} did not answer {op} in {timeout} s") from None
-
-    def start_child(self, spec_or_args: Any = None, *args: Any, timeout: float | None = 30.0) -> PID:
-        """Start a child: a ChildSpec, or (dynamic supervisors) extra start arguments."""
-        payload = (spec_or_args, *args) if spec_or_args is not None else args
-        return self._call("start_child", *payload, timeout=timeout)
-
-    def terminate_child(self, child: str | PID, timeout: float | None = None) -> None:
-        """Stop a child by its shutdown rule and wait for its end (the spec stays, unless temporary)."""
-        self._call("terminate_child", child, timeout=timeout)
-
-    def restart_child(self, child_id: str) -> PID:
-        return self._call("restart_child", child_id)
-
-    def delete_child(self, child_id: str) -> None:
-        self._call("delete_child", child_id)
-
-    def which_children(self) -> list[dict[str, Any]]:
-        return self._call("which_children")
-
-    def count_children(self) -> dict[str, int]:
-        return self._call("count_children")
-
-    def tree(self) -> dict[str, Any]:
-        """This supervisor and, recursively, its child supervisors."""
-        tree = self._call("tree")
-        for child in tree["children"]:
-            if child["type"] == "supervisor" and child["pid"] is not None:
-                try:
-                    child["tree"] = SupervisorRef(self.node, child["pid"]).tree()
-                except Error:
-                    child["tree"] = None  # it ended meanwhile
-        return tree
-
-    @property
-    def alive(self) -> bool:
-        return self.node.is_alive(self.pid)
-
-    def stop(self, timeout: float | None = 30.0) -> tuple[Any, Error | None]:
-        """Shut the tree down (children in reverse start order) and wait; its result."""
-        done = threading.Event()
-        outcome: list[tuple[Any, Error | None]] = []
-        host = self.node.host(self.pid.host)
-
-        def ended(value: Any, error: Error | None) -> None:
-            outcome.append((value, error))
-            done.set()
-
-        host.watch(self.pid, ended)
-        if not done.is_set():
-            try:
-                self.node.cancel(self.pid, reason="shutdown")
-            except Error:
-                pass  # it ended on its own meanwhile
-        if not done.wait(timeout):
-            raise Error(errors.TIMEOUT, f"supervisor {self.pid} still stopping after {timeout} s")
-        return outcome[0]
-
-    def __repr__(self) -> str:
-        return f"<SupervisorRef {self.pid}>"
-
-
-def start_supervisor(
-    node: Node,
-    spec: SupervisorSpec,
-    *,
-    host: str | None = None,
-    timeout: float | None = 30.0,
-    clock: Callable[[], float] = time.monotonic,
-    timers: Any = None,
-    uniform: Callable[[float, float], float] = random.uniform,
-    link: bool = False,
-    monitor: bool = False,
-) -> SupervisorRef:
-    """Start a supervisor and its children (from a thread, not from a pool process).
-
-    Raises the child's error (wrapped with its id) when a child fails to
-    start; the children already started are stopped first.  ``link`` and
-    ``monitor`` attach the calling process (an actor, or a probe in
-    ``probe.acting()``) to the supervisor.
-    """
-    ready: ThreadingFuture[Any] = ThreadingFuture()
-    pid = node.spawn(
-        Supervisor, spec, ready, clock, timers, uniform, host=host, name=spec.name, link=link, monitor=monitor
-    )
-    try:
-        ready.get(timeout=timeout)
-    except pykka.Timeout:
-        raise Error(errors.TIMEOUT, f"supervisor {pid} did not start in {timeout} s") from None
-    return SupervisorRef(node, pid)
-
-
-def start_dynamic_supervisor(
-    node: Node,
-    template: ChildSpec,
-    *,
-    max_children: int | None = None,
-    max_restarts: int = 3,
-    max_seconds: float = 5.0,
-    **options: Any,
-) -> SupervisorRef:
-    """A ``simple_one_for_one`` supervisor: children are started later from ``template``."""
-    spec = SupervisorSpec(
-        strategy="simple_one_for_one",
-        template=template,
-        max_children=max_children,
-        max_restarts=max_restarts,
-        max_seconds=max_seconds,
-        backoff=options.pop("backoff", None),
-        name=options.pop("name", None),
-    )
-    return start_supervisor(node, spec, **options)

@@ -14,6 +14,7 @@ from actors import PID, Error, Node, Probe, errors
 from supervision import (
     Backoff,
     ChildSpec,
+    ChildState,
     SupervisorRef,
     SupervisorSpec,
     format_tree,
@@ -133,7 +134,8 @@ def test_restart_types(node: Node, log: Log, restart: str, how: str, expect_rest
         if restart == "temporary":
             assert children == []  # a temporary child's spec goes away with it
         else:
-            assert children[0]["pid"] is None and children[0]["status"] == "stopped"
+            # It ended on its own, for good: EXITED (STOPPED is for an end the supervisor asked for).
+            assert children[0]["pid"] is None and children[0]["status"] is ChildState.EXITED
     sup.stop()
 
 
