@@ -2,16 +2,18 @@
 
 ``start_supervisor(node, SupervisorSpec(children=[ChildSpec(...), ...]))``
 starts a supervision tree; ``supervision.install`` is the actorflow
-extension that runs an app's ``process.service`` entries.
+extension that runs an app's ``process.service`` entries, which are children
+of one supervisor configured by the runtime's rules (:mod:`supervision.service`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from actors import errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from supervision.ref import SupervisorRef, start_dynamic_supervisor, start_supervisor
-from supervision.service import RestartPolicy, ServiceManager, Services, ServiceSpec, start_services
+from supervision.service import RestartPolicy, Services, ServiceSpec, services_supervisor, start_services
 from supervision.spec import Backoff, ChildSpec, SupervisorSpec, supervisor_child
 from supervision.state import ChildState
 from supervision.supervisor import Supervisor
@@ -22,7 +24,6 @@ __all__ = [
     "ChildSpec",
     "ChildState",
     "RestartPolicy",
-    "ServiceManager",
     "ServiceSpec",
     "Services",
     "Supervisor",
@@ -30,6 +31,7 @@ __all__ = [
     "SupervisorSpec",
     "format_tree",
     "install",
+    "services_supervisor",
     "start_dynamic_supervisor",
     "start_services",
     "start_supervisor",
@@ -46,7 +48,40 @@ def _check_service(entry: Entry, registry: Registry) -> list[str]:
         messages.append("input must be a list (each element is one argument)")
     if "args" in entry.data:
         messages.append("there is no 'args' key: use input (a list of arguments)")
+    if messages:
+        return messages
+    try:
+        ServiceSpec.from_entry(entry)  # the values a service runs with (backoff factor, jitter, …)
+    except errors.Error as err:
+        messages.append(f"lifecycle.restart: {err.message()}")
+    cycle = _requirement_cycle(entry, registry)
+    if cycle:
+        messages.append(f"services require each other in a cycle: {' → '.join(cycle)}")
     return messages
+
+
+def _requirement_cycle(entry: Entry, registry: Registry) -> list[str]:
+    """A cycle of ``requires``/``depends_on`` between services that starts at ``entry``, or ``[]``."""
+
+    def needs(service: Entry) -> list[str]:
+        lifecycle = service.get("lifecycle") or {}
+        items = [*(lifecycle.get("requires") or []), *(lifecycle.get("depends_on") or [])]
+        return [service.ref(item) for item in items if isinstance(item, str)]
+
+    stack: list[tuple[str, list[str]]] = [(entry.id, [])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        if current == entry.id and path:
+            return [*path, current]
+        if current in seen:
+            continue
+        seen.add(current)
+        found = registry.get(current)
+        if found is None or found.kind != "process.service":
+            continue
+        stack.extend((item, [*path, current]) for item in needs(found))
+    return []
 
 
 register_kind(
@@ -60,16 +95,8 @@ register_kind(
 )
 
 
-class _RunningServices:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    def stop(self) -> None:
-        self.services.stop()
-
-
-def install(app: Any) -> _RunningServices | None:
-    """The actorflow extension: run the app's ``process.service`` entries."""
+def install(app: Any) -> Services | None:
+    """The actorflow extension: run the app's ``process.service`` entries (``stop()`` ends them)."""
     if not app.registry.of_kind("process.service"):
         return None
     services = start_services(app.node, app.registry)
@@ -77,4 +104,4 @@ def install(app: Any) -> _RunningServices | None:
     started = [status["id"] for status in services.status() if status["state"] == "running"]
     if started:
         app._progress(f"started services: {', '.join(started)}")
-    return _RunningServices(services)
+    return services

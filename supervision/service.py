@@ -1,49 +1,51 @@
-"""``process.service`` entries, run by a service manager that is itself a supervisor.
+"""``process.service`` entries: a configuration of the supervisor, not a second one.
 
-A service runs one ``process.lua`` entry on a host with its ``input`` as
-arguments, monitored and linked by the :class:`ServiceManager` (a process
-that traps links).  The rules are the runtime's (spec section 11):
+Every service of an app is a child of one :class:`~supervision.Supervisor`
+(``one_for_one``, no restart intensity, ``order="declared"``), made from its
+entry by :meth:`ServiceSpec.child`.  The runtime's rules (spec section 11)
+are the child's settings:
 
-* a normal exit, or an error with ``retryable() == false``, ends the service
-  (state ``exited``): it is not restarted;
-* any other error is a failure: ``attempts`` grows by one (back to 1 when the
-  run lasted ``stable_threshold``), and the service is restarted after
-  ``min(initial_delay * backoff_factor**(attempts-1), max_delay)`` ± ``jitter``
-  while ``max_attempts`` is 0 or ``attempts < max_attempts``; past that it is
-  marked ``failed``, its last error is logged, and the rest of the app runs on;
-* services start after what they ``requires`` (and stop before it), and stop
-  in reverse start order: a CANCEL with reason "service stopping" and the
-  ``stop_timeout`` as deadline, then termination.
+* ``restart="retryable"``: a normal exit, or an error with
+  ``retryable() == false``, ends the service (state ``exited``); any other
+  error is a failure and restarts it; a failed start is a failure too, unless
+  its error is INVALID, NOT_FOUND or PERMISSION_DENIED (state ``failed``);
+* ``backoff`` from ``lifecycle.restart`` with ``stable_threshold`` as its
+  ``reset_after``, and ``max_attempts``: after that many failed runs in a row
+  the service is ``failed``, its last error is logged, and the rest of the
+  app runs on;
+* ``requires`` (with ``depends_on``) naming other services: they start
+  first and stop after it; services with no requirement between them stop
+  together, each bounded by its ``stop_timeout`` (the child's ``shutdown``:
+  a CANCEL with reason "service stopping" and that deadline, then
+  termination);
+* ``await_start=False``: a service runs as soon as its spawn succeeds.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-from pykka import ThreadingFuture
-
-from actors import PID, Actor, Cancel, Error, Exit, LinkDown, Node, errors
+from actors import PID, Error, Node, errors
 from actors.entries import Entry, Registry
 from actors.lua.stdlib import duration_seconds
+from supervision.ref import SupervisorRef, start_supervisor
+from supervision.spec import Backoff, ChildSpec, SupervisorSpec
 
-__all__ = ["RestartPolicy", "ServiceManager", "ServiceSpec", "Services", "start_services"]
-
-logger = logging.getLogger("supervision.services")
+__all__ = ["STOP_REASON", "RestartPolicy", "ServiceSpec", "Services", "services_supervisor", "start_services"]
 
 STOP_REASON = "service stopping"
-_TERMINAL_START_ERRORS = (errors.INVALID, errors.NOT_FOUND, errors.PERMISSION_DENIED)
 
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    """``lifecycle.restart`` with the runtime's defaults (zero means "default")."""
+    """``lifecycle.restart`` with the runtime's defaults (zero means "default").
+
+    Its delays are :class:`~supervision.spec.Backoff`'s, the one formula.
+    """
 
     initial_delay: float = 1.0
     max_delay: float = 90.0
@@ -51,11 +53,22 @@ class RestartPolicy:
     jitter: float = 0.1
     max_attempts: int = 0
 
+    def __post_init__(self) -> None:
+        self.backoff()  # the same checks as every backoff
+
+    def backoff(self, stable_threshold: float = 5.0) -> Backoff:
+        """These delays as a :class:`Backoff` whose count starts again after a stable run."""
+        return Backoff(
+            initial=self.initial_delay,
+            factor=self.backoff_factor,
+            maximum=self.max_delay,
+            jitter=self.jitter,
+            reset_after=stable_threshold,
+        )
+
     def delay(self, attempt: int, uniform: Callable[[float, float], float]) -> float:
-        base = min(self.initial_delay * self.backoff_factor ** max(0, attempt - 1), self.max_delay)
-        if self.jitter:
-            base *= uniform(1 - self.jitter, 1 + self.jitter)
-        return base
+        """Seconds before restart number ``attempt`` (1-based)."""
+        return self.backoff().delay(attempt, uniform)
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class ServiceSpec:
 
     @classmethod
     def from_entry(cls, entry: Entry) -> ServiceSpec:
+        """Read an entry (``INVALID`` for values no service can run with)."""
         lifecycle = entry.get("lifecycle") or {}
         restart = lifecycle.get("restart") or {}
 
@@ -112,330 +126,106 @@ class ServiceSpec:
             requires=requires,
         )
 
-
-class _Service:
-    __slots__ = (
-        "attempts",
-        "delays",
-        "generation",
-        "last_error",
-        "pid",
-        "restarts",
-        "spec",
-        "started_at",
-        "state",
-        "timer",
-    )
-
-    def __init__(self, spec: ServiceSpec) -> None:
-        self.spec = spec
-        self.state = "unknown"
-        self.pid: PID | None = None
-        self.attempts = 0
-        self.restarts = 0
-        self.started_at = 0.0
-        self.last_error: Error | None = None
-        self.timer: Any = None
-        self.generation = 0
-        self.delays: list[float] = []
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.spec.id,
-            "process": self.spec.process,
-            "state": self.state,
-            "pid": self.pid,
-            "attempts": self.attempts,
-            "restarts": self.restarts,
-            "last_error": {"kind": self.last_error.kind(), "message": self.last_error.message()}
-            if self.last_error is not None
-            else None,
-        }
-
-
-@dataclass
-class _Request:
-    op: str
-    args: tuple[Any, ...]
-    future: ThreadingFuture[Any]
-
-
-@dataclass
-class _Retry:
-    service: str
-    generation: int
-
-
-class ServiceManager(Actor):
-    """Runs ``process.service`` entries: start order, restarts with backoff, stop order."""
-
-    def __init__(
-        self,
-        specs: list[ServiceSpec],
-        clock: Callable[[], float] = time.monotonic,
-        timers: Any = None,
-        uniform: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        super().__init__()
-        self._services = {spec.id: _Service(spec) for spec in specs}
-        self._clock = clock
-        self._timers = timers
-        self._uniform = uniform
-        self._by_pid: dict[PID, _Service] = {}
-        self._start_order: list[str] = []
-        self._stopping: dict[PID, Callable[[], None]] = {}
-        self._shutting_down = False
-
-    def on_start(self) -> None:
-        self.trap_links = True
-        if self._timers is None:
-            self._timers = self.node.timers
-
-    # -- events ----------------------------------------------------------------------------------
-
-    def on_event(self, event: Exit | LinkDown | Cancel) -> None:
-        if isinstance(event, Exit):
-            self._on_exit(event)
-        elif isinstance(event, Cancel):
-            self._stop_all(lambda: self.exit())
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Retry):
-            service = self._services.get(message.service)
-            if service is not None and service.generation == message.generation and not self._shutting_down:
-                service.timer = None
-                self._run(service)
-        elif isinstance(message, _Request):
-            handler = getattr(self, f"_request_{message.op}")
-            try:
-                handler(message)
-            except Error as err:
-                message.future.set_exception(exc_info=(Error, err, None))
-        return None
-
-    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        for service in self._services.values():
-            if service.timer is not None:
-                service.timer.cancel()
-
-    # -- starting ----------------------------------------------------------------------------------
-
-    def _start_with_requirements(self, service_id: str, path: tuple[str, ...] = ()) -> None:
-        if service_id in path:
-            raise Error(
-                errors.INVALID, f"services require each other in a cycle: {' → '.join((*path, service_id))}"
-            )
-        service = self._services.get(service_id)
-        if service is None:
-            return  # a requirement that is not a service (a host, a worker): already started
-        for requirement in service.spec.requires:
-            self._start_with_requirements(requirement, (*path, service_id))
-        if service.state not in ("running", "starting"):
-            if service.timer is not None:  # started by hand while waiting to restart: once is enough
-                service.timer.cancel()
-                service.timer = None
-            service.generation += 1  # a retry already on its way is stale
-            service.attempts = 0
-            service.delays.clear()
-            self._run(service)
-
-    def _run(self, service: _Service) -> None:
-        service.state = "starting"
-        spec = service.spec
-        try:
-            pid = self.node.spawn(spec.process, *spec.input, host=spec.host, link=True, monitor=True)
-        except Error as err:
-            service.last_error = err
-            if err.kind() in _TERMINAL_START_ERRORS:
-                service.state = "failed"
-                logger.error("service %s cannot start: %s", spec.id, err)
-                return
-            self._failed(service, err, ran=0.0)
-            return
-        service.pid = pid
-        service.state = "running"
-        service.started_at = self._clock()
-        self._by_pid[pid] = service
-        if spec.id not in self._start_order:
-            self._start_order.append(spec.id)
-
-    def _on_exit(self, event: Exit) -> None:
-        service = self._by_pid.pop(event.pid, None)
-        done = self._stopping.pop(event.pid, None)
-        if service is not None:
-            service.pid = None
-            service.last_error = event.error
-        if done is not None:
-            done()
-            return
-        if service is None or self._shutting_down:
-            return
-        ran = self._clock() - service.started_at
-        error = event.error
-        if error is None or error.retryable() is False:
-            service.state = "exited"
-            if error is not None:
-                logger.warning("service %s ended with a non-retryable error: %s", service.spec.id, error)
-            return
-        self._failed(service, error, ran)
-
-    def _failed(self, service: _Service, error: Error, ran: float) -> None:
-        policy = service.spec.restart
-        service.attempts = 1 if ran >= service.spec.stable_threshold else service.attempts + 1
-        if policy.max_attempts and service.attempts >= policy.max_attempts:
-            service.state = "failed"
-            logger.error(
-                "service %s failed %d times in a row and will not be restarted; last error: %s %s",
-                service.spec.id,
-                service.attempts,
-                error.kind(),
-                error.message(),
-            )
-            return
-        delay = policy.delay(service.attempts, self._uniform)
-        service.delays.append(delay)
-        service.state = "restarting"
-        service.restarts += 1
-        service.generation += 1
-        message = _Retry(service.spec.id, service.generation)
-        ref = self.actor_ref
-        service.timer = self._timers.call_later(delay, lambda: _tell(ref, message))
-        logger.warning(
-            "service %s failed (%s); restart %d in %.2f s", service.spec.id, error, service.attempts, delay
+    def child(self, services: set[str], auto_start: bool = True) -> ChildSpec:
+        """This service as a child of the services' supervisor (``services``: every service ID;
+        a requirement that is no service, such as a host, is running before any service)."""
+        return ChildSpec(
+            self.id,
+            self.process,
+            args=self.input,
+            host=self.host,
+            restart="retryable",
+            shutdown=self.stop_timeout,
+            backoff=self.restart.backoff(self.stable_threshold),
+            max_attempts=self.restart.max_attempts,
+            requires=tuple(dict.fromkeys(item for item in self.requires if item in services)),
+            auto_start=auto_start and self.auto_start,
+            await_start=False,
         )
 
-    # -- stopping ------------------------------------------------------------------------------------
 
-    def _stop(self, service: _Service, done: Callable[[], None]) -> None:
-        if service.timer is not None:
-            service.timer.cancel()
-            service.timer = None
-        pid = service.pid
-        if pid is None or not self.node.is_alive(pid):
-            if service.state in ("running", "starting", "restarting"):
-                service.state = "stopped"
-            done()
-            return
-        service.state = "stopping"
-
-        def stopped() -> None:
-            service.state = "stopped"
-            done()
-
-        self._stopping[pid] = stopped
-        try:
-            self.node.cancel(pid, deadline=service.spec.stop_timeout, reason=STOP_REASON)
-        except Error:
-            pass  # ended meanwhile; its EXIT is on the way
-
-    def _stop_all(self, then: Callable[[], None]) -> None:
-        self._shutting_down = True
-        order = [self._services[service_id] for service_id in reversed(self._start_order)]
-        order += [service for service in self._services.values() if service.spec.id not in self._start_order]
-
-        def step(remaining: list[_Service]) -> None:
-            if not remaining:
-                then()
-                return
-            self._stop(remaining[0], lambda: step(remaining[1:]))
-
-        step(order)
-
-    # -- requests -------------------------------------------------------------------------------------
-
-    def _request_start(self, request: _Request) -> None:
-        service_id = request.args[0]
-        if service_id not in self._services:
-            raise Error(errors.NOT_FOUND, f"service {service_id} not found")
-        self._start_with_requirements(service_id)
-        request.future.set(self._services[service_id].describe())
-
-    def _request_start_auto(self, request: _Request) -> None:
-        for service in self._services.values():
-            if service.spec.auto_start:
-                self._start_with_requirements(service.spec.id)
-        request.future.set([service.describe() for service in self._services.values()])
-
-    def _request_stop(self, request: _Request) -> None:
-        service = self._services.get(request.args[0])
-        if service is None:
-            raise Error(errors.NOT_FOUND, f"service {request.args[0]} not found")
-        dependents = [
-            other
-            for other in self._services.values()
-            if service.spec.id in other.spec.requires and other.pid is not None
-        ]
-
-        def stop_self() -> None:
-            self._stop(service, lambda: request.future.set(service.describe()))
-
-        def stop_dependents(remaining: list[_Service]) -> None:
-            if not remaining:
-                stop_self()
-                return
-            self._stop(remaining[0], lambda: stop_dependents(remaining[1:]))
-
-        stop_dependents(dependents)
-
-    def _request_status(self, request: _Request) -> None:
-        if request.args:
-            service = self._services.get(request.args[0])
-            if service is None:
-                raise Error(errors.NOT_FOUND, f"service {request.args[0]} not found")
-            request.future.set({**service.describe(), "delays": list(service.delays)})
-        else:
-            request.future.set([service.describe() for service in self._services.values()])
-
-
-def _tell(ref: Any, message: Any) -> None:
-    try:
-        ref.tell(message)
-    except pykka.ActorDeadError:
-        pass
+def services_supervisor(specs: list[ServiceSpec], auto_start: bool = True) -> SupervisorSpec:
+    """The supervisor configuration that runs ``specs`` by the runtime's rules."""
+    ids = {spec.id for spec in specs}
+    return SupervisorSpec(
+        [spec.child(ids, auto_start) for spec in specs],
+        strategy="one_for_one",
+        max_restarts=None,
+        order="declared",
+        stop_reason=STOP_REASON,
+    )
 
 
 class Services:
-    """A handle to a running service manager (from threads outside the pool)."""
+    """The services of an app, seen as the runtime sees them (from threads outside the pool).
 
-    def __init__(self, node: Node, pid: PID) -> None:
-        self.node = node
-        self.pid = pid
+    ``supervisor`` is the :class:`SupervisorRef` underneath: ``tree()``,
+    ``stop(timeout)`` and ``kill()`` work on it as on any supervisor.
+    """
 
-    def _request(self, op: str, *args: Any, timeout: float | None = 30.0) -> Any:
-        future: ThreadingFuture[Any] = ThreadingFuture()
-        try:
-            self.node.actor_ref(self.pid).tell(_Request(op, args, future))
-        except (Error, pykka.ActorDeadError):
-            raise Error(errors.NOT_FOUND, "the service manager is not running") from None
-        return future.get(timeout=timeout)
+    def __init__(self, supervisor: SupervisorRef, specs: list[ServiceSpec]) -> None:
+        self.supervisor = supervisor
+        self._specs = {spec.id: spec for spec in specs}
+
+    @property
+    def node(self) -> Node:
+        return self.supervisor.node
+
+    @property
+    def pid(self) -> PID:
+        return self.supervisor.pid
+
+    def _view(self, child: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": child["id"],
+            "process": self._specs[child["id"]].process,
+            "state": child["status"],
+            "pid": child["pid"],
+            "attempts": child["attempts"],
+            "restarts": child["restarts"],
+            "last_error": child["last_error"],
+        }
 
     def start(self, service_id: str) -> dict[str, Any]:
-        """Start a service (after what it requires)."""
-        return self._request("start", service_id)
-
-    def start_auto(self) -> list[dict[str, Any]]:
-        """Start every ``lifecycle.auto_start`` service, in dependency order."""
-        return self._request("start_auto")
+        """Start a service that does not run (after what it requires); its state."""
+        self._require(service_id)
+        try:
+            self.supervisor.restart_child(service_id)
+        except Error as err:
+            if err.kind() != errors.ALREADY_EXISTS:
+                raise
+        return self.status(service_id)
 
     def stop_service(self, service_id: str, timeout: float | None = 60.0) -> dict[str, Any]:
-        """Stop a service (and the running services that require it, first)."""
-        return self._request("stop", service_id, timeout=timeout)
+        """Stop a service, after the running services that require it; its state."""
+        self._require(service_id)
+        self.supervisor.terminate_child(service_id, timeout, dependents=True)
+        return self.status(service_id)
 
     def status(self, service_id: str | None = None) -> Any:
-        """One service's state (with the restart delays used), or all of them."""
-        return self._request("status", *([service_id] if service_id else []))
+        """One service's state, or the list of all of them.
+
+        Each is ``id``, ``process``, ``state`` (a
+        :class:`~supervision.state.ChildState`), ``pid``, ``attempts``,
+        ``restarts`` and ``last_error``.
+        """
+        children = self.supervisor.which_children()
+        if service_id is None:
+            return [self._view(child) for child in children]
+        self._require(service_id)
+        return next(self._view(child) for child in children if child["id"] == service_id)
+
+    def tree(self) -> dict[str, Any]:
+        """The services' supervisor as :meth:`SupervisorRef.tree` shows it."""
+        return self.supervisor.tree()
 
     def stop(self, timeout: float | None = 60.0) -> None:
-        """Stop every service in reverse start order, then the manager."""
-        done = threading.Event()
-        self.node.host(self.pid.host).watch(self.pid, lambda value, error: done.set())
-        if not done.is_set():
-            try:
-                self.node.cancel(self.pid, reason="shutdown")
-            except Error:
-                pass
-        if not done.wait(timeout):
-            raise Error(errors.TIMEOUT, f"services still stopping after {timeout} s")
+        """Stop every service (those that require others first), then their supervisor."""
+        self.supervisor.stop(timeout)
+
+    def _require(self, service_id: str) -> None:
+        if service_id not in self._specs:
+            raise Error(errors.NOT_FOUND, f"service {service_id} not found")
 
 
 def start_services(
@@ -448,10 +238,8 @@ def start_services(
     uniform: Callable[[float, float], float] = random.uniform,
     auto_start: bool = True,
 ) -> Services:
-    """Start the manager for every ``process.service`` entry (and the auto_start ones)."""
+    """Start the supervisor of every ``process.service`` entry, and with it the auto_start ones."""
     specs = [ServiceSpec.from_entry(entry) for entry in registry.of_kind("process.service")]
-    pid = node.spawn(ServiceManager, specs, clock, timers, uniform, host=host)
-    services = Services(node, pid)
-    if auto_start:
-        services.start_auto()
-    return services
+    spec = services_supervisor(specs, auto_start)
+    supervisor = start_supervisor(node, spec, host=host, clock=clock, timers=timers, uniform=uniform)
+    return Services(supervisor, specs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,8 +12,15 @@ from typing import Any
 import pytest
 
 from actorflow.app import App
-from actors import Probe
-from supervision import ServiceSpec, start_services
+from actors import Error, Probe, errors
+from supervision import (
+    ChildState,
+    Services,
+    ServiceSpec,
+    services_supervisor,
+    start_services,
+    start_supervisor,
+)
 
 from .lua_support import HOST, lua_entry, write_app
 from .supervision_support import FakeClock, FakeTimers
@@ -369,3 +378,139 @@ def test_service_entries_are_validated(tmp_path: Path) -> None:
     )
     assert any("app:b: there is no 'args' key" in p for p in problems)
     assert any("app:b: lifecycle.restart.max_attempts must be a non-negative integer" in p for p in problems)
+
+
+STUBBORN = "return {main = function() local e = process.events() while true do e:receive() end end}"
+
+
+def stubborn_service(name: str, stop_timeout: str, **lifecycle: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "process.service",
+        "process": "app:stubborn",
+        "host": "app:processes",
+        "lifecycle": {"auto_start": True, "stop_timeout": stop_timeout, **lifecycle},
+    }
+
+
+def test_services_that_ignore_cancel_stop_together_within_the_longest_stop_timeout(tmp_path: Path) -> None:
+    """Stopping an app takes its longest stop_timeout, not their sum (issue 14)."""
+    write_app(
+        tmp_path,
+        [HOST, lua_entry("stubborn"), *(stubborn_service(name, "400ms") for name in ("a", "b", "c"))],
+        {"stubborn.lua": STUBBORN},
+    )
+    app = App(tmp_path).start()
+    node = app.node
+    assert node is not None
+    pids = [status["pid"] for status in app.services.status()]  # type: ignore[attr-defined]
+    assert len(pids) == 3 and all(node.is_alive(pid) for pid in pids)
+    started = time.monotonic()
+    app.services.stop()  # type: ignore[attr-defined]
+    elapsed = time.monotonic() - started
+    assert not any(node.is_alive(pid) for pid in pids)  # terminated at their deadline
+    assert 0.4 <= elapsed < 1.0  # one stop_timeout (0.4 s), not three in a row (1.2 s)
+    app.stop(timeout=2)
+
+
+def test_a_level_stops_together_and_before_what_it_requires(tmp_path: Path) -> None:
+    """``api`` and ``jobs`` both require ``db``: they stop together (0.5 s, not 1 s), then ``db``."""
+    write_app(
+        tmp_path,
+        [
+            HOST,
+            lua_entry("stubborn"),
+            lua_entry("handler"),
+            stubborn_service("api", "500ms", requires=["db"]),
+            stubborn_service("jobs", "500ms", requires=["db"]),
+            {
+                **service("db", input=["db", "observer"]),
+                "lifecycle": {"auto_start": True, "stop_timeout": "5s"},
+            },
+        ],
+        {"stubborn.lua": STUBBORN, "handler.lua": SERVICE},
+    )
+    with App(tmp_path, extensions=[]) as app:
+        node = app.node
+        assert node is not None
+        with Probe(node, name="observer", default_timeout=10) as probe:
+            services = start_services(node, app.registry)
+            probe.expect_message("started")
+            dependents = [services.status(f"app:{name}")["pid"] for name in ("api", "jobs")]
+            elapsed: list[float] = []
+
+            def stop() -> None:
+                started = time.monotonic()
+                services.stop()
+                elapsed.append(time.monotonic() - started)
+
+            stopper = threading.Thread(target=stop)
+            stopper.start()
+            stopped = probe.expect_message("stopped")
+            # db is asked to stop only once both services that require it have ended.
+            assert stopped.payload == {"name": "db", "reason": "service stopping"}
+            assert not any(node.is_alive(pid) for pid in dependents)
+            stopper.join(10)
+            assert 0.5 <= elapsed[0] < 0.9
+
+
+def test_service_states_from_declared_to_stopped(make_app: Callable[..., App]) -> None:
+    app = make_app(service("lazy", auto_start=False))
+    services = start_services(app.node, app.registry)
+    lazy = services.status("app:lazy")
+    assert lazy["state"] is ChildState.UNKNOWN and lazy["pid"] is None
+    assert services.start("app:lazy")["state"] is ChildState.RUNNING
+    assert services.start("app:lazy")["state"] == "running"  # a running service is left as it is
+    stopped = services.stop_service("app:lazy")
+    assert stopped["state"] is ChildState.STOPPED and stopped["pid"] is None
+    assert json.loads(json.dumps(stopped, default=str))["state"] == "stopped"
+    tree = services.tree()
+    assert [(child["id"], child["status"]) for child in tree["children"]] == [("app:lazy", "stopped")]
+    with pytest.raises(Error) as missing:
+        services.start("app:nobody")
+    assert missing.value.kind() == errors.NOT_FOUND
+    services.stop()
+
+
+def test_a_service_whose_process_cannot_start_is_failed_and_the_others_run(
+    make_app: Callable[..., App],
+) -> None:
+    app = make_app(service("fine"))
+    node = app.node
+    assert node is not None
+    specs = [
+        ServiceSpec.from_entry(app.registry.require("app:fine")),
+        ServiceSpec("app:broken", "app:no_such_entry", "app:processes", auto_start=True),
+    ]
+    timers = FakeTimers()
+    services = Services(start_supervisor(node, services_supervisor(specs), timers=timers), specs)
+    status = services.status("app:broken")
+    assert status["state"] is ChildState.FAILED and status["last_error"]["kind"] == errors.NOT_FOUND
+    assert timers.delays == []  # no retry can cure it: not retried
+    assert services.status("app:fine")["state"] is ChildState.RUNNING
+    services.stop()
+
+
+def test_check_reports_a_requirement_cycle_and_a_bad_backoff(tmp_path: Path) -> None:
+    from actors.entries import AppLoadError, load_app
+
+    write_app(
+        tmp_path,
+        [
+            HOST,
+            lua_entry("handler"),
+            service("a", requires=["b"]),
+            service("b", requires=["a"]),
+            service("c", restart={"jitter": 1.5}),
+        ],
+        {"handler.lua": SERVICE},
+    )
+    with pytest.raises(AppLoadError) as info:
+        load_app(tmp_path)
+    problems = [str(problem) for problem in info.value.problems]
+    assert any(
+        "app:a" in p and "services require each other in a cycle: app:a → app:b → app:a" in p
+        for p in problems
+    )
+    assert any("app:c" in p and "backoff jitter must be in [0, 1), got 1.5" in p for p in problems)
+    assert all("app.yaml" in p for p in problems)
