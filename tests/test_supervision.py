@@ -545,3 +545,151 @@ def test_supervising_a_lua_process_entry(lua_app: Any) -> None:
     wait_until(lambda: pids(sup)["lua"] not in (None, first))
     assert sup.which_children()[0]["restarts"] == 1
     sup.stop()
+
+
+# -- requests, states, declared requirements ------------------------------------------------------------------
+
+
+def test_a_request_to_a_supervisor_that_ends_before_answering_fails_instead_of_hanging(
+    node: Node, log: Log
+) -> None:
+    sup = start_supervisor(
+        node, SupervisorSpec([ChildSpec("stubborn", Stubborn, args=(log, "stubborn"), shutdown="infinity")])
+    )
+    log.wait_for(1)
+    outcome: list[Error] = []
+
+    def terminate() -> None:
+        try:
+            sup.terminate_child("stubborn")  # no timeout: waits for an EXIT that never comes
+        except Error as err:
+            outcome.append(err)
+
+    waiter = threading.Thread(target=terminate)
+    waiter.start()
+    wait_until(lambda: ("ignored_cancel", "stubborn") in log.items)
+    _value, error = sup.kill()
+    assert error is not None and error.message() == "process terminated"
+    waiter.join(5)
+    assert not waiter.is_alive()
+    assert [err.kind() for err in outcome] == [errors.NOT_FOUND]
+    with pytest.raises(Error) as gone:
+        sup.which_children()
+    assert gone.value.kind() == errors.NOT_FOUND
+
+
+def test_a_shutdown_during_terminate_child_answers_both(node: Node, log: Log) -> None:
+    sup = start_supervisor(
+        node, SupervisorSpec([ChildSpec("stubborn", Stubborn, args=(log, "stubborn"), shutdown=0.3)])
+    )
+    log.wait_for(1)
+    answered = threading.Event()
+    waiter = threading.Thread(target=lambda: (sup.terminate_child("stubborn"), answered.set()))
+    waiter.start()
+    wait_until(lambda: ("ignored_cancel", "stubborn") in log.items)
+    _value, error = sup.stop(timeout=5)  # the child's stop is under way: the shutdown waits for the same EXIT
+    assert error is None
+    assert answered.wait(5)
+    waiter.join(5)
+
+
+def test_a_child_given_up_after_max_attempts_leaves_its_siblings_and_supervisor_running(
+    node: Node, log: Log
+) -> None:
+    timers = FakeTimers()
+    children = [
+        ChildSpec("flaky", Worker, args=(log, "flaky"), max_attempts=2),
+        ChildSpec("steady", Worker, args=(log, "steady")),
+    ]
+    spec = SupervisorSpec(children, max_restarts=None, backoff=Backoff(initial=1.0, jitter=0.0))
+    sup = start_supervisor(node, spec, timers=timers)
+    steady = pids(sup)["steady"]
+    node.send(pids(sup)["flaky"], "crash")  # failed run 1: restarted after 1 s
+    timers.wait_pending()
+    assert sup.which_children()[0]["status"] is ChildState.RESTARTING
+    timers.fire_all()
+    wait_until(lambda: sup.which_children()[0]["status"] is ChildState.RUNNING)
+    node.send(pids(sup)["flaky"], "crash")  # failed run 2 of 2: given up
+    wait_until(lambda: sup.which_children()[0]["status"] is ChildState.FAILED)
+    flaky = sup.which_children()[0]
+    assert flaky["pid"] is None and flaky["attempts"] == 2 and flaky["restarts"] == 1
+    assert flaky["last_error"] == {"kind": "INTERNAL", "message": "RuntimeError: flaky crashed"}
+    assert timers.delays == [1.0]
+    assert sup.alive and pids(sup)["steady"] == steady
+    assert sup.restart_child("flaky") is not None  # by hand it starts again, with a fresh count
+    assert sup.which_children()[0]["attempts"] == 0
+    sup.stop()
+
+
+def test_declared_requirements_set_start_restart_and_stop_order(node: Node, log: Log) -> None:
+    children = [
+        ChildSpec("api", Worker, args=(log, "api"), requires=("cache", "db")),
+        ChildSpec("cache", Worker, args=(log, "cache"), requires=("db",)),
+        ChildSpec("db", Worker, args=(log, "db")),
+        ChildSpec("metrics", Worker, args=(log, "metrics")),
+    ]
+    sup = start_supervisor(node, SupervisorSpec(children, strategy="rest_for_one", order="declared"))
+    started = log.wait_for(4)
+    # Each starts once what it requires finished its first step; metrics needs nothing.
+    order = [name for _event, name in started]
+    assert order.index("db") < order.index("cache") < order.index("api")
+    before = pids(sup)
+    node.send(before["cache"], "crash")  # rest_for_one: cache and what requires it (api), not db or metrics
+    after = restarted(sup, before, ("cache", "api"))
+    assert after["db"] == before["db"] and after["metrics"] == before["metrics"]
+    assert log.wait_for(4) == [("down", "cache"), ("stop", "api"), ("start", "cache"), ("start", "api")]
+    sup.stop()
+    stops = [name for _event, name in log.wait_for(4)]
+    assert stops.index("api") < stops.index("cache") < stops.index("db")
+
+
+def test_declared_children_that_ignore_cancel_stop_together(node: Node, log: Log) -> None:
+    children = [ChildSpec(name, Stubborn, args=(log, name), shutdown=0.4) for name in ("a", "b", "c")]
+    sup = start_supervisor(node, SupervisorSpec(children, order="declared"))
+    log.wait_for(3)
+    started = time.monotonic()
+    sup.stop()
+    assert 0.4 <= time.monotonic() - started < 1.0  # the longest shutdown, not the sum (1.2 s)
+    assert sorted(log.wait_for(6)) == sorted(
+        [(event, name) for name in ("a", "b", "c") for event in ("ignored_cancel", "killed")]
+    )
+
+
+def test_requirements_are_checked_up_front() -> None:
+    def child(name: str, *requires: str) -> ChildSpec:
+        return ChildSpec(name, Worker, requires=requires)
+
+    cases = [
+        (lambda: SupervisorSpec([child("a"), child("b", "a")]), "child b: requires needs order='declared'"),
+        (
+            lambda: SupervisorSpec([child("a", "z")], order="declared"),
+            "child a requires unknown children: z",
+        ),
+        (
+            lambda: SupervisorSpec([child("a", "b"), child("b", "c"), child("c", "a")], order="declared"),
+            "children require each other in a cycle: a → b → c → a",
+        ),
+        (
+            lambda: SupervisorSpec([ChildSpec("a", Worker, max_attempts=3)]),
+            "child a: max_attempts needs a backoff (its reset_after says when a run was stable)",
+        ),
+    ]
+    for make, message in cases:
+        with pytest.raises(Error) as info:
+            make()
+        assert (info.value.kind(), info.value.message()) == (errors.INVALID, message)
+
+
+def test_child_states_move_only_along_the_documented_transitions() -> None:
+    from supervision._child import Child
+    from supervision.state import TRANSITIONS
+
+    assert set(TRANSITIONS) == set(ChildState)
+    child = Child(ChildSpec("w", Worker))
+    assert child.state is ChildState.UNKNOWN
+    for state in (ChildState.STARTING, ChildState.RUNNING, ChildState.STOPPING, ChildState.STOPPED):
+        child.move(state)
+    with pytest.raises(Error) as info:
+        child.move(ChildState.STOPPING)  # a stopped child is not running: nothing to stop
+    assert info.value.kind() == errors.INTERNAL
+    assert info.value.message() == "child w: no transition stopped → stopping"
