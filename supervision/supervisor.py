@@ -103,12 +103,14 @@ class Supervisor(Actor):
         self._owed: set[Later] = set()
         """Answers promised to callers and not given yet."""
         self._shutting_down = False
+        self._ref: Any = None
         self.total_restarts = 0
 
     # -- life ---------------------------------------------------------------------------------
 
     def on_start(self) -> None:
         self.trap_links = True
+        self._ref = self.actor_ref  # made here, before any child's thread reads it
         if self._timers is None:
             self._timers = self.node.timers
         self._children = [Child(child) for child in self.spec.children]
@@ -175,19 +177,15 @@ class Supervisor(Actor):
         spec = child.spec
         start = spec.start
         node: Node = self.node
-        ref = self.actor_ref
-        wait = wait and spec.await_start and not spec.spawns_itself()
-
-        def started(pid: PID) -> None:
-            tell(ref, Started(pid))
-
-        on_started = started if wait else None
+        itself = spec.spawns_itself()
+        wait = wait and spec.await_start and not itself
+        on_started = self._tell_started if wait else None
         if isinstance(start, SupervisorSpec):
-            ready = _TellParent(ref) if wait else None
+            ready = _TellParent(self.actor_ref) if wait else None
             pid = node.spawn(
                 Supervisor, start, ready, self._clock, self._timers, self._uniform, link=True, monitor=True
             )
-        elif spec.spawns_itself():
+        elif itself:
             pid = start(*spec.args, **spec.kwargs)
             if not isinstance(pid, PID):
                 raise Error(errors.INVALID, f"child {spec.id}: start returned {pid!r}, not a PID")
@@ -210,6 +208,10 @@ class Supervisor(Actor):
         self._by_pid[pid] = child
         return wait
 
+    def _tell_started(self, pid: PID) -> None:
+        """A child's ``on_started`` (on the child's thread): tell this supervisor."""
+        tell(self._ref, Started(pid))
+
     def _start_together(
         self,
         children: list[Child],
@@ -228,44 +230,56 @@ class Supervisor(Actor):
         waiting: set[int] = set()
         over = False
         sequential = self.spec.order == "sequential"
+        position = 0  # sequential: the next child of ``pending`` to start
 
         def ready(child: Child) -> bool:
-            if sequential:
-                return not waiting and child is pending[0]
             return all(
                 id(need) in up or id(need) not in chosen
                 for need in self._children
                 if need.id in child.spec.requires
             )
 
-        def advance() -> None:
+        def launch(child: Child) -> bool:
+            """Start ``child``; False when the run is over (a start failed)."""
             nonlocal over
+            try:
+                wait = self._start(child, wait=True)
+            except Error as err:
+                if self._left_to_its_rule(child, err):
+                    up.add(id(child))
+                    return True
+                over = True
+                failed(child, err)
+                return False
+            if wait:
+                waiting.add(id(child))
+                assert child.pid is not None
+                self._awaiting[child.pid] = lambda error: initialised(child, error)
+            else:
+                up.add(id(child))
+            return True
+
+        def advance() -> None:
+            nonlocal over, position
             if over or self._shutting_down:
                 return
-            index = 0
-            while index < len(pending):
-                child = pending[index]
-                if not ready(child):
-                    index += 1
-                    continue
-                pending.pop(index)
-                index = 0
-                try:
-                    wait = self._start(child, wait=True)
-                except Error as err:
-                    if self._left_to_its_rule(child, err):
-                        up.add(id(child))
-                        continue
-                    over = True
-                    failed(child, err)
-                    return
-                if wait:
-                    waiting.add(id(child))
-                    assert child.pid is not None
-                    self._awaiting[child.pid] = lambda error, child=child: initialised(child, error)
-                else:
-                    up.add(id(child))
-            if not pending and not waiting and not over:
+            if sequential:  # one at a time, each once the one before is up
+                while position < len(pending) and not waiting:
+                    position += 1
+                    if not launch(pending[position - 1]):
+                        return
+                left = position < len(pending)
+            else:  # every child whose needs are up, again until nothing more can start
+                started = True
+                while started:
+                    started = False
+                    for child in [child for child in pending if ready(child)]:
+                        pending.remove(child)
+                        started = True
+                        if not launch(child):
+                            return
+                left = bool(pending)
+            if not left and not waiting and not over:
                 over = True
                 done()
 
@@ -279,6 +293,8 @@ class Supervisor(Actor):
                 return
             up.add(id(child))
             advance()
+
+        advance()
 
         advance()
 
@@ -441,7 +457,7 @@ class Supervisor(Actor):
         """Start again the children of ``group`` still waiting, in start order (not awaited)."""
         if self._shutting_down:
             return
-        for child in _order.start_order(group, self.spec.order):
+        for child in group if len(group) == 1 else _order.start_order(group, self.spec.order):
             if child not in self._children or child.state is not ChildState.RESTARTING:
                 continue
             try:
