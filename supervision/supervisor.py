@@ -159,8 +159,15 @@ class Supervisor(Actor):
         self._ended()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        # Terminated or killed by a link: no backoff timer may outlive us, no caller may wait on.
+        # Terminated, killed by a link or crashed: no backoff timer may outlive us, no caller may
+        # wait on, and start_supervisor learns why at once instead of at its timeout.
         self._ended()
+        if isinstance(self._ready, ThreadingFuture) and exception_value is not None:
+            error = errors.from_exception(exception_value)
+            try:
+                self._ready.set_exception(exc_info=(Error, error, None))
+            except Exception:
+                pass  # it had started: nobody waits
 
     def _ended(self) -> None:
         for timer in self._restart_timers.values():
@@ -173,7 +180,18 @@ class Supervisor(Actor):
     # -- starting ------------------------------------------------------------------------------
 
     def _start(self, child: Child, wait: bool) -> bool:
-        """Spawn ``child``; True when its first step is awaited (a ``Started`` will say it is over)."""
+        """Spawn ``child``; True when its first step is awaited (a ``Started`` will say it is over).
+
+        Raises an :class:`Error` when it cannot start, whatever the user code raised.
+        """
+        try:
+            return self._spawn(child, wait)
+        except Error:
+            raise
+        except Exception as exc:  # a child's __init__ or a start callable that raised
+            raise errors.from_exception(exc) from exc
+
+    def _spawn(self, child: Child, wait: bool) -> bool:
         spec = child.spec
         start = spec.start
         node: Node = self.node

@@ -304,6 +304,18 @@ def test_a_callable_start_that_raises_fails_the_start(node: Node) -> None:
     assert info.value.kind() == errors.UNAVAILABLE and "database down" in info.value.message()
 
 
+def test_a_child_whose_construction_raises_fails_the_start_at_once(node: Node) -> None:
+    """Not a TIMEOUT after the whole start timeout: the child's own error, named after it."""
+    started = time.monotonic()
+    with pytest.raises(Error) as info:
+        start_supervisor(
+            node, SupervisorSpec([ChildSpec("w", Worker)]), timeout=5
+        )  # Worker needs (log, name)
+    assert time.monotonic() - started < 2
+    assert info.value.kind() == errors.INTERNAL
+    assert info.value.message().startswith("child w failed to start: TypeError: Worker.__init__() missing")
+
+
 def test_bad_specs_are_invalid() -> None:
     for make in (
         lambda: ChildSpec("", Worker),
