@@ -155,6 +155,10 @@ class Supervisor(Actor):
             return self._answer(message)
         return None
 
+    def _stop(self) -> None:
+        # pykka's graceful stop (``ActorRef.stop()``): the children stop first, as on a CANCEL.
+        self._shutdown(None)
+
     def on_stop(self) -> None:
         self._ended()
 
@@ -508,7 +512,7 @@ class Supervisor(Actor):
 
     # -- stopping -----------------------------------------------------------------------------------
 
-    def _stop(self, child: Child, done: Callable[[], None]) -> bool:
+    def _stop_child(self, child: Child, done: Callable[[], None]) -> bool:
         """Stop ``child`` by its shutdown rule; True when nothing runs (``done`` is not called),
         else ``done()`` once its EXIT arrives."""
         pid = child.pid
@@ -574,7 +578,7 @@ class Supervisor(Actor):
                     if id(child) in launched or blockers[id(child)]:
                         continue
                     launched.add(id(child))
-                    if self._stop(child, lambda child=child: (ended(child), launch())):
+                    if self._stop_child(child, lambda child=child: (ended(child), launch())):
                         ended(child)
                         progress = True
             if not remaining and not finished:
@@ -589,7 +593,7 @@ class Supervisor(Actor):
 
         def next_one() -> None:
             while queue:
-                if not self._stop(queue.popleft(), next_one):
+                if not self._stop_child(queue.popleft(), next_one):
                     return
             then()
 

@@ -236,6 +236,16 @@ def test_a_supervisor_is_a_process_that_traps_links_and_stops_on_cancel(node: No
         probe.expect_nothing(within=0.1)  # a normal exit: no LINK_DOWN
 
 
+def test_pykka_stop_of_a_supervisor_stops_its_children_first(node: Node, log: Log) -> None:
+    sup = start_supervisor(node, SupervisorSpec(three(log)))
+    log.wait_for(3)
+    children = list(pids(sup).values())
+    assert node.actor_ref(sup.pid).stop(timeout=5) is True
+    wait_until(lambda: not sup.alive)
+    assert log.wait_for(3) == [("stop", "c"), ("stop", "b"), ("stop", "a")]
+    assert not any(node.is_alive(pid) for pid in children if pid is not None)
+
+
 # -- start failure --------------------------------------------------------------------------------------------
 
 
