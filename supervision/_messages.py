@@ -20,7 +20,7 @@ from pykka import ThreadingFuture
 
 from actors import PID, Error, Node, errors
 
-__all__ = ["Call", "Later", "Restart", "Started", "ask", "tell"]
+__all__ = ["Call", "Later", "RestartDue", "Started", "ask", "tell"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Started:
 
 
 @dataclass
-class Restart:
+class RestartDue:
     """A restart delay (backoff) is over: restart the children of the group still waiting."""
 
     key: int

@@ -41,7 +41,7 @@ from pykka import ThreadingFuture
 from actors import PID, Actor, Cancel, Error, Exit, LinkDown, Node, errors
 from supervision import _order
 from supervision._child import Child
-from supervision._messages import Call, Later, Restart, Started, tell
+from supervision._messages import Call, Later, RestartDue, Started, tell
 from supervision.spec import ChildSpec, SupervisorSpec
 from supervision.state import ChildState
 
@@ -147,7 +147,7 @@ class Supervisor(Actor):
             initialised = self._awaiting.pop(message.pid, None)
             if initialised is not None:
                 initialised(None)
-        elif isinstance(message, Restart):
+        elif isinstance(message, RestartDue):
             self._restart_timers.pop(message.key, None)
             group = [child for child in self._children if child.id in message.group]
             self._restart_group([child for child in group if child.restart_timer == message.key])
@@ -469,7 +469,7 @@ class Supervisor(Actor):
             self._restart_group(group)
             return
         key = next(self._timer_keys)
-        message = Restart(key, tuple(child.id for child in group))
+        message = RestartDue(key, tuple(child.id for child in group))
         for child in group:
             child.restart_timer = key
         ref = self.actor_ref
