@@ -234,6 +234,12 @@ class SupervisorSpec:
     def check_child(self, child: ChildSpec, siblings: Sequence[str]) -> None:
         """Refuse a child this supervisor cannot run (also a child added later: it cannot close
         a cycle, since no sibling can require an id that did not exist)."""
+        if self.max_restarts is None and child.backoff is None and self.backoff is None:
+            raise errors.Error(
+                errors.INVALID,
+                f"child {child.id}: with max_restarts=None it needs a backoff (or a child that keeps "
+                "failing to start would be restarted in a busy loop)",
+            )
         if child.max_attempts and child.backoff is None and self.backoff is None:
             raise errors.Error(
                 errors.INVALID,

@@ -695,6 +695,11 @@ def test_requirements_are_checked_up_front() -> None:
             lambda: SupervisorSpec([ChildSpec("a", Worker, max_attempts=3)]),
             "child a: max_attempts needs a backoff (its reset_after says when a run was stable)",
         ),
+        (
+            lambda: SupervisorSpec([ChildSpec("a", Worker)], max_restarts=None),
+            "child a: with max_restarts=None it needs a backoff (or a child that keeps failing to start "
+            "would be restarted in a busy loop)",
+        ),
     ]
     for make, message in cases:
         with pytest.raises(Error) as info:
