@@ -115,6 +115,7 @@ class ChildSpec:
     """Wait for the child's first step (its ``on_start``; a Lua process's run to its first wait)
     before starting the children that need it, as OTP does. ``False``: it counts as started
     once spawned (``process.service``)."""
+    _spawns_itself: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -153,6 +154,12 @@ class ChildSpec:
                 errors.INVALID,
                 f"child {self.id}: start must be an Actor class, an async function, an entry ID or a callable",
             )
+        itself = not (
+            isinstance(start, (SupervisorSpec, str))
+            or (isinstance(start, type) and issubclass(start, Actor))
+            or inspect.iscoroutinefunction(start)
+        )
+        object.__setattr__(self, "_spawns_itself", itself)  # asked at every (re)start
 
     @property
     def child_type(self) -> str:
@@ -168,12 +175,7 @@ class ChildSpec:
 
     def spawns_itself(self) -> bool:
         """True when ``start`` is a plain callable that spawns and links on its own."""
-        start = self.start
-        if isinstance(start, (SupervisorSpec, str)):
-            return False
-        if isinstance(start, type) and issubclass(start, Actor):
-            return False
-        return not inspect.iscoroutinefunction(start)
+        return self._spawns_itself
 
 
 @dataclass(frozen=True)

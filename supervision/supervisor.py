@@ -116,8 +116,8 @@ class Supervisor(Actor):
         self._children = [Child(child) for child in self.spec.children]
         wanted = [child for child in self._children if child.spec.auto_start]
         if self.spec.order == "declared":
-            needed = {id(other) for child in wanted for other in self._requirements(child)}
-            wanted = [child for child in self._children if child.spec.auto_start or id(child) in needed]
+            needed = {other for child in wanted for other in self._requirements(child)}
+            wanted = [child for child in self._children if child.spec.auto_start or child in needed]
         self._start_together(wanted, self._started_all, self._failed_to_start)
 
     def _started_all(self) -> None:
@@ -141,9 +141,6 @@ class Supervisor(Actor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Started):
-            child = self._by_pid.get(message.pid)
-            if child is not None and child.state is ChildState.STARTING:
-                child.move(ChildState.RUNNING)
             initialised = self._awaiting.pop(message.pid, None)
             if initialised is not None:
                 initialised(None)
@@ -189,40 +186,46 @@ class Supervisor(Actor):
         Raises an :class:`Error` when it cannot start, whatever the user code raised.
         """
         try:
-            return self._spawn(child, wait)
+            spec = child.spec
+            start = spec.start
+            node: Node = self.node
+            itself = spec.spawns_itself()
+            wait = wait and spec.await_start and not itself
+            on_started = self._tell_started if wait else None
+            if isinstance(start, SupervisorSpec):
+                ready = _TellParent(self.actor_ref) if wait else None
+                pid = node.spawn(
+                    Supervisor,
+                    start,
+                    ready,
+                    self._clock,
+                    self._timers,
+                    self._uniform,
+                    link=True,
+                    monitor=True,
+                )
+            elif itself:
+                pid = start(*spec.args, **spec.kwargs)
+                if not isinstance(pid, PID):
+                    raise Error(errors.INVALID, f"child {spec.id}: start returned {pid!r}, not a PID")
+                try:
+                    self.monitor(pid)
+                except Error as err:
+                    raise Error(
+                        errors.INTERNAL, f"child {spec.id} ended during its start: {err.message()}"
+                    ) from None
+            elif isinstance(start, str):
+                pid = node.spawn(
+                    start, *spec.args, host=spec.host, link=True, monitor=True, on_started=on_started
+                )
+            else:
+                pid = node.spawn(
+                    start, *spec.args, link=True, monitor=True, on_started=on_started, **spec.kwargs
+                )
         except Error:
             raise
         except Exception as exc:  # a child's __init__ or a start callable that raised
             raise errors.from_exception(exc) from exc
-
-    def _spawn(self, child: Child, wait: bool) -> bool:
-        spec = child.spec
-        start = spec.start
-        node: Node = self.node
-        itself = spec.spawns_itself()
-        wait = wait and spec.await_start and not itself
-        on_started = self._tell_started if wait else None
-        if isinstance(start, SupervisorSpec):
-            ready = _TellParent(self.actor_ref) if wait else None
-            pid = node.spawn(
-                Supervisor, start, ready, self._clock, self._timers, self._uniform, link=True, monitor=True
-            )
-        elif itself:
-            pid = start(*spec.args, **spec.kwargs)
-            if not isinstance(pid, PID):
-                raise Error(errors.INVALID, f"child {spec.id}: start returned {pid!r}, not a PID")
-            try:
-                self.monitor(pid)
-            except Error as err:
-                raise Error(
-                    errors.INTERNAL, f"child {spec.id} ended during its start: {err.message()}"
-                ) from None
-        elif isinstance(start, str):
-            pid = node.spawn(
-                start, *spec.args, host=spec.host, link=True, monitor=True, on_started=on_started
-            )
-        else:
-            pid = node.spawn(start, *spec.args, link=True, monitor=True, on_started=on_started, **spec.kwargs)
         child.pid = pid
         child.started_at = self._clock()
         child.restart_timer = None
@@ -247,18 +250,16 @@ class Supervisor(Actor):
         child that fails to start is left to its restart rule and counts as up.
         """
         pending = _order.start_order(children, self.spec.order)
-        chosen = {id(child) for child in pending}
-        up: set[int] = set()
-        waiting: set[int] = set()
+        chosen = set(pending)
+        up: set[Child] = set()
+        waiting: set[Child] = set()
         over = False
         sequential = self.spec.order == "sequential"
         position = 0  # sequential: the next child of ``pending`` to start
 
         def ready(child: Child) -> bool:
             return all(
-                id(need) in up or id(need) not in chosen
-                for need in self._children
-                if need.id in child.spec.requires
+                need in up or need not in chosen for need in self._children if need.id in child.spec.requires
             )
 
         def launch(child: Child) -> bool:
@@ -268,17 +269,17 @@ class Supervisor(Actor):
                 wait = self._start(child, wait=True)
             except Error as err:
                 if self._left_to_its_rule(child, err):
-                    up.add(id(child))
+                    up.add(child)
                     return True
                 over = True
                 failed(child, err)
                 return False
             if wait:
-                waiting.add(id(child))
+                waiting.add(child)
                 assert child.pid is not None
                 self._awaiting[child.pid] = lambda error: initialised(child, error)
             else:
-                up.add(id(child))
+                up.add(child)
             return True
 
         def advance() -> None:
@@ -307,13 +308,15 @@ class Supervisor(Actor):
 
         def initialised(child: Child, error: Error | None) -> None:
             nonlocal over
-            waiting.discard(id(child))
+            waiting.discard(child)
             if error is not None:
                 if not over:
                     over = True
                     failed(child, error)
                 return
-            up.add(id(child))
+            if child.state is ChildState.STARTING:  # not when a stop was asked meanwhile
+                child.move(ChildState.RUNNING)
+            up.add(child)
             advance()
 
         advance()
@@ -553,21 +556,21 @@ class Supervisor(Actor):
             self._stop_in_turn(remaining, then)
             return
         blockers = {
-            id(child): {
-                id(other)
+            child: {
+                other
                 for other in _order.dependents(child, self._children, self.spec.order)
                 if other in remaining
             }
             for child in remaining
         }
-        launched: set[int] = set()
+        launched: set[Child] = set()
         finished = False
 
         def ended(child: Child) -> None:
             if child in remaining:
                 remaining.remove(child)
             for waiting in blockers.values():
-                waiting.discard(id(child))
+                waiting.discard(child)
 
         def launch() -> None:
             nonlocal finished
@@ -575,9 +578,9 @@ class Supervisor(Actor):
             while progress:
                 progress = False
                 for child in reversed(list(remaining)):
-                    if id(child) in launched or blockers[id(child)]:
+                    if child in launched or blockers[child]:
                         continue
-                    launched.add(id(child))
+                    launched.add(child)
                     if self._stop_child(child, lambda child=child: (ended(child), launch())):
                         ended(child)
                         progress = True
