@@ -156,9 +156,6 @@ class Supervisor(Actor):
         # pykka's graceful stop (``ActorRef.stop()``): the children stop first, as on a CANCEL.
         self._shutdown(None)
 
-    def on_stop(self) -> None:
-        self._ended()
-
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         # Terminated, killed by a link or crashed: no backoff timer may outlive us, no caller may
         # wait on, and start_supervisor learns why at once instead of at its timeout.
@@ -318,8 +315,6 @@ class Supervisor(Actor):
                 child.move(ChildState.RUNNING)
             up.add(child)
             advance()
-
-        advance()
 
         advance()
 
