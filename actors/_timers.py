@@ -4,6 +4,12 @@ Cancel deadlines, Lua ``time.sleep``/``time.after``, supervisor restart
 backoff: all of them are "deliver this signal later".  A single thread with a
 heap serves them all, so sleeping processes cost no thread.  Callbacks run on
 the timer thread and must be quick (they only deliver signals).
+
+Nothing a caller passes can stop the thread: delays are checked when they are
+scheduled (:func:`check_delay`, ``INVALID`` for NaN, infinities and anything
+past Go's longest duration, about 292 years), the thread waits in bounded
+steps, and an error raised by a callback or while scheduling is logged and
+the thread goes on serving the other timers.
 """
 
 from __future__ import annotations
@@ -11,13 +17,43 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Timer", "Timers"]
+from actors import errors
+
+__all__ = ["MAX_DELAY", "Timer", "Timers", "check_delay"]
 
 logger = logging.getLogger("actors.timers")
+
+MAX_DELAY = (2**63 - 1) / 1e9
+"""The longest delay in seconds: Go's longest ``time.Duration`` (about 292 years)."""
+
+_MAX_WAIT = 3600.0
+"""The thread wakes at least this often (seconds): a far deadline never reaches the OS as one long wait."""
+
+
+def check_delay(delay: Any, what: str = "delay") -> float:
+    """``delay`` in seconds as a float; ``INVALID`` error when no timer can honour it.
+
+    Refused: non-numbers, NaN, infinities and delays past :data:`MAX_DELAY`.
+    A negative delay is a deadline already past: it is allowed and fires at
+    once (callers that must refuse negatives check that themselves).
+    """
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+        raise errors.Error(errors.INVALID, f"{what} must be a number of seconds, got {type(delay).__name__}")
+    try:
+        seconds = float(delay)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf if delay > 0 else -math.inf
+    if math.isnan(seconds) or seconds > MAX_DELAY or seconds == -math.inf:
+        raise errors.Error(
+            errors.INVALID, f"{what} out of range: {delay!r} s (at most {MAX_DELAY:.0f} s, about 292 years)"
+        )
+    return seconds
 
 
 class Timer:
@@ -59,8 +95,11 @@ class Timers:
         self._stopped = False
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` on the timer thread after ``delay`` seconds."""
-        timer = Timer(self._clock() + max(0.0, delay), callback)
+        """Run ``callback`` on the timer thread after ``delay`` seconds.
+
+        ``INVALID`` error (nothing scheduled) for a delay :func:`check_delay` refuses.
+        """
+        timer = Timer(self._clock() + max(0.0, check_delay(delay)), callback)
         with self._cond:
             if self._stopped:
                 raise RuntimeError("timer service stopped")
@@ -89,23 +128,33 @@ class Timers:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._stopped:
-                    if not self._heap:
-                        self._cond.wait()
-                        continue
-                    deadline, _, timer = self._heap[0]
-                    if not timer.pending:
-                        heapq.heappop(self._heap)
-                        continue
-                    remaining = deadline - self._clock()
-                    if remaining <= 0:
-                        heapq.heappop(self._heap)
-                        break
-                    self._cond.wait(remaining)
-                else:
-                    return
+            try:
+                timer = self._next_due()
+            except BaseException:  # the thread serves every process of the node: it must not die
+                logger.exception("timer thread: scheduling failed; still serving")
+                time.sleep(0.01)  # a persistent fault must not spin a core
+                continue
+            if timer is None:
+                return
             try:
                 timer._fire()
-            except Exception:
+            except BaseException:  # one bad callback must not stop the others
                 logger.exception("timer callback failed")
+
+    def _next_due(self) -> Timer | None:
+        """Wait for the earliest pending timer to be due and take it; None once stopped."""
+        with self._cond:
+            while not self._stopped:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, _, timer = self._heap[0]
+                if not timer.pending:
+                    heapq.heappop(self._heap)
+                    continue
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    heapq.heappop(self._heap)
+                    return timer
+                self._cond.wait(min(remaining, _MAX_WAIT))
+            return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors import _ops, codec, errors
 from actors._process import CANCEL, MSG, TERMINATE, Process, _context, current_process
-from actors._timers import Timers
+from actors._timers import Timers, check_delay
 from actors.codec import encode
 from actors.host import ProcessHost
 from actors.kinds import Kinds
@@ -303,6 +303,8 @@ class Node:
         pid = self.resolve(dest)
         caller = current_process()
         sender = caller.pid if caller is not None else None
+        if deadline is not None:
+            check_delay(deadline, "cancel deadline")  # out of range: INVALID before anything is delivered
         if deadline is not None and deadline < 0:
             raise errors.Error(errors.INVALID, f"cancel deadline must not be negative, got {deadline}")
         proc = self.process(pid)  # before delivering: it may be gone right after
