@@ -7,6 +7,13 @@ unknown kind, missing field, missing source file, duplicate ID, reference to
 an unknown entry — becomes a :class:`~actors.entries.model.Problem` with the
 file, line and entry ID, and all of them are reported together in one
 :class:`AppLoadError`.
+
+A definition file is untrusted input, so reading one is bounded: its size
+(:data:`MAX_YAML_BYTES`), its nesting (:data:`MAX_YAML_DEPTH`) and the number
+of nodes it would have once every alias is expanded (:data:`MAX_YAML_NODES`,
+checked on the composed node graph before anything is built, so a "billion
+laughs" file of a few hundred bytes is refused at once instead of filling
+the memory); recursive aliases are refused too.
 """
 
 from __future__ import annotations
@@ -20,9 +27,22 @@ import yaml
 from actors import errors
 from actors.entries.model import LUA_MODULES, Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
 
-__all__ = ["DEFAULT_NAMESPACE", "AppLoadError", "load_app"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "AppLoadError",
+    "load_app",
+]
 
 DEFAULT_NAMESPACE = "app"
+MAX_YAML_BYTES = 4 * 1024 * 1024
+"""The largest definition file read (bytes)."""
+MAX_YAML_DEPTH = 64
+"""The deepest nesting of mappings and lists in a definition file."""
+MAX_YAML_NODES = 100_000
+"""The most nodes a definition file may hold with every alias expanded."""
 _SKIP_DIRS = {".venv", "venv", "node_modules", "__pycache__", ".git"}
 
 
@@ -44,8 +64,94 @@ class _List(list):  # type: ignore[type-arg]
     line = 0
 
 
+class _TooBig(Exception):
+    """A definition file past one of the reading limits; ``line`` is where."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader whose mappings and lists remember their line."""
+    """A safe loader whose mappings and lists remember their line, with bounded nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _TooBig(f"nested deeper than {MAX_YAML_DEPTH} levels", mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:  # a scalar no Python value holds: 2020-02-30, 10**5000
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r:.60}: {exc}", node.start_mark
+            ) from None
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose alias expansion is too large or recursive.
+
+    Aliases make the composed graph a DAG whose expanded size can be
+    exponential in the file's size; each node's expanded size is computed
+    once (post-order, iteratively), so the check itself is linear.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            open_nodes.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in children)
+            if size > MAX_YAML_NODES:
+                raise _TooBig(
+                    f"too large once its aliases are expanded (more than {MAX_YAML_NODES} nodes)",
+                    node.start_mark.line + 1,
+                )
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _TooBig(
+                "an alias refers to a node that contains it (recursive alias)", node.start_mark.line + 1
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
+def _parse_yaml(text: str) -> Any:
+    """The document in ``text``, built only after the limits are checked."""
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
@@ -124,7 +230,14 @@ def _problem(entry: Entry, message: str, app_dir: Path) -> Problem:
 def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry]:
     name = _rel(path, app_dir)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            problems.append(Problem(name, 1, "", f"file too large: {size} bytes (at most {MAX_YAML_BYTES})"))
+            return []
+        document = _parse_yaml(path.read_text(encoding="utf-8"))
+    except _TooBig as exc:
+        problems.append(Problem(name, exc.line, "", f"invalid YAML: {exc}"))
+        return []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -136,6 +249,9 @@ def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry
         return []
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(name, 1, "", f"cannot read file: {exc}"))
+        return []
+    except Exception as exc:  # the parser is third-party code fed untrusted text: never a traceback
+        problems.append(Problem(name, 1, "", f"invalid YAML: {type(exc).__name__}: {exc}"))
         return []
     if document is None:
         return []
