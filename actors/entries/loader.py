@@ -14,10 +14,19 @@ of nodes it would have once every alias is expanded (:data:`MAX_YAML_NODES`,
 checked on the composed node graph before anything is built, so a "billion
 laughs" file of a few hundred bytes is refused at once instead of filling
 the memory); recursive aliases are refused too.
+
+Names and sources are checked so that an ID means one thing and an app reads
+only its own files: namespaces and entry names are dot-separated parts of
+letters, digits, ``_`` and ``-`` (:data:`NAME_RULE`; no ``:``, ``|``, braces,
+spaces, newlines or ``..``, which would make IDs and PIDs ambiguous or a name
+a path); a code entry's ``source`` is ``file://relative/path.lua`` inside
+the app directory (no absolute paths, no ``..`` or symlink leading out) or
+inline Lua, and any other ``scheme://`` is refused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,9 @@ __all__ = [
     "MAX_YAML_BYTES",
     "MAX_YAML_DEPTH",
     "MAX_YAML_NODES",
+    "NAME_RULE",
     "AppLoadError",
+    "is_valid_name",
     "load_app",
 ]
 
@@ -43,6 +54,26 @@ MAX_YAML_DEPTH = 64
 """The deepest nesting of mappings and lists in a definition file."""
 MAX_YAML_NODES = 100_000
 """The most nodes a definition file may hold with every alias expanded."""
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+"""The largest Lua source file read."""
+MAX_NAME_LENGTH = 128
+"""The longest namespace or entry name."""
+
+NAME_RULE = (
+    "letters, digits, '_' and '-' in parts separated by single dots (e.g. app.workers, get_user.endpoint)"
+)
+"""What a namespace or an entry name may be, as error messages say it."""
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_PATH_LIKE = re.compile(r"[\w./-]+\.lua")
+
+
+def is_valid_name(text: object) -> bool:
+    """True when ``text`` may be a namespace or an entry name (see :data:`NAME_RULE`)."""
+    return isinstance(text, str) and len(text) <= MAX_NAME_LENGTH and _NAME.fullmatch(text) is not None
+
+
 _SKIP_DIRS = {".venv", "venv", "node_modules", "__pycache__", ".git"}
 
 
@@ -227,8 +258,19 @@ def _problem(entry: Entry, message: str, app_dir: Path) -> Problem:
     return Problem(_rel(entry.file, app_dir), entry.line, entry.id, message)
 
 
+def _inside(path: Path, app_dir: Path) -> bool:
+    """True when ``path``, symlinks followed, is in ``app_dir`` (already resolved)."""
+    try:
+        return path.resolve().is_relative_to(app_dir)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+        return False
+
+
 def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry]:
     name = _rel(path, app_dir)
+    if not _inside(path, app_dir):
+        problems.append(Problem(name, 1, "", "definition file is a link to outside the app directory"))
+        return []
     try:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
@@ -265,12 +307,32 @@ def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry
                 Problem(name, getattr(document, "line", 1), "", "missing 'namespace' (e.g. app.workers)")
             )
             return []
+        if not is_valid_name(namespace):
+            problems.append(
+                Problem(
+                    name,
+                    getattr(document, "line", 1),
+                    "",
+                    f"invalid namespace {namespace!r}: use {NAME_RULE}",
+                )
+            )
+            return []
         if not isinstance(items, list):
             problems.append(Problem(name, getattr(document, "line", 1), "", "'entries' must be a list"))
             return []
     elif isinstance(document, dict) and "kind" in document:
         namespace = document.get("namespace") or DEFAULT_NAMESPACE
         items = [document]
+        if not is_valid_name(namespace):
+            problems.append(
+                Problem(
+                    name,
+                    getattr(document, "line", 1),
+                    "",
+                    f"invalid namespace {namespace!r}: use {NAME_RULE}",
+                )
+            )
+            return []
     else:
         problems.append(
             Problem(
@@ -302,6 +364,9 @@ def _make_entry(
     entry_id = f"{namespace}:{name}" if isinstance(name, str) and name else ""
     if not entry_id:
         problems.append(Problem(name_in_file, line, "", "entry without a 'name'"))
+        return None
+    if not is_valid_name(name):
+        problems.append(Problem(name_in_file, line, "", f"invalid entry name {name!r}: use {NAME_RULE}"))
         return None
     if not isinstance(kind, str) or not kind:
         problems.append(Problem(name_in_file, line, entry_id, "entry without a 'kind'"))
@@ -344,11 +409,21 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
     if not isinstance(source, str) or not source.strip():
         problems.append(Problem(name_in_file, entry.line, entry.id, "missing required field 'source'"))
         return
-    if source.startswith("file://"):
+    scheme = _SCHEME.match(source)
+    if scheme is not None and scheme.group(1) != "file":
+        problems.append(
+            Problem(
+                name_in_file,
+                entry.line,
+                entry.id,
+                f"unknown source scheme {scheme.group(0)!r}: use file://path/relative/to/the/yaml.lua or inline Lua",
+            )
+        )
+        return
+    if scheme is not None:
         relative = source[len("file://") :]
-        path = (entry.file.parent / relative).resolve()
-        if not path.is_file():
-            problems.append(Problem(name_in_file, entry.line, entry.id, f"source file {relative} not found"))
+        path = _source_path(relative, entry, app_dir, problems)
+        if path is None:
             return
         try:
             entry.source_text = path.read_text(encoding="utf-8")
@@ -356,7 +431,17 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
             problems.append(Problem(name_in_file, entry.line, entry.id, f"cannot read {relative}: {exc}"))
             return
         entry.source_name = _rel(path, app_dir)
-    else:
+    elif _PATH_LIKE.fullmatch(source.strip()):
+        problems.append(
+            Problem(
+                name_in_file,
+                entry.line,
+                entry.id,
+                f"source {source.strip()!r} is a file name, not Lua code: write file://{source.strip()}",
+            )
+        )
+        return
+    else:  # inline Lua, as an entry made through the registry carries it
         entry.source_text = source
         entry.source_name = f"{name_in_file}:{entry.id}"
     problem = _syntax_problem(entry.source_text, entry.source_name)
@@ -381,6 +466,34 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
                     f"module {module!r} is not available (available: {', '.join(sorted(LUA_MODULES))})",
                 )
             )
+
+
+def _source_path(relative: str, entry: Entry, app_dir: Path, problems: list[Problem]) -> Path | None:
+    """The file a ``file://`` source names, if it is a readable file inside the app directory."""
+    name_in_file = _rel(entry.file, app_dir)
+
+    def refuse(message: str) -> None:
+        problems.append(Problem(name_in_file, entry.line, entry.id, message))
+
+    if not relative or "\0" in relative:
+        refuse(f"source file://{relative} names no file")
+        return None
+    if Path(relative).is_absolute() or relative.startswith("~"):
+        refuse(f"source file://{relative} is an absolute path: sources are relative to the YAML file")
+        return None
+    candidate = entry.file.parent / relative
+    if not _inside(candidate, app_dir):
+        refuse(f"source file://{relative} is outside the app directory")
+        return None
+    path = candidate.resolve()
+    if not path.is_file():
+        refuse(f"source file {relative} not found")
+        return None
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        refuse(f"source file {relative} too large: {size} bytes (at most {MAX_SOURCE_BYTES})")
+        return None
+    return path
 
 
 _checker: Any = None
