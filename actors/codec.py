@@ -11,10 +11,21 @@ Immutable scalars (``None``, ``bool``, 64-bit ``int``, ``float``, ASCII
 packed into a :class:`Packed` blob.  PIDs and :class:`~actors.errors.Error`
 values have msgpack extension types, so they survive the trip (and the trip
 through Temporal, which uses the same codec).
+
+Decoding reads bytes that may come from anywhere (a Temporal history, a
+peer): whatever they hold, :func:`loads` returns plain values, PIDs and
+well-typed errors, or raises ``INVALID``.  Unknown extension types,
+truncated or malformed data, keys Python cannot hash, nesting deeper than
+:data:`MAX_NESTING` and errors nested in errors' details deeper than
+:data:`MAX_ERROR_NESTING` (each level is a nested decoder call, which
+would otherwise overflow the C stack) are refused, both ways.  msgpack's
+standard timestamp extension (never produced by :func:`dumps`) decodes as
+float Unix seconds.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -22,13 +33,62 @@ import msgpack
 from actors import errors
 from actors.pid import PID
 
-__all__ = ["ERROR_EXT", "PID_EXT", "Packed", "copy", "decode", "dumps", "encode", "loads"]
+__all__ = [
+    "ERROR_EXT",
+    "MAX_ERROR_NESTING",
+    "MAX_NESTING",
+    "PID_EXT",
+    "Packed",
+    "copy",
+    "decode",
+    "dumps",
+    "encode",
+    "loads",
+]
 
 PID_EXT = 1
 ERROR_EXT = 2
 
+MAX_NESTING = 1024
+"""The deepest nesting of lists and maps a payload may have (msgpack's own limit, both ways)."""
+
+MAX_ERROR_NESTING = 32
+"""The deepest chain of errors inside errors' details (a cause of a cause …)."""
+
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
+
+
+class _Depth(threading.local):
+    """How many error values this thread is encoding or decoding, one inside the other."""
+
+    errors = 0
+
+
+_depth = _Depth()
+
+
+def _nested_error(action: str) -> Any:
+    """A context for one more level of error nesting; ``INVALID`` past :data:`MAX_ERROR_NESTING`."""
+    return _ErrorLevel(action)
+
+
+class _ErrorLevel:
+    __slots__ = ("action",)
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> None:
+        if _depth.errors >= MAX_ERROR_NESTING:
+            raise errors.Error(
+                errors.INVALID,
+                f"payload cannot be {self.action}: errors nested deeper than {MAX_ERROR_NESTING} levels",
+            )
+        _depth.errors += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _depth.errors -= 1
 
 
 class Packed:
@@ -47,11 +107,14 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, PID):
         return msgpack.ExtType(PID_EXT, str(obj).encode())
     if isinstance(obj, errors.Error):
-        body = msgpack.packb(
-            [obj.kind(), obj.message(), obj.retryable(), obj.details()],
-            default=_default,
-            use_bin_type=True,
-        )
+        if not isinstance(obj.kind(), str) or not isinstance(obj.message(), str):
+            raise TypeError(f"cannot encode an error whose kind and message are not text: {obj!r:.80}")
+        with _nested_error("encoded"):
+            body = msgpack.packb(
+                [obj.kind(), obj.message(), obj.retryable(), obj.details()],
+                default=_default,
+                use_bin_type=True,
+            )
         return msgpack.ExtType(ERROR_EXT, body)
     if isinstance(obj, (tuple, frozenset)):
         return list(obj)
@@ -62,30 +125,55 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == PID_EXT:
         return PID.parse(data.decode())
     if code == ERROR_EXT:
-        kind, message, retryable, details = msgpack.unpackb(
-            data, ext_hook=_ext_hook, raw=False, strict_map_key=False
-        )
+        with _nested_error("decoded"):
+            body = _unpack(data)
+        if not isinstance(body, list) or len(body) != 4:
+            raise errors.Error(errors.INVALID, "payload cannot be decoded: malformed error value")
+        kind, message, retryable, details = body
+        if (
+            not isinstance(kind, str)
+            or not isinstance(message, str)
+            or not (retryable is None or isinstance(retryable, bool))
+            or not (details is None or isinstance(details, dict))
+        ):
+            raise errors.Error(errors.INVALID, "payload cannot be decoded: malformed error value")
         return errors.Error(kind, message, retryable=retryable, details=details)
-    return msgpack.ExtType(code, data)
+    raise errors.Error(errors.INVALID, f"payload cannot be decoded: unknown extension type {code}")
 
 
 def dumps(value: Any) -> bytes:
     """Encode ``value`` to msgpack bytes; ``INVALID`` error when it cannot be encoded."""
     try:
         return msgpack.packb(value, default=_default, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except errors.Error:
+        raise
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise errors.Error(errors.INVALID, f"payload cannot be encoded: {exc}") from None
 
 
 def loads(data: bytes) -> Any:
-    """Decode msgpack bytes produced by :func:`dumps`."""
+    """Decode msgpack bytes produced by :func:`dumps`; ``INVALID`` error for anything else."""
     try:
-        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+        return _unpack(data)
+    except errors.Error:
+        raise
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
+        raise errors.Error(errors.INVALID, f"payload cannot be decoded: {exc}") from None
+
+
+def _unpack(data: bytes) -> Any:
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=1)
     except TypeError:
         # A tuple key was packed as an array, which would come back as an
         # (unhashable) list: decode again, turning such keys back into tuples.
         return msgpack.unpackb(
-            data, ext_hook=_ext_hook, raw=False, strict_map_key=False, object_pairs_hook=_with_tuple_keys
+            data,
+            ext_hook=_ext_hook,
+            raw=False,
+            strict_map_key=False,
+            object_pairs_hook=_with_tuple_keys,
+            timestamp=1,
         )
 
 

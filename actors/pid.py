@@ -20,12 +20,15 @@ from typing import Any
 
 from actors import errors
 
-__all__ = ["LOCAL_NODE", "PID", "is_pid_text"]
+__all__ = ["LOCAL_NODE", "MAX_PID_LENGTH", "PID", "is_pid_text"]
 
 LOCAL_NODE = "local"
 
+MAX_PID_LENGTH = 2048
+"""The longest PID text :meth:`PID.parse` accepts (a Temporal workflow ID is at most 1,000 characters)."""
 
 _PARSED_LIMIT = 50_000
+_CACHED_LENGTH = 256  # longer texts are parsed every time: the cache stays small
 _parsed: dict[str, PID] = {}
 
 
@@ -52,23 +55,33 @@ class PID:
     def parse(cls, text: str) -> PID:
         """Parse the ``{[node@]host|uniq}`` form; ``INVALID`` error when malformed.
 
-        PIDs are immutable, so recent parses are kept: Lua code names every
-        destination by its text, and sends to the same PIDs again and again.
+        The PID parsed always prints as a text that parses back to it: a
+        text that would not (``{local@a@b|1}``, whose host ``a@b`` would
+        print as node ``a``) is refused, and so is one longer than
+        :data:`MAX_PID_LENGTH`.  PIDs are immutable, so recent parses are
+        kept: Lua code names every destination by its text, and sends to
+        the same PIDs again and again.
         """
         if cls is PID and type(text) is str:
             known = _parsed.get(text)
             if known is not None:
                 return known
         if not isinstance(text, str) or not is_pid_text(text):
-            raise errors.Error(errors.INVALID, f"malformed PID {text!r}: expected {{[node@]host|id}}")
+            raise errors.Error(errors.INVALID, f"malformed PID {text!r:.200}: expected {{[node@]host|id}}")
+        if len(text) > MAX_PID_LENGTH:
+            raise errors.Error(
+                errors.INVALID, f"malformed PID {text[:60]!r}…: longer than {MAX_PID_LENGTH} characters"
+            )
         head, _, tail = text[1:-1].partition("|")
         # A legacy three-part form {host|x|uniq} keeps only the last part.
         uniq = tail.rsplit("|", 1)[-1]
         node, at, host = head.partition("@")
         if not at:
             node, host = "", head
+        if (not node or node == LOCAL_NODE) and "@" in host:
+            raise errors.Error(errors.INVALID, f"malformed PID {text!r:.200}: a host cannot contain '@'")
         pid = cls(host, uniq, node)
-        if cls is PID:
+        if cls is PID and len(text) <= _CACHED_LENGTH:
             if len(_parsed) >= _PARSED_LIMIT:
                 _parsed.clear()
             _parsed[text] = pid
