@@ -4,9 +4,10 @@
 hundred inputs, a few seconds each, so the suite stays fast and a failure
 reproduces on every run.  The long mode explores fresh random inputs::
 
-    ACTORFLOW_FUZZ_EXAMPLES=20000 .venv/bin/python tests/run.py tests/test_fuzz_*.py
+    ACTORFLOW_FUZZ_EXAMPLES=20000 .venv/bin/python tests/run.py tests/test_fuzz_*.py --timeout=7200
 
-(any positive number of examples per target; hypothesis prints the
+(any positive number of examples per target; ``--timeout`` lifts the
+suite's 120 s per test, while still ending a hang; hypothesis prints the
 falsifying input and how to reproduce it when one fails).
 """
 

@@ -130,7 +130,7 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@fuzz(400)
+@fuzz(300)
 @given(VALUES)
 @example(2**64)
 @example(-(2**63) - 1)
@@ -192,7 +192,7 @@ def test_arbitrary_bytes_decode_or_are_invalid(data: bytes) -> None:
     refused(codec.loads, data)
 
 
-@fuzz(300)
+@fuzz(200)
 @given(VALUES, st.data())
 def test_truncated_data_is_invalid(value: Any, data: st.DataObject) -> None:
     try:
@@ -225,7 +225,7 @@ def plain_for_msgpack(value: Any) -> Any:
     return value
 
 
-@fuzz(500)
+@fuzz(300)
 @given(st.integers(min_value=-128, max_value=127), EXT_PAYLOADS, st.booleans())
 @example(codec.PID_EXT, b"{app:p|1}", False)
 @example(codec.ERROR_EXT, msgpack.packb([1, 2, 3, 4]), False)
