@@ -6,6 +6,7 @@ the same code works in both places.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,17 @@ from actorflow.app import App
 from actors import Probe, errors
 
 APP_DIR = Path(__file__).parent / "apps" / "processes"
+SHARED_LUA = Path(__file__).parent / "apps" / "workflows"
 
 
 @pytest.fixture(scope="module")
-def app() -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     calls: list[str] = []
-    with App(APP_DIR, extensions=[]) as running:
+    # Sources must lie inside the app directory: this app plus a copy of the workflows' Lua files.
+    root = tmp_path_factory.mktemp("processes")
+    shutil.copy(APP_DIR / "app.yaml", root / "app.yaml")
+    shutil.copytree(SHARED_LUA, root / "workflows", ignore=shutil.ignore_patterns("*.yaml"))
+    with App(root, extensions=[]) as running:
         node = running.node
         assert node is not None
 
