@@ -444,9 +444,13 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
     else:  # inline Lua, as an entry made through the registry carries it
         entry.source_text = source
         entry.source_name = f"{name_in_file}:{entry.id}"
-    problem = _syntax_problem(entry.source_text, entry.source_name)
+    problem = _erase_types(entry)
     if problem is not None:
-        problems.append(Problem(name_in_file, entry.line, entry.id, f"Lua syntax error: {problem}"))
+        problems.append(Problem(name_in_file, entry.line, entry.id, f"Lua type annotation: {problem}"))
+    else:
+        problem = _syntax_problem(entry.source_text, entry.source_name)
+        if problem is not None:
+            problems.append(Problem(name_in_file, entry.line, entry.id, f"Lua syntax error: {problem}"))
     method = entry.data.get("method", "main")
     if not isinstance(method, str) or not method:
         problems.append(Problem(name_in_file, entry.line, entry.id, "'method' must be a function name"))
@@ -497,6 +501,17 @@ def _source_path(relative: str, entry: Entry, app_dir: Path, problems: list[Prob
 
 
 _checker: Any = None
+
+
+def _erase_types(entry: Entry) -> str | None:
+    """Erase Wippy's type annotations in place (lines and columns kept); the problem if it cannot."""
+    from actors.lua.typed import erase_types
+
+    try:
+        entry.source_text = erase_types(entry.source_text or "", entry.source_name or "?")
+    except errors.Error as err:
+        return err.message()
+    return None
 
 
 def _syntax_problem(source: str | None, chunkname: str | None) -> str | None:
