@@ -97,6 +97,9 @@ class Supervisor(Actor):
         self._awaiting: dict[PID, Callable[[Error | None], None]] = {}
         """Children whose first step is under way: what to do when it ends (error or None)."""
         self._restart_times: deque[float] = deque()
+        self._due: deque[list[Child]] = deque()
+        """Groups to restart now (no backoff), taken one after the other by ``_restart_due``."""
+        self._restarting_due = False
         self._restart_timers: dict[int, Any] = {}
         self._timer_keys = itertools.count(1)
         self._dynamic_ids = itertools.count(1)
@@ -266,6 +269,9 @@ class Supervisor(Actor):
                 wait = self._start(child, wait=True)
             except Error as err:
                 if self._left_to_its_rule(child, err):
+                    if self._shutting_down:  # its failed restarts reached the intensity
+                        over = True  # the shutdown answers (``ready``, a start_child's caller)
+                        return False
                     up.add(child)
                     return True
                 over = True
@@ -464,7 +470,8 @@ class Supervisor(Actor):
         for child in group:
             child.move(ChildState.RESTARTING)  # terminate_child meanwhile makes it STOPPED: no restart
         if delay is None:
-            self._restart_group(group)
+            self._due.append(group)
+            self._restart_due()
             return
         key = next(self._timer_keys)
         message = RestartDue(key, tuple(child.id for child in group))
@@ -472,6 +479,26 @@ class Supervisor(Actor):
             child.restart_timer = key
         ref = self.actor_ref
         self._restart_timers[key] = self._timers.call_later(delay, lambda: tell(ref, message))
+
+    def _restart_due(self) -> None:
+        """Restart the groups due now, one after the other, in a loop rather than nested calls.
+
+        A restart whose start fails at once schedules the next restart from
+        inside this one (``_child_ended``); with no backoff that next restart
+        is due at once too.  Taken here in turn, a child that keeps failing
+        costs one loop turn per restart, never a deeper stack, so any
+        ``max_restarts`` ends at the intensity error, not at Python's
+        recursion limit.
+        """
+        if self._restarting_due:
+            return  # the loop below, further up the stack, takes it next
+        self._restarting_due = True
+        try:
+            while self._due:
+                self._restart_group(self._due.popleft())
+        finally:
+            self._restarting_due = False
+            self._due.clear()
 
     def _restart_group(self, group: list[Child]) -> None:
         """Start again the children of ``group`` still waiting, in start order (not awaited)."""

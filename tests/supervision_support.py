@@ -112,6 +112,19 @@ class CrashOnRestart(Actor):
         raise RuntimeError("crashed")
 
 
+class FailsToRestart(Actor):
+    """Constructed once; every later construction (a restart) raises, so its spawn fails at once."""
+
+    def __init__(self, constructions: list[int]) -> None:
+        constructions.append(1)
+        if len(constructions) > 1:
+            raise RuntimeError("cannot restart")
+        super().__init__()
+
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("crashed")
+
+
 class FakeTimers:
     """``call_later`` that records delays and fires only when the test says so."""
 

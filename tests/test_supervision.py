@@ -22,9 +22,19 @@ from supervision import (
     start_supervisor,
     supervisor_child,
 )
+from supervision.supervisor import INTENSITY_MESSAGE
 
 from .helpers import obeys_cancel, waits
-from .supervision_support import CrashOnRestart, CrashOnStart, FakeClock, FakeTimers, Log, Stubborn, Worker
+from .supervision_support import (
+    CrashOnRestart,
+    CrashOnStart,
+    FailsToRestart,
+    FakeClock,
+    FakeTimers,
+    Log,
+    Stubborn,
+    Worker,
+)
 
 
 @pytest.fixture
@@ -528,6 +538,64 @@ def test_a_child_crashing_on_restart_counts_towards_the_intensity(node: Node) ->
         event = probe.expect_exit(sup.pid, error_kind=errors.LIMIT_EXCEEDED)
         assert event.error.details()["reason"]["message"] == "RuntimeError: cannot restart"  # type: ignore[union-attr]
     assert len(starts) == 4  # the first start, then three restarts that crashed in on_start
+
+
+@pytest.mark.parametrize("strategy", ["one_for_one", "one_for_all", "rest_for_one"])
+def test_a_child_that_keeps_failing_to_restart_at_once_reaches_the_intensity_whatever_its_size(
+    node: Node, strategy: str
+) -> None:
+    """No backoff and a spawn that fails at once: 5000 restarts in one step, one after the other.
+
+    Each failed restart counts and starts the next within the same step; they
+    must not nest (Python's recursion limit), whatever ``max_restarts`` is.
+    """
+    constructions: list[int] = []
+    spec = SupervisorSpec(
+        [ChildSpec("flaky", FailsToRestart, args=(constructions,))],
+        strategy=strategy,  # type: ignore[arg-type]
+        max_restarts=5000,
+        max_seconds=60,
+    )
+    with Probe(node) as probe:
+        with probe.acting():
+            sup = start_supervisor(node, spec, monitor=True)
+        node.send(pids(sup)["flaky"], "crash")
+        event = probe.expect_exit(sup.pid, error_kind=errors.LIMIT_EXCEEDED, timeout=15)
+    assert event.error is not None
+    assert event.error.message() == f"{INTENSITY_MESSAGE}: more than 5000 restarts in 60 s"
+    assert event.error.details() == {
+        "child": "flaky",
+        "reason": {"kind": errors.INTERNAL, "message": "RuntimeError: cannot restart"},
+    }
+    assert len(constructions) == 5001  # the first start, then 5000 restarts whose spawn failed
+
+
+def test_a_retryable_child_whose_start_always_fails_gives_up_the_start_at_the_intensity(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same loop in the supervisor's own start: ``start_supervisor`` raises the intensity error,
+    and the supervisor ends by it, with no traceback from an answer given twice."""
+    calls: list[int] = []
+
+    def unavailable() -> PID:
+        calls.append(1)
+        raise Error(errors.UNAVAILABLE, "database down")
+
+    spec = SupervisorSpec(
+        [ChildSpec("db", unavailable, restart="retryable")], max_restarts=5000, max_seconds=60
+    )
+    baseline = node.process_count()
+    with pytest.raises(Error) as info:
+        start_supervisor(node, spec, timeout=15)
+    assert info.value.kind() == errors.LIMIT_EXCEEDED
+    assert info.value.message() == f"{INTENSITY_MESSAGE}: more than 5000 restarts in 60 s"
+    assert info.value.details() == {
+        "child": "db",
+        "reason": {"kind": errors.UNAVAILABLE, "message": "database down"},
+    }
+    assert len(calls) == 5001
+    wait_until(lambda: node.process_count() == baseline)
+    assert [record.getMessage() for record in caplog.records if record.exc_info] == []
 
 
 @pytest.fixture
