@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from actorflow.pytest_plugin import wait_until
 from actors import Actor, Cancel, LinkDown, Message
 
 
@@ -26,13 +26,22 @@ class Log:
             items, self.items = self.items, []
         return items
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self.items)
+
     def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until ``count`` events were recorded, then take every recorded event.
+
+        Fails the test, saying what it waited for and what came, when fewer
+        than ``count`` arrive within ``timeout`` seconds.
+        """
+        try:
+            wait_until(lambda: self.count() >= count, timeout, what=f"{count} events in the log")
+        except AssertionError as exc:
             with self._lock:
-                if len(self.items) >= count:
-                    break
-            time.sleep(0.005)
+                seen = list(self.items)
+            raise AssertionError(f"{exc}; it has {len(seen)}: {seen}") from None
         return self.take()
 
 
@@ -151,14 +160,17 @@ class FakeTimers:
             self.delays.append(delay)
         return handle
 
+    def pending(self) -> int:
+        """How many timers wait to fire (not fired, not cancelled)."""
+        with self._lock:
+            return sum(1 for handle in self.handles if handle.callback is not None)
+
     def wait_pending(self, count: int = 1, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if sum(1 for handle in self.handles if handle.callback is not None) >= count:
-                    return
-            time.sleep(0.005)
-        raise AssertionError(f"no pending timer after {timeout} s; delays so far {self.delays}")
+        """Wait until ``count`` timers are pending; fails the test when they are not in ``timeout`` s."""
+        try:
+            wait_until(lambda: self.pending() >= count, timeout, what=f"{count} pending timers")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; delays so far {self.delays}") from None
 
     def fire_all(self) -> None:
         with self._lock:

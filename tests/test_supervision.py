@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from actorflow.pytest_plugin import wait_until
 from actors import PID, Error, Node, Probe, errors
 from supervision import (
     Backoff,
@@ -48,13 +49,6 @@ def three(log: Log, **options: Any) -> list[ChildSpec]:
 
 def pids(sup: SupervisorRef) -> dict[str, PID | None]:
     return {child["id"]: child["pid"] for child in sup.which_children()}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
 
 
 def restarted(
@@ -139,8 +133,16 @@ def test_restart_types(node: Node, log: Log, restart: str, how: str, expect_rest
         assert sup.which_children()[0]["restarts"] == 1
     else:
         wait_until(lambda: not node.is_alive(before))
-        time.sleep(0.1)
-        children = sup.which_children()
+        seen: list[list[dict[str, Any]]] = []
+
+        def exit_handled() -> bool:
+            # Its EXIT and the restart rule are one step of the supervisor: once the supervisor
+            # no longer lists that PID, a restart would have been made.
+            seen.append(sup.which_children())
+            return all(child["pid"] != before for child in seen[-1])
+
+        wait_until(exit_handled, what="the supervisor to handle the child's EXIT")
+        children = seen[-1]
         if restart == "temporary":
             assert children == []  # a temporary child's spec goes away with it
         else:
@@ -182,9 +184,10 @@ def test_escalation_two_levels_up(node: Node, log: Log) -> None:
         return leaf_tree and leaf_tree["children"][0]["pid"]
 
     def crash_worker() -> None:
-        wait_until(lambda: worker_pid() is not None)
-        node.send(worker_pid(), "crash")
-        time.sleep(0.05)
+        worker = wait_until(worker_pid)
+        node.send(worker, "crash")
+        # Handled (and counted) once a new worker runs, restarted by the leaf or by a new leaf.
+        wait_until(lambda: worker_pid() not in (None, worker), what=f"a worker in place of {worker}")
 
     wait_until(lambda: worker_pid() is not None)
     mid_pid = sup.which_children()[0]["pid"]
@@ -243,7 +246,9 @@ def test_a_supervisor_is_a_process_that_traps_links_and_stops_on_cancel(node: No
         _value, error = sup.stop()
         assert error is None
         assert probe.expect_exit(sup.pid).error is None
-        probe.expect_nothing(within=0.1)  # a normal exit: no LINK_DOWN
+        # Once the supervisor is gone, all it sends at its end has reached the probe.
+        wait_until(lambda: node.process(sup.pid) is None, what=f"{sup.pid} gone")
+        probe.expect_nothing(within=0)  # a normal exit: no LINK_DOWN
 
 
 def test_pykka_stop_of_a_supervisor_stops_its_children_first(node: Node, log: Log) -> None:
@@ -286,8 +291,9 @@ def test_a_child_crashing_in_on_start_fails_the_supervisor_start(node: Node, log
         start_supervisor(node, SupervisorSpec(children))
     assert info.value.kind() == errors.INTERNAL
     assert info.value.message() == "child b failed to start: RuntimeError: cannot start"
-    assert log.wait_for(3, timeout=0.5) == [("start", "a"), ("stop", "a")]  # c never started
+    # The supervisor and all it spawned are gone: a start of c would be in the log by now.
     wait_until(lambda: node.process_count() == baseline)
+    assert log.take() == [("start", "a"), ("stop", "a")]  # c never started
 
 
 def test_a_nested_supervisor_that_fails_to_start_fails_its_parent(node: Node, log: Log) -> None:
@@ -408,7 +414,7 @@ def test_a_worker_linked_to_a_crashing_peer(node: Node, log: Log, trap: bool) ->
     log.wait_for(2)
     before = pids(sup)
     node.send(before["x"], "link", before["peer"])
-    time.sleep(0.05)
+    assert node.actor_ref(before["x"]).ask("sync") is None  # the link is in place
     node.send(before["peer"], "crash")
     if trap:
         after = restarted(sup, before, ("peer",))
@@ -462,7 +468,7 @@ def test_terminate_child_during_a_backoff_wait_cancels_the_restart(node: Node, l
     assert sup.which_children()[0]["status"] == "restarting"
     sup.terminate_child("w")
     timers.fire_all()
-    time.sleep(0.1)
+    # Answered after whatever fire_all sent the supervisor: a restart it made would show here.
     assert sup.which_children()[0]["status"] == "stopped" and pids(sup)["w"] is None
     assert log.take() == [("start", "w"), ("down", "w")]  # the crash, and no start after it
     assert sup.restart_child("w") is not None  # until asked to
