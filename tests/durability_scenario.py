@@ -333,6 +333,19 @@ class Scenario:
         self._phase_started = now
         self.progress(f"{now - self._t0:6.1f} s  {name}")
 
+    async def _connect(self) -> Client:
+        """A client of the server, once its frontend is healthy (its port opens before)."""
+        deadline = time.monotonic() + self._remaining(60)
+        while True:
+            try:
+                return await Client.connect(
+                    self.server.address, data_converter=data_converter, interceptors=[ActorflowInterceptor()]
+                )
+            except RuntimeError as exc:
+                if "not healthy yet" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.1)
+
     def _start_worker(self) -> WorkerProcess:
         number = len(self.workers) + 1
         worker = WorkerProcess(
@@ -450,9 +463,7 @@ class Scenario:
     async def _run(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.server.start(timeout=self._remaining(120))
-        self.client = await Client.connect(
-            self.server.address, data_converter=data_converter, interceptors=[ActorflowInterceptor()]
-        )
+        self.client = await self._connect()
         first = self._start_worker()
         self._phase("server and worker 1 started")
         gate = asyncio.Semaphore(32)
