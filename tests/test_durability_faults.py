@@ -7,9 +7,11 @@ a client sends each saga numbered signals, some while no worker runs:
 against the sagas' results and Temporal's histories.
 
 ``make test`` runs the bounded mode: 50 sagas (250 steps, 400 signals), the
-same three kills and server restart, in about 25 s alone on the project's
-2-core machine.  The issue's 200 sagas take about 70 s alone and more on a
-busy machine, too much of the suite's budget; they run by flag::
+same three kills and server restart and every check, in 16-20 s on the
+project's 2-core machine.  The issue's 200 sagas take 40-70 s alone and more
+on a busy machine, too much of the suite's budget for what more sagas add
+(50 already keep the worker's activity slots full through every fault); they
+run by flag (results in docs/reliability.md)::
 
     ACTORFLOW_DURABILITY_SAGAS=200 .venv/bin/python tests/run.py tests/test_durability_faults.py
     .venv/bin/python tests/durability_scenario.py --sagas 200    # prints the report
