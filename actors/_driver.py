@@ -25,7 +25,7 @@ from typing import Any
 from actors import errors
 from actors._process import CALL, Behaviour, Process
 from actors._routing import Router
-from actors._tasks import Scheduler, Task
+from actors._tasks import DEADLOCK_MESSAGE, DEADLOCKED, DONE, PAUSED, Scheduler, Task
 from actors._timers import Timer
 from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
@@ -42,8 +42,6 @@ def _continue(_process: Process) -> None:
 
 
 SLEEP = "sleep"  # (SLEEP, seconds) -> None
-
-DEADLOCK_MESSAGE = "deadlock: every coroutine is blocked and nothing can wake them"
 
 
 class CoroutineDriver(Behaviour):
@@ -87,21 +85,14 @@ class CoroutineDriver(Behaviour):
         self.router.push_event(event)
 
     def idle(self, process: Process) -> None:
-        router = self.router
         scheduler = self.scheduler
-        while True:
-            if router.dirty:
-                router.flush()
-            scheduler.run()
-            if scheduler.outcome is not None or scheduler.paused or not router.dirty:
-                break
-        outcome = scheduler.outcome
-        if outcome is not None:
-            value, error = self.result_of(*outcome)
+        status = scheduler.advance()
+        if status is DONE:
+            value, error = self.result_of(*scheduler.outcome)  # type: ignore[misc]
             process.exit(value, error)
-        elif scheduler.paused:
+        elif status is PAUSED:
             process.deliver((CALL, _continue))  # back of the host's queue: others run first
-        elif scheduler.deadlocked():
+        elif status is DEADLOCKED:
             process.exit(error=errors.Error(errors.INTERNAL, DEADLOCK_MESSAGE))
 
     def stopped(self, process: Process) -> None:

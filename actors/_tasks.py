@@ -25,11 +25,38 @@ from actors import errors
 from actors._routing import Router
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, Waiter, ready_case
 
-__all__ = ["PAUSE", "RECV", "SELECT", "SEND", "SPAWN", "YIELD", "Driver", "Scheduler", "Task"]
+__all__ = [
+    "DEADLOCKED",
+    "DEADLOCK_MESSAGE",
+    "DONE",
+    "PAUSE",
+    "PAUSED",
+    "RECV",
+    "SELECT",
+    "SEND",
+    "SPAWN",
+    "WAITING",
+    "YIELD",
+    "Driver",
+    "Scheduler",
+    "Task",
+]
 
 SPAWN = "spawn"  # (SPAWN, coroutine) -> Task
 YIELD = "yield"  # (YIELD,) -> None, after the other runnable tasks had a turn
 PAUSE = "pause"  # (PAUSE,) -> None, when the process runs again (its slice's budget is spent)
+
+# Where Scheduler.advance left the program.
+DONE = "done"
+"""The main task returned or a task raised: ``Scheduler.outcome`` holds how."""
+PAUSED = "paused"
+"""The budget is spent with tasks still runnable: go on in the next slice."""
+DEADLOCKED = "deadlocked"
+"""Every task waits and nothing can ever wake one."""
+WAITING = "waiting"
+"""Every task waits for something outside (a message, a timer, a call)."""
+
+DEADLOCK_MESSAGE = "deadlock: every coroutine is blocked and nothing can wake them"
 
 _IMMEDIATE_LIMIT = 10_000
 
@@ -138,12 +165,36 @@ class Scheduler:
         self._spent += 1
         return self._spent >= self.budget
 
-    @property
-    def done(self) -> bool:
-        return self.outcome is not None
+    def advance(self, *, until_quiet: bool = True) -> str:
+        """The run loop of every coroutine program: flush the mailbox, run the tasks.
 
-    def has_runnable(self) -> bool:
-        return bool(self._runnable) and self.outcome is None
+        With ``until_quiet`` (processes) it goes on while running the tasks
+        made more of the mailbox movable; without it (workflows) it runs the
+        tasks once and the driver yields to Temporal's event loop before the
+        next round, so the commands of the asyncio tasks the operations
+        started keep their order in the history.  Returns ``DONE``,
+        ``PAUSED``, ``DEADLOCKED`` or ``WAITING``.
+        """
+        router = self.router
+        while True:
+            if router is not None and router.dirty:
+                router.flush()
+            self.run()
+            if (
+                not until_quiet
+                or self.outcome is not None
+                or self.paused
+                or router is None
+                or not router.dirty
+            ):
+                break
+        if self.outcome is not None:
+            return DONE
+        if self.paused:
+            return PAUSED
+        if self.deadlocked():
+            return DEADLOCKED
+        return WAITING
 
     def run(self) -> None:
         """Run tasks until every task waits, the process is done, or the budget is spent."""
