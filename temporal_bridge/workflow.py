@@ -2,8 +2,10 @@
 
 ``LuaWorkflow`` is registered as the worker's dynamic workflow; the workflow
 type (the entry ID, or ``meta.temporal.workflow.name``) selects the Lua code.
-The program runs with the same prelude, router and scheduler as a Lua
-process; only the operations are performed differently:
+The program runs with the same prelude, router, scheduler, run loop and
+operations (:class:`~actors.lua.core.LuaCore`) as a Lua process;
+``LuaWorkflow`` is only their :class:`~actors.lua.effects.Effects` through
+Temporal:
 
 ==========================  =================================================
 Lua                         Temporal
@@ -36,15 +38,12 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from actors import errors
-    from actors._routing import Router
-    from actors._tasks import Scheduler, Task
-    from actors.channel import Channel
     from actors.events import Cancel, Exit, LinkDown, Message
-    from actors.lua import stdlib
-    from actors.lua.core import LUA_OP, LuaCore
-    from actors.lua.process import lua_random, process_option_problems
-    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text
+    from actors.lua.core import LuaCore
+    from actors.lua.effects import Done
+    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState
     from actors.pid import PID, is_pid_text
+    from actors.scheduling import DEADLOCK_MESSAGE, DEADLOCKED, DONE, Router, Scheduler, Task
     from temporal_bridge import _registry
     from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
     from temporal_bridge.failures import from_failure, to_application_error
@@ -83,9 +82,6 @@ class LuaWorkflow:
         self._relay_keys = itertools.count(1)
         self.woken = False
         self.pid = ""
-        self._timer_ids = itertools.count(1)
-        self._timers: dict[int, dict[str, Any]] = {}
-        self._futures: dict[int, dict[str, Any]] = {}
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._children: dict[str, Any] = {}
         self._forced_failure: errors.Error | None = None
@@ -146,22 +142,20 @@ class LuaWorkflow:
         converter = workflow.payload_converter()
         values = [converter.from_payload(arg.payload) for arg in args]
         state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT, deterministic=True)
-        self.core = LuaCore(state, self.router, self.scheduler, world=self)
+        self.core = LuaCore(state, self.router, self.scheduler, effects=self)
         try:
             fn = self.core.load(code)
         except errors.Error as err:
             raise to_application_error(errors.Error(err.kind(), err.message(), retryable=False)) from None
         self.scheduler.spawn(self.core.main_task(fn, tuple(values)), main=True)
         while True:
-            if self.router.dirty:
-                self.router.flush()
-            self.scheduler.run()
+            status = self.scheduler.advance(until_quiet=False)
             if self._forced_failure is not None:
                 raise to_application_error(self._forced_failure)
-            if self.scheduler.outcome is not None:
+            if status == DONE:
                 break
-            if self.scheduler.deadlocked():
-                raise _fail(errors.INTERNAL, "deadlock: every coroutine is blocked and nothing can wake them")
+            if status == DEADLOCKED:
+                raise _fail(errors.INTERNAL, DEADLOCK_MESSAGE)
             self.woken = False
             try:
                 await workflow.wait_condition(lambda: self.woken or self.router.dirty)
@@ -170,32 +164,20 @@ class LuaWorkflow:
                 # the runtime: no reason, `at` as RFC3339; the deadline when one was given.
                 deadline, self._cancel_deadline = self._cancel_deadline, None
                 self.router.push_event(Cancel(TOPOLOGY_PID, "", deadline, workflow.now().isoformat()))
-        value, error = self.core.result_of(*self.scheduler.outcome)
+        value, error = self.core.result_of(*self.scheduler.outcome)  # type: ignore[misc]
         if error is not None:
             raise to_application_error(error)
         return value
 
-    def terminated(self) -> bool:
-        """Workflow states run no Lua watchdog (Temporal's deadlock detector covers them)."""
-        return False
-
     def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        if op[0] == LUA_OP and self.core is not None:
-            return self.core.dispatch(task, op[1], op[2])
-        return False, errors.Error(errors.INVALID, f"unknown operation {op[0]!r}")
+        """The scheduler's driver: every operation is a Lua one, performed by the core."""
+        assert self.core is not None
+        return self.core.perform(task, op)
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _lua(self, value: Any) -> Any:
-        assert self.core is not None
-        return self.core.state.from_lua(value)
-
-    def _payloads(self, count: int, packed: tuple[Any, ...]) -> list[Any]:
-        """The ``count`` values Lua passed after the count (trailing nils included)."""
-        return [self._lua(packed[index]) if index < len(packed) else None for index in range(int(count))]
-
-    def _later(self, task: Task | None, work: Callable[[], Awaitable[tuple[Any, ...]]]) -> None:
-        """Run ``work`` as a workflow task; its result wakes ``task`` (if any)."""
+    def _later(self, done: Done | None, work: Callable[[], Awaitable[tuple[Any, ...]]]) -> asyncio.Task[Any]:
+        """Run ``work`` as a workflow task; ``done(*its values)`` when it finishes (if any)."""
 
         async def run() -> None:
             try:
@@ -208,11 +190,11 @@ class LuaWorkflow:
                 values = (None, errors.Error(errors.CANCELED, "operation canceled"))
             except Exception as exc:  # any other Temporal failure of the operation
                 values = (None, from_failure(exc))
-            if task is not None:
-                self.scheduler.wake(task, values)
+            if done is not None:
+                done(*values)
             self.woken = True
 
-        self._spawn(run())
+        return self._spawn(run())
 
     def _outgoing(self, extra_context: dict[str, Any] | None = None) -> dict[str, Any]:
         context = dict(self.context)
@@ -220,7 +202,7 @@ class LuaWorkflow:
             context.update(extra_context)
         return {CONTEXT_HEADER: context or None, FROM_HEADER: self.pid}
 
-    def _chain(self, key: str, task: Task | None, work: Callable[[], Awaitable[tuple[Any, ...]]]) -> None:
+    def _chain(self, key: str, done: Done | None, work: Callable[[], Awaitable[tuple[Any, ...]]]) -> None:
         """Like :meth:`_later`, but operations with the same ``key`` run in order."""
         previous = self._chains.get(key)
 
@@ -234,8 +216,8 @@ class LuaWorkflow:
                 values = await ordered()
             except Exception as exc:
                 values = (None, from_failure(exc))
-            if task is not None:
-                self.scheduler.wake(task, values)
+            if done is not None:
+                done(*values)
             self.woken = True
 
         self._chains[key] = self._spawn(run())
@@ -251,41 +233,88 @@ class LuaWorkflow:
         assert self.config is not None
         return self.config.worker_queues.get(host, host)
 
-    # -- identity and messages ------------------------------------------------------------------
+    @staticmethod
+    def _unsupported(what: str) -> errors.Error:
+        return errors.Error(errors.INVALID, f"{what} is not supported in workflow context", retryable=False)
 
-    def op_pid(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.pid,)
+    # -- Effects: who is running ----------------------------------------------------------------
 
-    def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.code.entry_id,)
+    in_workflow = True
+    node = None
 
-    def op_send(
-        self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any] | None:
-        target, name = text(dest), text(topic)
-        if name.startswith("@"):
-            return True, (None, errors.Error(errors.INVALID, "cannot send to @ topics"))
-        payloads = self._payloads(count, packed)
-        if target == self.pid:
-            self.router.push_message(Message(name, PID.parse(self.pid), tuple(payloads)))
-            return True, (True,)
-        pid = PID.parse(target) if is_pid_text(target) else None
+    def pid_text(self) -> str:
+        return self.pid
+
+    # -- Effects: clock, randomness, timers, wake-ups ---------------------------------------------
+
+    def now_ns(self) -> int:
+        return workflow.time_ns()
+
+    def uniform(self) -> float:
+        return workflow.random().random()
+
+    def random_bits(self, count: int) -> int:
+        return workflow.random().getrandbits(count)
+
+    def random_bytes(self, count: int) -> bytes:
+        return workflow.random().randbytes(count)
+
+    def start_timer(self, seconds: float, fire: Callable[[], None], repeat: bool) -> asyncio.Task[Any]:
+        """A durable timer (one ``workflow.sleep`` per tick)."""
+
+        async def tick() -> None:
+            while True:
+                await workflow.sleep(seconds)
+                fire()
+                self.woken = True
+                if not repeat:
+                    return
+
+        return self._spawn(tick())
+
+    def stop_timer(self, handle: asyncio.Task[Any]) -> bool:
+        running = not handle.done()
+        if running:
+            handle.cancel()
+        return running
+
+    def post(self, action: Callable[[], None]) -> None:
+        """Run ``action()`` now: called from the workflow's own event loop."""
+        action()
+        self.woken = True
+
+    def terminated(self) -> bool:
+        """Workflow states run no Lua watchdog (Temporal's deadlock detector covers them)."""
+        return False
+
+    # -- Effects: messages and signals ------------------------------------------------------------
+
+    def send(
+        self, dest: str, topic: str, payloads: tuple[Any, ...], done: Done | None
+    ) -> tuple[Any, ...] | None:
+        if topic.startswith("@"):
+            raise errors.Error(errors.INVALID, "cannot send to @ topics")
+        if dest == self.pid:
+            self.router.push_message(Message(topic, PID.parse(self.pid), payloads))
+            return (True,)
+        pid = PID.parse(dest) if is_pid_text(dest) else None
         assert self.config is not None
         if pid is not None and pid.node == self.config.client_id:
             outgoing = self._outgoing()
+            args = list(payloads)
 
             async def signal() -> tuple[Any, ...]:
                 OUTGOING.set(outgoing)
                 handle = workflow.get_external_workflow_handle(pid.uniq)
-                await handle.signal(name, args=payloads)
+                await handle.signal(topic, args=args)
                 return (True,)
 
-            self._chain(target, task, signal)
+            self._chain(dest, done, signal)
         else:
-            self._relay(task, target, "send", {"topic": name, "payloads": payloads})
-        return (True, (True,)) if task is None else None
+            self._relay(done, dest, "send", {"topic": topic, "payloads": list(payloads)})
+        return (True,) if done is None else None
 
-    def _relay(self, task: Task | None, target: str, action: str, data: dict[str, Any]) -> None:
+    def _relay(self, done: Done | None, target: str, action: str, data: dict[str, Any]) -> None:
         info = workflow.info()
         # The same key on every replay of this run: a relay repeated after the
         # delivery (a workflow task that failed before recording it) is a no-op.
@@ -300,12 +329,61 @@ class LuaWorkflow:
                 return (None, result["error"])
             return (True,)
 
-        self._chain(target, task, relay)
+        self._chain(target, done, relay)
 
-    # -- children ----------------------------------------------------------------------------------
+    def _stop_target(
+        self, done: Done | None, target: str, action: str, data: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        pid = PID.parse(target) if is_pid_text(target) else None
+        assert self.config is not None
+        if pid is not None and pid.node == self.config.client_id:
+            child = self._children.get(target)
+
+            async def cancel() -> tuple[Any, ...]:
+                if child is not None:
+                    child.cancel()
+                else:
+                    await workflow.get_external_workflow_handle(pid.uniq).cancel()
+                return (True,)
+
+            self._chain(target, done, cancel)
+        else:
+            self._relay(done, target, action, data)
+        return (True,) if done is None else None
+
+    def terminate(self, dest: str, done: Done | None) -> tuple[Any, ...] | None:
+        return self._stop_target(done, dest, "terminate", {})
+
+    def cancel(
+        self, dest: str, deadline: float | None, reason: str, done: Done | None
+    ) -> tuple[Any, ...] | None:
+        return self._stop_target(done, dest, "cancel", {"deadline": deadline, "reason": reason})
+
+    def monitor(self, dest: str) -> None:
+        raise self._unsupported("process.monitor")
+
+    def unmonitor(self, dest: str) -> None:
+        raise self._unsupported("process.unmonitor")
+
+    def link(self, dest: str) -> None:
+        raise self._unsupported("process.link")
+
+    def unlink(self, dest: str) -> None:
+        raise self._unsupported("process.unlink")
+
+    def register(self, name: str, pid: str | None) -> None:
+        raise self._unsupported("process.registry.register")
+
+    def lookup(self, name: str) -> str:
+        raise self._unsupported("process.registry.lookup")
+
+    def unregister(self, name: str) -> bool:
+        return False
+
+    # -- Effects: children ----------------------------------------------------------------------------
 
     def _start_child(
-        self, entry_id: str, host: str, spec: dict[str, Any], payloads: list[Any]
+        self, entry_id: str, host: str, spec: dict[str, Any], payloads: tuple[Any, ...]
     ) -> Callable[[], Awaitable[Any]]:
         assert self.config is not None
         config = self.config
@@ -320,35 +398,35 @@ class LuaWorkflow:
         kwargs["parent_close_policy"] = options.parent_close_policy or workflow.ParentClosePolicy.TERMINATE
         if options.wait_for_cancellation:
             kwargs["cancellation_type"] = workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
+        args = list(payloads)
 
         async def start() -> Any:
             OUTGOING.set(outgoing)
-            return await workflow.start_child_workflow(type_name, args=payloads, **kwargs)
+            return await workflow.start_child_workflow(type_name, args=args, **kwargs)
 
         return start
 
-    def op_spawn(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any] | None:
-        if task is None:
+    def spawn(
+        self,
+        entry_id: str,
+        host: str,
+        spec: dict[str, Any] | None,
+        payloads: tuple[Any, ...],
+        done: Done | None,
+    ) -> None:
+        if done is None:
             return None
-        host = text(host_id)
-        assert self.config is not None
-        try:
-            start = self._start_child(
-                text(entry_id), host, self._lua(spec) or {}, self._payloads(count, packed)
-            )
-        except errors.Error as err:
-            return True, (None, err)
+        start = self._start_child(entry_id, host, spec or {}, payloads)
+        client_id = self.config.client_id  # type: ignore[union-attr]
 
         async def spawn() -> tuple[Any, ...]:
             handle = await start()
-            child = PID(host, handle.id, self.config.client_id)  # type: ignore[union-attr]
+            child = PID(host, handle.id, client_id)
             self._children[str(child)] = handle
             self._watch_child(child, handle)
             return (str(child),)
 
-        self._later(task, spawn)
+        self._later(done, spawn)
         return None
 
     def _watch_child(self, child: PID, handle: Any) -> None:
@@ -366,13 +444,11 @@ class LuaWorkflow:
 
         self._spawn(watch())
 
-    def _exec_child(
-        self, task: Task, entry_id: str, host: str, spec: dict[str, Any], payloads: list[Any]
-    ) -> Any:
-        try:
-            start = self._start_child(entry_id, host, spec, payloads)
-        except errors.Error as err:
-            return True, (None, err)
+    def exec(
+        self, entry_id: str, host: str | None, spec: dict[str, Any], payloads: tuple[Any, ...], done: Done
+    ) -> None:
+        assert self.config is not None
+        start = self._start_child(entry_id, host or self.config.worker_id, spec, payloads)
 
         async def execute() -> tuple[Any, ...]:
             handle = await start()
@@ -381,187 +457,32 @@ class LuaWorkflow:
             except Exception as exc:
                 return (None, from_failure(exc))
 
-        self._later(task, execute)
-        return None
+        self._later(done, execute)
 
-    def op_exec(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any] | None:
-        if task is None:
-            return None
-        return self._exec_child(
-            task, text(entry_id), text(host_id), self._lua(spec) or {}, self._payloads(count, packed)
-        )
-
-    def op_wf_exec(
-        self, task: Task | None, entry_id: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any] | None:
-        if task is None:
-            return None
+    def upgrade(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
+        """Continue-as-new (raises Temporal's ContinueAsNewError, which ends this run)."""
         assert self.config is not None
-        return self._exec_child(
-            task, text(entry_id), self.config.worker_id, {}, self._payloads(count, packed)
-        )
-
-    def op_upgrade(self, task: Task | None, entry_id: Any, count: int, *packed: Any) -> tuple[bool, Any]:
-        assert self.config is not None
-        payloads = self._payloads(count, packed)
-        target = self.config.entry_types.get(text(entry_id)) if entry_id is not None else None
+        target = self.config.entry_types.get(entry_id) if entry_id is not None else None
         OUTGOING.set(self._outgoing())
-        workflow.continue_as_new(args=payloads, workflow=target or workflow.info().workflow_type)
+        workflow.continue_as_new(args=list(payloads), workflow=target or workflow.info().workflow_type)
 
-    # -- signals to others ------------------------------------------------------------------------
+    # -- Effects: activities ------------------------------------------------------------------------
 
-    def _stop_target(
-        self, task: Task | None, dest: Any, action: str, data: dict[str, Any]
-    ) -> tuple[bool, Any] | None:
-        target = text(dest)
-        pid = PID.parse(target) if is_pid_text(target) else None
-        assert self.config is not None
-        if pid is not None and pid.node == self.config.client_id:
-            child = self._children.get(target)
-
-            async def cancel() -> tuple[Any, ...]:
-                if child is not None:
-                    child.cancel()
-                else:
-                    await workflow.get_external_workflow_handle(pid.uniq).cancel()
-                return (True,)
-
-            self._chain(target, task, cancel)
-        else:
-            self._relay(task, target, action, data)
-        return (True, (True,)) if task is None else None
-
-    def op_terminate(self, task: Task | None, dest: Any) -> tuple[bool, Any] | None:
-        return self._stop_target(task, dest, "terminate", {})
-
-    def op_cancel(
-        self, task: Task | None, dest: Any, deadline_ns: Any, reason: Any
-    ) -> tuple[bool, Any] | None:
-        deadline = None if deadline_ns is None else deadline_ns / 1e9
-        return self._stop_target(task, dest, "cancel", {"deadline": deadline, "reason": text(reason)})
-
-    def _unsupported(self, what: str) -> tuple[bool, Any]:
-        return True, (
-            None,
-            errors.Error(errors.INVALID, f"{what} is not supported in workflow context", retryable=False),
-        )
-
-    def op_monitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._unsupported("process.monitor")
-
-    def op_unmonitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._unsupported("process.unmonitor")
-
-    def op_link(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._unsupported("process.link")
-
-    def op_unlink(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._unsupported("process.unlink")
-
-    def op_register(self, task: Task | None, name: Any, pid: Any = None) -> tuple[bool, Any]:
-        return self._unsupported("process.registry.register")
-
-    def op_lookup(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return self._unsupported("process.registry.lookup")
-
-    def op_unregister(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return True, (False,)
-
-    def op_get_options(self, task: Task | None) -> tuple[bool, Any]:
-        return True, ({"trap_links": self.trap_links},)
-
-    def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
-        values = self._lua(options)
-        problem, trap = process_option_problems(values)
-        if trap is not None:
-            self.trap_links = trap
-        if problem is not None:
-            return True, (False, problem)
-        return True, (True,)
-
-    # -- time -------------------------------------------------------------------------------------------
-
-    def op_now(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (workflow.time_ns(),)
-
-    def op_sleep(self, task: Task | None, ns: Any) -> tuple[bool, Any] | None:
-        if ns <= 0:
-            return True, ()
-        if task is None:
-            return None
-
-        async def sleep() -> tuple[Any, ...]:
-            await workflow.sleep(ns / 1e9)
-            return ()
-
-        self._later(task, sleep)
-        return None
-
-    def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
-        channel = Channel(1, external=True)
-
-        async def fire() -> None:
-            await workflow.sleep(ns / 1e9)
-            channel.offer(LuaTime(workflow.time_ns()))
-            channel.close()
-            self.woken = True
-
-        self._spawn(fire())
-        return True, (channel,)
-
-    def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
-        timer_id = next(self._timer_ids)
-        channel = Channel(16 if repeat else 1, external=True)
-        record: dict[str, Any] = {"channel": channel, "task": None, "repeat": bool(repeat)}
-        self._timers[timer_id] = record
-        self._arm(record, ns / 1e9)
-        return True, (timer_id, channel)
-
-    def _arm(self, record: dict[str, Any], seconds: float) -> None:
-        async def tick() -> None:
-            while True:
-                await workflow.sleep(seconds)
-                record["channel"].offer(LuaTime(workflow.time_ns()))
-                self.woken = True
-                if not record["repeat"]:
-                    record["task"] = None
-                    return
-
-        record["task"] = self._spawn(tick())
-
-    def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
-        record = self._timers.get(int(timer_id))
-        running = record is not None and record["task"] is not None and not record["task"].done()
-        if running:
-            record["task"].cancel()  # type: ignore[index]
-            record["task"] = None  # type: ignore[index]
-        return True, (running,)
-
-    def op_timer_reset(self, task: Task | None, timer_id: Any, ns: Any) -> tuple[bool, Any]:
-        was_running = self.op_timer_stop(task, timer_id)[1][0]
-        record = self._timers.get(int(timer_id))
-        if record is not None:
-            self._arm(record, ns / 1e9)
-        return True, (was_running,)
-
-    # -- activities ------------------------------------------------------------------------------------
-
-    def _activity(
-        self, target: str, executor: Any, payloads: list[Any]
-    ) -> Callable[[], Awaitable[tuple[Any, ...]]]:
-        state = self._lua(executor) or {}
-        options = activity_options(state.get("options"))
-        outgoing = self._outgoing(state.get("context"))
+    def call(
+        self, target: str, executor: dict[str, Any], payloads: tuple[Any, ...], done: Done
+    ) -> Callable[[], None]:
+        """An activity whose type is the function's entry ID; cancelable."""
+        options = activity_options(executor.get("options"))
+        outgoing = self._outgoing(executor.get("context"))
         info = workflow.info()
+        args = list(payloads)
 
         async def call() -> tuple[Any, ...]:
             OUTGOING.set(outgoing)
             try:
                 value = await workflow.execute_activity(
                     target,
-                    args=payloads,
+                    args=args,
                     task_queue=options.task_queue or info.task_queue,
                     activity_id=options.activity_id,
                     schedule_to_close_timeout=options.schedule_to_close_timeout,
@@ -575,130 +496,46 @@ class LuaWorkflow:
                 return (None, from_failure(exc))
             return (value, None)
 
-        return call
+        return self._later(done, call).cancel
 
-    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
-        if task is None:
-            return None
-        try:
-            call = self._activity(text(target), executor, self._payloads(count, packed))
-        except errors.Error as err:
-            return True, (None, err)
-        self._later(task, call)
-        return None
+    # -- Effects: logs ---------------------------------------------------------------------------------
 
-    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
-        try:
-            call = self._activity(text(target), executor, self._payloads(count, packed))
-        except errors.Error as err:
-            return True, (None, err)
-        future_id = len(self._futures) + 1
-        channel = Channel(1, external=True)
-        record: dict[str, Any] = {"state": "pending", "value": None, "error": None, "channel": channel}
-        self._futures[future_id] = record
+    def logger(self, entry_id: str, name: str) -> Any:
+        """Temporal's workflow logger: quiet while a history replays."""
+        return workflow.logger
 
-        async def settle() -> None:
-            value, error = await call()
-            if record["state"] == "pending":
-                record.update(state="complete", value=value, error=error)
-                if error is None:
-                    channel.offer(Payload(value))
-                channel.close()
-            self.woken = True
+    # -- Effects: the workflow module --------------------------------------------------------------------
 
-        record["task"] = self._spawn(settle())
-        return True, (future_id, channel)
-
-    def op_future_state(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id))
-        return True, (record["state"] if record else "canceled",)
-
-    def op_future_result(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id)) or {"state": "canceled", "value": None, "error": None}
-        return True, (record["state"], record["value"], record["error"])
-
-    def op_future_cancel(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = self._futures.get(int(future_id))
-        if record is None or record["state"] != "pending":
-            return True, (False, errors.Error(errors.INVALID, "future is not pending"))
-        record["task"].cancel()
-        record.update(state="canceled", error=errors.Error(errors.CANCELED, "future canceled"))
-        record["channel"].close()
-        return True, (True,)
-
-    # -- context, ids, randomness, logs ----------------------------------------------------------
-
-    def op_ctx_get(self, task: Task | None, key: Any) -> tuple[bool, Any]:
-        name = text(key)
-        if name not in self.context:
-            return True, (None, errors.Error(errors.NOT_FOUND, f"context key {name!r} not found"))
-        return True, (self.context[name],)
-
-    def op_ctx_all(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (dict(self.context),)
-
-    def op_uuid(self, task: Task | None, version: Any) -> tuple[bool, Any]:
-        if text(version) == "v7":
-            return True, (str(workflow.uuid7()),)
-        return True, (str(workflow.uuid4()),)
-
-    def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
-        return True, (workflow.random().randbytes(stdlib.random_byte_count(count)),)
-
-    def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
-        return True, (lua_random(workflow.random().random, low, high),)
-
-    def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
-        values = self._lua(fields)
-        shown = " ".join(
-            f"{key}={value}" for key, value in sorted((values or {}).items(), key=lambda kv: str(kv[0]))
-        )
-        line = f"{text(message)} {shown}".strip()
-        {"debug": workflow.logger.debug, "warn": workflow.logger.warning, "error": workflow.logger.error}.get(
-            text(level), workflow.logger.info
-        )("%s", line)
-        return True, ()
-
-    # -- the workflow module --------------------------------------------------------------------------
-
-    def op_wf_info(self, task: Task | None) -> tuple[bool, Any]:
+    def workflow_info(self) -> dict[str, Any]:
         info = workflow.info()
-        return True, (
-            {
-                "workflow_id": info.workflow_id,
-                "run_id": info.run_id,
-                "workflow_type": info.workflow_type,
-                "task_queue": info.task_queue,
-                "namespace": info.namespace,
-                "attempt": info.attempt,
-                "history_length": info.get_current_history_length(),
-                "history_size": info.get_current_history_size(),
-            },
-            None,
-        )
+        return {
+            "workflow_id": info.workflow_id,
+            "run_id": info.run_id,
+            "workflow_type": info.workflow_type,
+            "task_queue": info.task_queue,
+            "namespace": info.namespace,
+            "attempt": info.attempt,
+            "history_length": info.get_current_history_length(),
+            "history_size": info.get_current_history_size(),
+        }
 
-    def op_wf_version(self, task: Task | None, change_id: Any, low: int, high: int) -> tuple[bool, Any]:
+    def workflow_version(self, change_id: str, low: int, high: int) -> int:
         """GetVersion on top of patch markers: one marker per version, newest first."""
-        name = text(change_id)
-        for version in range(int(high), int(low), -1):
-            if workflow.patched(f"{name}@v{version}"):
-                return True, (version,)
-        return True, (int(low),)
+        for version in range(high, low, -1):
+            if workflow.patched(f"{change_id}@v{version}"):
+                return version
+        return low
 
-    def op_wf_attrs(self, task: Task | None, search: Any, memo: Any) -> tuple[bool, Any]:
+    def workflow_attrs(self, search: Any, memo: Any) -> None:
         from temporal_bridge.search_attributes import search_attribute_updates
 
-        try:
-            if search is not None:
-                workflow.upsert_search_attributes(search_attribute_updates(self._lua(search)))
-            if memo is not None:
-                workflow.upsert_memo(self._lua(memo))
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
+        if search is not None:
+            workflow.upsert_search_attributes(search_attribute_updates(search))
+        if memo is not None:
+            workflow.upsert_memo(memo)
 
-    def op_wf_history(self, task: Task | None, what: Any) -> tuple[bool, Any]:
+    def workflow_history(self, what: str) -> int:
         info = workflow.info()
-        if text(what) == "size":
-            return True, (info.get_current_history_size(), None)
-        return True, (info.get_current_history_length(), None)
+        if what == "size":
+            return info.get_current_history_size()
+        return info.get_current_history_length()

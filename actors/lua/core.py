@@ -1,12 +1,14 @@
-"""What every Lua driver shares: tasks, operation dispatch, results.
+"""One Lua world for every driver: tasks, every operation, results.
 
-A Lua program's coroutines are :class:`LuaTask` objects in the process's
-:class:`~actors._tasks.Scheduler`.  When Lua code performs an operation, the
-prelude yields ``(OP, name, args…)``; ``LuaTask`` turns channel operations
-into the scheduler's own operations and everything else into ``(LUA_OP,
-name, args)`` for :class:`LuaCore`, which calls the handler ``op_<name>``:
-first on the *world* (the process driver, or the workflow driver), then its
-own (operations that are the same everywhere: channels, topics, JSON, …).
+A Lua program's coroutines are :class:`LuaTask` objects in its
+:class:`~actors.scheduling.Scheduler`.  When Lua code performs an operation,
+the prelude yields ``(OP, name, args…)``; ``LuaTask`` turns channel
+operations into the scheduler's own operations and everything else into
+``(LUA_OP, name, args)`` for :class:`LuaCore`, which calls its handler
+``op_<name>``.  Every operation is written once, here; what one does outside
+the program (the clock, randomness, timers, sends, spawns, calls) it asks of
+the driver's :class:`~actors.lua.effects.Effects`, the only part that
+differs between a Lua process and a Lua workflow.
 
 A handler returns ``(True, values)`` when done (a tuple of Lua return
 values), ``(False, exc)`` to raise in Lua, or ``None`` when it will wake the
@@ -16,7 +18,9 @@ task later with :meth:`LuaCore.resume`.
 from __future__ import annotations
 
 import logging
+import uuid as uuid_module
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from actors import errors
@@ -24,14 +28,17 @@ from actors._routing import Router
 from actors._tasks import PAUSE, SPAWN, YIELD, Scheduler, Task
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_case
 from actors.lua import gotime, stdlib
-from actors.lua.runtime import LuaMemoryError, LuaState, text
+from actors.lua.effects import Effects
+from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, text
 
-__all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask"]
+__all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask", "lua_random", "option_problems"]
 
 LUA_OP = "lua"  # (LUA_OP, name, args)
 
-_HANDLERS: dict[tuple[type, str], tuple[bool, Any]] = {}
-"""``(world class, operation)`` -> ``(on the world?, op_<name> function)``, found once."""
+_HANDLERS: dict[str, Any] = {}
+"""Operation name -> its ``LuaCore.op_<name>`` function, found once."""
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 logger = logging.getLogger("actors.lua")
 
@@ -187,6 +194,15 @@ def _value_or_error(compute: Callable[..., Any], *args: Any, spread: bool = Fals
     return True, (value if spread else (value,))
 
 
+def _done_or_error(action: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """``true`` when ``action(*args)`` went through, ``nil, err`` when it failed as expected."""
+    try:
+        action(*args)
+    except errors.Error as err:
+        return True, (None, err)
+    return True, (True,)
+
+
 def _integer(value: Any, what: str) -> int:
     if type(value) is int:
         return value
@@ -208,17 +224,51 @@ def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tup
     return cases
 
 
+class _Timer:
+    """A ``time.timer``/``time.ticker`` of a program: its channel and the driver's timer."""
+
+    __slots__ = ("channel", "handle", "repeat")
+
+    def __init__(self, channel: Channel, repeat: bool) -> None:
+        self.channel = channel
+        self.repeat = repeat
+        self.handle: Any = None
+        """The effects' timer while it is going to fire; ``None`` once stopped or fired."""
+
+
+class _Future:
+    """A ``funcs.async`` call: its state, result and channel."""
+
+    __slots__ = ("cancel", "channel", "error", "state", "value")
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.state = "pending"
+        self.value: Any = None
+        self.error: errors.Error | None = None
+        self.cancel: Callable[[], None] | None = None
+
+
 class LuaCore:
-    """Dispatches a Lua program's operations; owns the program's Lua state."""
+    """Performs a Lua program's operations; owns the program's Lua state.
 
-    __slots__ = ("_subscriptions", "router", "scheduler", "state", "world")
+    The same for a Lua process and a Lua workflow: ``effects`` is the driver's
+    :class:`~actors.lua.effects.Effects`, what the operations do outside.
+    """
 
-    def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, world: Any) -> None:
+    __slots__ = ("_futures", "_subscriptions", "_timers", "code", "effects", "router", "scheduler", "state")
+
+    def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, effects: Effects) -> None:
         self.state = state
         self.router = router
         self.scheduler = scheduler
-        self.world = world
-        self._subscriptions: dict[int, tuple[Any, Channel]] | None = None  # made on first use
+        self.effects: Any = effects  # Any: the process fast paths (ImmediateEffects) are called too
+        self.code: Any = None
+        """The entry's :class:`~actors.lua.process.LuaCode` (set by :meth:`load` or :meth:`launch`)."""
+        # Made on first use: most programs never subscribe, set timers or call asynchronously.
+        self._subscriptions: dict[int, tuple[Any, Channel]] | None = None
+        self._timers: dict[int, _Timer] | None = None
+        self._futures: dict[int, _Future] | None = None
 
     def subscription(self, channel: Channel) -> Any:
         """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
@@ -233,6 +283,7 @@ class LuaCore:
 
     def load(self, code: Any) -> Any:
         """The entry function of ``code`` in a new environment of this program's state."""
+        self.code = code
         self.state.bind(self)
         return self.state.load_entry(code.source, code.chunkname, code.method, code.modules)
 
@@ -243,6 +294,7 @@ class LuaCore:
 
     def launch(self, code: Any, args: tuple[Any, ...]) -> LuaTask:
         """The main task of ``code``, already run to its first operation (one call into Lua)."""
+        self.code = code
         state = self.state
         state.bind(self)
         with state.push_lock:
@@ -275,23 +327,21 @@ class LuaCore:
 
     # -- dispatch ----------------------------------------------------------------------------
 
+    def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        """The scheduler's driver operation for a Lua task: a ``LUA_OP``."""
+        if op[0] == LUA_OP:
+            return self.dispatch(task, op[1], op[2])
+        return False, errors.Error(errors.INVALID, f"unknown operation {op[0]!r}")
+
     def dispatch(self, task: Task | None, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        world = self.world
-        key = (world.__class__, name)
-        found = _HANDLERS.get(key)
-        if found is None:
-            method = getattr(world.__class__, "op_" + name, None)
-            if method is not None:
-                found = (True, method)
-            else:
-                method = getattr(LuaCore, "op_" + name, None)
-                if method is None:
-                    return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
-                found = (False, method)
-            _HANDLERS[key] = found
-        on_world, handler = found
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            handler = getattr(LuaCore, "op_" + name, None)
+            if handler is None:
+                return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+            _HANDLERS[name] = handler
         try:
-            return handler(world if on_world else self, task, *args)
+            return handler(self, task, *args)
         except errors.Error as err:
             return False, err
         except ChannelClosed as closed:
@@ -300,7 +350,7 @@ class LuaCore:
     def direct(self, name: bytes, *args: Any) -> Any:
         """The prelude's ``host()``: an operation outside any coroutine (cannot block)."""
         if name == b"watchdog":  # every million instructions of a running Lua program
-            return self.world.terminated()
+            return self.effects.terminated()
         if name == b"pause":  # a slice's end reached through a coroutine resumed where nothing yields
             return ()
         completed = self._perform_now(name.decode(), args)
@@ -324,16 +374,16 @@ class LuaCore:
         """
         # The hottest operations first, without the general dispatch.
         if name == b"send":
-            values = self.world.send_now(*args)
+            values = self.effects.send_now(*args)
         elif name == b"chan_recv":
             values = self._receive_now(*args)
         elif name == b"spawn":
-            values = self.world.spawn_now(*args)
+            values = self.effects.spawn_now(*args)
         elif name == b"pause":
             values = None
         else:
             op_name = name.decode()
-            completed = None if self.world.waits_on_io(op_name, args) else self._perform_now(op_name, args)
+            completed = None if self.effects.waits_on_io(op_name, args) else self._perform_now(op_name, args)
             values = None if completed is None else self._to_lua_outcome(completed)
         if values is None:
             return self._block(name, args)
@@ -423,34 +473,231 @@ class LuaCore:
             return True, (0, None, True)
         return None
 
-    # -- operations that are the same in every driver ----------------------------------------
+    # -- helpers of the operations ----------------------------------------------------------
 
-    def op_chan_new(self, task: Task | None, size: int) -> tuple[bool, Any]:
-        return True, (Channel(int(size)),)
+    def payloads(self, count: int, packed: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The ``count`` values Lua passed after the count (trailing nils included)."""
+        values = tuple(map(self.state.from_lua, packed[: int(count)]))
+        missing = int(count) - len(values)
+        return values + (None,) * missing if missing > 0 else values
 
-    def op_chan_close(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
-        _channel(handle).close()
-        return True, ()
+    def _table(self, value: Any) -> dict[str, Any]:
+        """A Lua table argument (a spawner's or an executor's state) as a dict; ``{}`` for anything else."""
+        data = self.state.from_lua(value) if value is not None else None
+        return data if isinstance(data, dict) else {}
 
-    def op_inbox(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.subscription(self.router.inbox()),)
-
-    def op_events(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.subscription(self.router.events()),)
-
-    def op_listen(self, task: Task | None, topic: Any, as_message: Any) -> tuple[bool, Any]:
-        name = text(topic) if isinstance(topic, bytes) else topic
+    def _effect(self, task: Task | None, effect: Callable[..., Any], *args: Any) -> tuple[bool, Any] | None:
+        """An effect that may complete later: its values now, or ``None`` until it wakes ``task``."""
         try:
-            channel = self.router.listen(name, messages=bool(as_message))
+            values = effect(*args, None if task is None else partial(self.resume, task))
         except errors.Error as err:
             return True, (None, err)
-        return True, (self.subscription(channel),)
+        return None if values is None else (True, values)
 
-    def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
-        channel = _channel(handle)
-        if self._subscriptions is not None:
-            self._subscriptions.pop(id(channel), None)
-        return True, (self.router.unlisten(channel),)
+    # -- identity, options, context ---------------------------------------------------------
+
+    def op_pid(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.effects.pid_text(),)
+
+    def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.code.entry_id,)
+
+    def op_get_options(self, task: Task | None) -> tuple[bool, Any]:
+        return True, ({"trap_links": self.effects.trap_links},)
+
+    def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
+        problem, trap = option_problems(self.state.from_lua(options))
+        if trap is not None:
+            self.effects.trap_links = trap
+        if problem is not None:
+            return True, (False, problem)
+        return True, (True,)
+
+    def op_ctx_get(self, task: Task | None, key: Any) -> tuple[bool, Any]:
+        name = text(key)
+        context = self.effects.context or {}
+        if name not in context:
+            return True, (None, errors.Error(errors.NOT_FOUND, f"context key {name!r} not found"))
+        return True, (context[name],)
+
+    def op_ctx_all(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (dict(self.effects.context or {}),)
+
+    # -- messages and signals ---------------------------------------------------------------
+
+    def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any) -> Any:
+        return self._effect(task, self.effects.send, text(dest), text(topic), self.payloads(count, packed))
+
+    def op_terminate(self, task: Task | None, dest: Any) -> Any:
+        return self._effect(task, self.effects.terminate, text(dest))
+
+    def op_cancel(self, task: Task | None, dest: Any, deadline_ns: Any, reason: Any) -> Any:
+        deadline = None if deadline_ns is None else deadline_ns / 1e9
+        return self._effect(task, self.effects.cancel, text(dest), deadline, text(reason))
+
+    def op_monitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return _done_or_error(self.effects.monitor, text(dest))
+
+    def op_unmonitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return _done_or_error(self.effects.unmonitor, text(dest))
+
+    def op_link(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return _done_or_error(self.effects.link, text(dest))
+
+    def op_unlink(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
+        return _done_or_error(self.effects.unlink, text(dest))
+
+    def op_register(self, task: Task | None, name: Any, pid: Any = None) -> tuple[bool, Any]:
+        return _done_or_error(self.effects.register, text(name), None if pid is None else text(pid))
+
+    def op_lookup(self, task: Task | None, name: Any) -> tuple[bool, Any]:
+        return _value_or_error(self.effects.lookup, text(name))
+
+    def op_unregister(self, task: Task | None, name: Any) -> tuple[bool, Any]:
+        return True, (self.effects.unregister(text(name)),)
+
+    # -- spawns and calls -------------------------------------------------------------------
+
+    def op_spawn(
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
+    ) -> Any:
+        spec_data = None if spec is None else self._table(spec)
+        payloads = self.payloads(count, packed)
+        return self._effect(task, self.effects.spawn, text(entry_id), text(host_id), spec_data, payloads)
+
+    def op_exec(
+        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
+    ) -> Any:
+        if task is None:
+            return None
+        payloads = self.payloads(count, packed)
+        return self._effect(
+            task, self.effects.exec, text(entry_id), text(host_id), self._table(spec), payloads
+        )
+
+    def op_upgrade(self, task: Task | None, entry_id: Any, count: int, *packed: Any) -> tuple[bool, Any]:
+        try:
+            self.effects.upgrade(None if entry_id is None else text(entry_id), self.payloads(count, packed))
+        except errors.Error as err:
+            return False, err  # a failed upgrade crashes the program (spec)
+        return True, ()
+
+    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
+        if task is None:
+            return None
+        try:
+            self.effects.call(
+                text(target), self._table(executor), self.payloads(count, packed), partial(self.resume, task)
+            )
+        except errors.Error as err:
+            return True, (None, err)
+        return None
+
+    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
+        record = _Future(Channel(1, external=True))
+
+        def settle(value: Any, error: Any) -> None:
+            if record.state != "pending":
+                return  # canceled meanwhile
+            record.state, record.value, record.error = "complete", value, error
+            if error is None:
+                record.channel.offer(Payload(value))
+            record.channel.close()
+
+        try:
+            record.cancel = self.effects.call(
+                text(target), self._table(executor), self.payloads(count, packed), settle
+            )
+        except errors.Error as err:
+            return True, (None, err)
+        if self._futures is None:
+            self._futures = {}
+        future_id = len(self._futures) + 1
+        self._futures[future_id] = record
+        return True, (future_id, record.channel)
+
+    def _future(self, future_id: Any) -> _Future | None:
+        return (self._futures or {}).get(int(future_id))
+
+    def op_future_state(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._future(future_id)
+        return True, (record.state if record else "canceled",)
+
+    def op_future_result(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._future(future_id)
+        if record is None:
+            return True, ("canceled", None, None)
+        return True, (record.state, record.value, record.error)
+
+    def op_future_cancel(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
+        record = self._future(future_id)
+        if record is None or record.state != "pending":
+            return True, (False, errors.Error(errors.INVALID, "future is not pending"))
+        if record.cancel is not None:
+            record.cancel()
+        record.state, record.error = "canceled", errors.Error(errors.CANCELED, "future canceled")
+        record.channel.close()
+        return True, (True,)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def op_now(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.effects.now_ns(),)
+
+    def op_sleep(self, task: Task | None, ns: Any) -> tuple[bool, Any] | None:
+        if ns <= 0:
+            return True, ()
+        if task is None:
+            return None
+        self.effects.start_timer(ns / 1e9, partial(self.resume, task), False)
+        return None
+
+    def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
+        channel = Channel(1, external=True)
+        effects = self.effects
+
+        def deliver() -> None:  # one Time, then closed
+            channel.offer(LuaTime(effects.now_ns()))
+            channel.close()
+
+        effects.start_timer(ns / 1e9, deliver, False)
+        return True, (channel,)
+
+    def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
+        if self._timers is None:
+            self._timers = {}
+        timer_id = len(self._timers) + 1
+        record = _Timer(Channel(16 if repeat else 1, external=True), bool(repeat))
+        self._timers[timer_id] = record
+        self._arm(record, ns / 1e9)
+        return True, (timer_id, record.channel)
+
+    def _arm(self, record: _Timer, seconds: float) -> None:
+        effects = self.effects
+
+        def fire() -> None:
+            record.channel.offer(LuaTime(effects.now_ns()))  # a slow reader loses ticks, as the spec says
+            if not record.repeat:
+                record.handle = None
+
+        record.handle = effects.start_timer(seconds, fire, record.repeat)
+
+    def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
+        record = (self._timers or {}).get(int(timer_id))
+        if record is None or record.handle is None:
+            return True, (False,)
+        handle, record.handle = record.handle, None
+        return True, (self.effects.stop_timer(handle),)
+
+    def op_timer_reset(self, task: Task | None, timer_id: Any, ns: Any) -> tuple[bool, Any]:
+        """Go's Reset: a timer fires once after ``ns``, a ticker ticks every ``ns`` from now on."""
+        record = (self._timers or {}).get(int(timer_id))
+        if record is None:
+            return True, (False,)
+        handle, record.handle = record.handle, None
+        was_active = handle is not None and self.effects.stop_timer(handle)
+        self._arm(record, ns / 1e9)
+        return True, (was_active,)
 
     def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
         return _value_or_error(stdlib.parse_duration, text(value))
@@ -491,6 +738,52 @@ class LuaCore:
     def op_time_zone_name(self, task: Task | None, zone: Any) -> tuple[bool, Any]:
         return True, (gotime.zone_name(text(zone)),)
 
+    # -- channels and subscriptions ---------------------------------------------------------
+
+    def op_chan_new(self, task: Task | None, size: int) -> tuple[bool, Any]:
+        return True, (Channel(int(size)),)
+
+    def op_chan_close(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
+        _channel(handle).close()
+        return True, ()
+
+    def op_inbox(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.subscription(self.router.inbox()),)
+
+    def op_events(self, task: Task | None) -> tuple[bool, Any]:
+        return True, (self.subscription(self.router.events()),)
+
+    def op_listen(self, task: Task | None, topic: Any, as_message: Any) -> tuple[bool, Any]:
+        name = text(topic) if isinstance(topic, bytes) else topic
+        try:
+            channel = self.router.listen(name, messages=bool(as_message))
+        except errors.Error as err:
+            return True, (None, err)
+        return True, (self.subscription(channel),)
+
+    def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
+        channel = _channel(handle)
+        if self._subscriptions is not None:
+            self._subscriptions.pop(id(channel), None)
+        return True, (self.router.unlisten(channel),)
+
+    # -- randomness, ids, JSON, logs ----------------------------------------------------------
+
+    def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
+        return True, (lua_random(self.effects.uniform, low, high),)
+
+    def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
+        return True, (self.effects.random_bytes(stdlib.random_byte_count(count)),)
+
+    def op_uuid(self, task: Task | None, version: Any) -> tuple[bool, Any]:
+        kind = text(version)
+        effects = self.effects
+        if kind == "v1" and not effects.in_workflow:  # a workflow has no MAC address: v4 there
+            return True, (str(uuid_module.uuid1()),)
+        if kind == "v7":
+            return True, (stdlib.uuid_v7(effects.now_ns(), effects.random_bits),)
+        return True, (stdlib.uuid_v4(effects.random_bits(128)),)
+
     def op_json_encode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
         return _value_or_error(lambda: stdlib.json_encode(self.state.from_lua(value)))
 
@@ -506,21 +799,98 @@ class LuaCore:
     def op_uuid_format(self, task: Task | None, value: Any, style: Any) -> tuple[bool, Any]:
         return _value_or_error(stdlib.uuid_format, text(value), text(style))
 
-    # Outside a workflow the workflow module answers as the spec says.
-    def op_wf_info(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (None, None)
+    def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
+        values = self.state.from_lua(fields)
+        values = values if isinstance(values, dict) else {}
+        shown = " ".join(f"{key}={value}" for key, value in sorted(values.items(), key=lambda kv: str(kv[0])))
+        entry_id = self.code.entry_id
+        extra = {"pid": self.effects.pid_text(), "entry": entry_id, "fields": values}
+        self.effects.logger(entry_id, text(name)).log(
+            _LEVELS.get(text(level), logging.INFO),
+            "%s%s",
+            text(message),
+            f" {shown}" if shown else "",
+            extra=extra,
+        )
+        return True, ()
 
-    def op_wf_exec(self, task: Task | None, *args: Any) -> tuple[bool, Any]:
-        return True, (None, errors.Error(errors.INVALID, "workflow.exec is only available inside a workflow"))
+    # -- the workflow module (outside a workflow it answers as the spec says) ---------------
+
+    def op_wf_info(self, task: Task | None) -> tuple[bool, Any]:
+        if not self.effects.in_workflow:
+            return True, (None, None)
+        return True, (self.effects.workflow_info(), None)
+
+    def op_wf_exec(self, task: Task | None, entry_id: Any, count: int, *packed: Any) -> Any:
+        if not self.effects.in_workflow:
+            return True, (
+                None,
+                errors.Error(errors.INVALID, "workflow.exec is only available inside a workflow"),
+            )
+        if task is None:
+            return None
+        return self._effect(task, self.effects.exec, text(entry_id), None, {}, self.payloads(count, packed))
 
     def op_wf_version(self, task: Task | None, change_id: Any, low: int, high: int) -> tuple[bool, Any]:
-        return True, (high,)
+        if not self.effects.in_workflow:
+            return True, (high,)
+        return True, (self.effects.workflow_version(text(change_id), int(low), int(high)),)
 
     def op_wf_attrs(self, task: Task | None, search: Any, memo: Any) -> tuple[bool, Any]:
-        return True, (
-            None,
-            errors.Error(errors.INVALID, "workflow.attrs is only available inside a workflow"),
+        if not self.effects.in_workflow:
+            return True, (
+                None,
+                errors.Error(errors.INVALID, "workflow.attrs is only available inside a workflow"),
+            )
+        from_lua = self.state.from_lua
+        return _done_or_error(
+            self.effects.workflow_attrs,
+            None if search is None else from_lua(search),
+            None if memo is None else from_lua(memo),
         )
 
     def op_wf_history(self, task: Task | None, what: Any) -> tuple[bool, Any]:
-        return True, (0, None)
+        if not self.effects.in_workflow:
+            return True, (0, None)
+        return True, (self.effects.workflow_history(text(what)), None)
+
+
+def option_problems(values: Any) -> tuple[errors.Error | None, bool | None]:
+    """Check ``process.set_options`` input: ``(error or None, new trap_links or None)``.
+
+    Valid keys are applied even when another key is wrong, as the runtime does.
+    """
+    if not isinstance(values, dict):
+        return errors.Error(errors.INVALID, "process.set_options: expected a table"), None
+    problem: errors.Error | None = None
+    trap: bool | None = None
+    for key, value in values.items():
+        if key == "trap_links":
+            if isinstance(value, bool):
+                trap = value
+            else:
+                problem = errors.Error(errors.INVALID, "trap_links must be a boolean")
+        else:
+            problem = errors.Error(errors.INVALID, f"option {key} is not supported")
+    return problem, trap
+
+
+def lua_random(uniform: Callable[[], float], low: Any, high: Any) -> float | int:
+    """Lua's ``math.random`` contract on top of a uniform [0, 1) source.
+
+    ``math.random(0)`` is an integer with all 64 bits random (Lua 5.4), made
+    of four 16-bit draws so that a workflow's recorded source serves it too.
+    """
+    if low is None:
+        return uniform()
+    if high is None and low == 0:
+        bits = 0
+        for _ in range(4):
+            bits = (bits << 16) | int(uniform() * 65536)
+        return bits - (1 << 64) if bits >= 1 << 63 else bits
+    if high is None:
+        low, high = 1, low
+    low, high = int(low), int(high)
+    if low > high:
+        raise errors.Error(errors.INVALID, "math.random: interval is empty")
+    return low + int(uniform() * (high - low + 1))

@@ -1,11 +1,13 @@
 """The process driver for Lua: a ``process.lua`` entry running on a host.
 
-``LuaProcess`` is a coroutine process whose tasks are Lua coroutines.  It
-performs the prelude's operations for real: messages go through the node,
-timers through the node's timer thread, ``funcs.call`` runs a ``function.lua``
-entry as its own process (or a Python function on a thread pool) and wakes the
-caller when the result is in.  Everything that wakes a task comes back as a
-signal in this process's own mailbox, so it is ordered with the rest.
+``LuaProcess`` is a coroutine process whose tasks are Lua coroutines; the
+operations are :class:`~actors.lua.core.LuaCore`'s, and ``LuaProcess`` is
+their :class:`~actors.lua.effects.Effects` for real: messages go through the
+node, timers through the node's timer thread, ``funcs.call`` runs a
+``function.lua`` entry as its own process (or a Python function on a thread
+pool) and wakes the caller when the result is in.  Everything that wakes a
+task comes back as a signal in this process's own mailbox, so it is ordered
+with the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import random
 import threading
 import time
-import uuid as uuid_module
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,21 +26,17 @@ from actors._driver import CoroutineDriver
 from actors._process import CALL, Process
 from actors._tasks import Task
 from actors._timers import Timer
-from actors.channel import Channel
-from actors.lua import stdlib
-from actors.lua.core import LUA_OP, LuaCore
+from actors.lua.core import LuaCore
+from actors.lua.effects import Done
 from actors.lua.pool import StatePool
-from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, LuaTime, Payload, text, text_or_bytes
+from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, text, text_or_bytes
 from actors.pid import PID, is_pid_text
 from actors.seam import SpawnRequest, StartMessage
 
 __all__ = ["LuaCode", "LuaProcess", "process_factory"]
 
-logger = logging.getLogger("actors.lua")
-
-_SUPPORTED_OPTIONS = ("trap_links",)
-
 _SENT = (True,)
+_SYSTEM_RANDOM = random.SystemRandom()
 _PID_TEXTS: dict[bytes, PID] = {}
 """Destinations Lua named by PID text, parsed (Lua sends to the same few PIDs again and again)."""
 
@@ -60,19 +58,10 @@ class LuaCode:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class _LuaTimer:
-    __slots__ = ("channel", "period", "timer")
-
-    def __init__(self, channel: Channel, period: float | None) -> None:
-        self.channel = channel
-        self.period = period
-        self.timer: Timer | None = None
-
-
 class LuaProcess(CoroutineDriver):
-    """Runs a Lua entry's function as the main task of a process."""
+    """Runs a Lua entry's function as the main task of a process; the process's Lua effects."""
 
-    __slots__ = ("_futures", "_lua_timers", "_state", "args", "code", "core", "pool")
+    __slots__ = ("_state", "args", "code", "core", "pool")
 
     def __init__(self, code: LuaCode, request: SpawnRequest, pool: StatePool | None = None) -> None:
         super().__init__()
@@ -81,9 +70,6 @@ class LuaProcess(CoroutineDriver):
         self._state: LuaState | None = None
         self.args = request.args
         self.core: LuaCore | None = None
-        # Made on first use: most processes never use timers or futures.
-        self._lua_timers: dict[int, _LuaTimer] | None = None
-        self._futures: dict[int, dict[str, Any]] | None = None
 
     # -- CoroutineDriver ----------------------------------------------------------------------
 
@@ -105,12 +91,12 @@ class LuaProcess(CoroutineDriver):
         else:
             state = self.pool.acquire()
         self._state = state
-        self.core = LuaCore(state, self.router, self.scheduler, world=self)
+        self.core = LuaCore(state, self.router, self.scheduler, effects=self)
         return self.core.launch(code, self.args)
 
     def perform_other(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        if op[0] == LUA_OP and self.core is not None:
-            return self.core.dispatch(task, op[1], op[2])
+        if self.core is not None:
+            return self.core.perform(task, op)
         return super().perform_other(task, op)
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
@@ -119,12 +105,7 @@ class LuaProcess(CoroutineDriver):
         return self.core.result_of(ok, value)
 
     def stopped(self, process: Process) -> None:
-        if self._lua_timers:
-            for entry in self._lua_timers.values():
-                if entry.timer is not None:
-                    entry.timer.cancel()
-            self._lua_timers = None
-        super().stopped(process)
+        super().stopped(process)  # cancels every timer, the Lua ones included
         self.core = None  # the core refers back to this driver
         state, self._state = self._state, None
         if state is None:
@@ -147,52 +128,76 @@ class LuaProcess(CoroutineDriver):
         assert self.core is not None
         return self.core.state.from_lua(value)
 
-    def _payloads(self, count: int, packed: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The ``count`` values Lua passed after the count (trailing nils included)."""
-        assert self.core is not None
-        values = tuple(map(self.core.state.from_lua, packed[: int(count)]))
-        missing = int(count) - len(values)
-        return values + (None,) * missing if missing > 0 else values
+    # -- Effects: who is running -------------------------------------------------------------------
 
-    def _wake_later(self, task: Task, *values: Any) -> None:
-        """Wake ``task`` from another thread: through this process's mailbox."""
-        core = self.core
+    in_workflow = False
 
-        def wake(_process: Process) -> None:
-            if core is not None:
-                core.resume(task, *values)
+    def pid_text(self) -> str:
+        return str(self._process.pid)
 
-        self._process.deliver((CALL, wake))
+    @property
+    def context(self) -> dict[str, Any] | None:
+        return self._process.context
 
-    # -- identity and messages -----------------------------------------------------------------
+    @property
+    def trap_links(self) -> bool:
+        return self._process.trap_links
+
+    @trap_links.setter
+    def trap_links(self, value: bool) -> None:
+        self._process.trap_links = value
+
+    @property
+    def node(self) -> Any:
+        return self._process.node
+
+    # -- Effects: clock, randomness, timers, wake-ups ------------------------------------------------
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def uniform(self) -> float:
+        return random.random()
+
+    def random_bits(self, count: int) -> int:
+        return _SYSTEM_RANDOM.getrandbits(count)
+
+    def random_bytes(self, count: int) -> bytes:
+        return os.urandom(count)
+
+    def start_timer(self, seconds: float, fire: Callable[[], None], repeat: bool) -> Any:
+        if not repeat:
+            return self.call_later(seconds, fire)
+        ticker = _Ticker()
+
+        def tick() -> None:
+            fire()
+            if ticker.timer is not None:  # not stopped meanwhile
+                ticker.timer = self.call_later(seconds, tick)
+
+        ticker.timer = self.call_later(seconds, tick)
+        return ticker
+
+    def stop_timer(self, handle: Any) -> bool:
+        if type(handle) is _Ticker:
+            timer, handle.timer = handle.timer, None
+            return timer is not None and self.cancel_timer(timer)
+        return self.cancel_timer(handle)
+
+    def post(self, action: Callable[[], None]) -> None:
+        """Run ``action()`` in this process's context: through its own mailbox (any thread)."""
+        self._process.deliver((CALL, lambda _process: action()))
 
     def terminated(self) -> bool:
         """Asked by the Lua watchdog: was this process terminated while its Lua code runs?"""
         process = self.process
         return process is not None and process._kill
 
-    def waits_on_io(self, name: str, args: tuple[Any, ...]) -> bool:
-        """True when operation ``name`` would wait on I/O (a workflow's signal, a Temporal start).
+    # -- Effects: messages and signals ------------------------------------------------------------------
 
-        Such operations are yielded to the scheduler even when they could be
-        done at once: done inside the Lua state, they would hold up every
-        process that shares it for a round trip.
-        """
-        if name in _ADDRESSED:
-            node = self._process.node
-            try:
-                return not node.in_memory(node.resolve(text(args[0])))
-            except errors.Error:
-                return False  # the operation itself reports the bad destination
-        if name == "spawn":
-            return not self._process.node.in_memory(host_id=text(args[1]))
-        return False
-
-    def op_pid(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (str(self._process.pid),)
-
-    def op_entry_id(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (self.code.entry_id,)
+    def send(self, dest: str, topic: str, payloads: tuple[Any, ...], done: Done | None) -> tuple[Any, ...]:
+        self._process.node.send(dest, topic, *payloads)
+        return _SENT
 
     def send_now(self, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[Any, ...] | None:
         """``process.send`` from inside a task: its Lua results, or ``None`` to yield it instead.
@@ -223,50 +228,98 @@ class LuaProcess(CoroutineDriver):
                     value = self._lua(value)
                 node.send(pid, text(topic), value)
             else:
-                node.send(pid, text(topic), *self._payloads(count, packed))
+                assert self.core is not None
+                node.send(pid, text(topic), *self.core.payloads(count, packed))
         except errors.Error as err:
             assert self.core is not None
             return self.core.error_result(err)
         return _SENT
 
-    def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[bool, Any]:
-        try:
-            self._process.node.send(text(dest), text(topic), *self._payloads(count, packed))
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
+    def waits_on_io(self, name: str, args: tuple[Any, ...]) -> bool:
+        """True when operation ``name`` would wait on I/O (a workflow's signal, a Temporal start).
 
-    # -- spawning ---------------------------------------------------------------------------------
+        Such operations are yielded to the scheduler even when they could be
+        done at once: done inside the Lua state, they would hold up every
+        process that shares it for a round trip.
+        """
+        if name in _ADDRESSED:
+            node = self._process.node
+            try:
+                return not node.in_memory(node.resolve(text(args[0])))
+            except errors.Error:
+                return False  # the operation itself reports the bad destination
+        if name == "spawn":
+            return not self._process.node.in_memory(host_id=text(args[1]))
+        return False
 
-    def _spawn_request(self, entry_id: Any, spec: Any, count: int, packed: tuple[Any, ...]) -> SpawnRequest:
+    def terminate(self, dest: str, done: Done | None) -> tuple[Any, ...]:
+        self._process.node.terminate(dest)
+        return _SENT
+
+    def cancel(self, dest: str, deadline: float | None, reason: str, done: Done | None) -> tuple[Any, ...]:
+        self._process.node.cancel(dest, deadline, reason)
+        return _SENT
+
+    def monitor(self, dest: str) -> None:
+        _ops.monitor(self._process, dest)
+
+    def unmonitor(self, dest: str) -> None:
+        _ops.unmonitor(self._process, dest)
+
+    def link(self, dest: str) -> None:
+        _ops.link(self._process, dest)
+
+    def unlink(self, dest: str) -> None:
+        _ops.unlink(self._process, dest)
+
+    def register(self, name: str, pid: str | None) -> None:
+        self._process.node.register(name, pid if pid is not None else self._process.pid)
+
+    def lookup(self, name: str) -> str:
+        return str(self._process.node.lookup(name))
+
+    def unregister(self, name: str) -> bool:
+        return self._process.node.unregister(name)
+
+    # -- Effects: spawns ------------------------------------------------------------------------------------
+
+    def _spawn_request(
+        self, entry_id: str, spec: dict[str, Any] | None, payloads: tuple[Any, ...]
+    ) -> SpawnRequest:
         process = self._process
         if spec is None:  # a plain process.spawn: the child inherits the context as it is
-            return SpawnRequest(
-                text(entry_id), self._payloads(count, packed), process.pid, context=process.context or None
-            )
-        spec_data = self._lua(spec) or {}
-        if not isinstance(spec_data, dict):
-            spec_data = {}
+            return SpawnRequest(entry_id, payloads, process.pid, context=process.context or None)
         context = dict(process.context or {})
-        context.update(spec_data.get("context") or {})
+        context.update(spec.get("context") or {})
         messages = tuple(
             StartMessage(
                 message["topic"],
                 tuple(codec.encode(value) for value in _unpack_values(message)),
             )
-            for message in spec_data.get("messages") or []
+            for message in spec.get("messages") or []
         )
         return SpawnRequest(
-            text(entry_id),
-            self._payloads(count, packed),
+            entry_id,
+            payloads,
             process.pid,
-            bool(spec_data.get("link")),
-            bool(spec_data.get("monitor")),
-            spec_data.get("name"),
+            bool(spec.get("link")),
+            bool(spec.get("monitor")),
+            spec.get("name"),
             context or None,
-            spec_data.get("options") or None,
+            spec.get("options") or None,
             messages,
         )
+
+    def spawn(
+        self,
+        entry_id: str,
+        host: str,
+        spec: dict[str, Any] | None,
+        payloads: tuple[Any, ...],
+        done: Done | None,
+    ) -> tuple[Any, ...]:
+        request = self._spawn_request(entry_id, spec, payloads)
+        return (str(self._process.node.spawn_request(request, host, self._process)),)
 
     def spawn_now(
         self, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
@@ -277,183 +330,48 @@ class LuaProcess(CoroutineDriver):
         host = text(host_id)
         if not node.in_memory(host_id=host):
             return None
-        try:
-            request = self._spawn_request(entry_id, spec, count, packed)
-            pid = node.spawn_request(request, host, self._process)
-        except errors.Error as err:
-            assert self.core is not None
-            return self.core.error_result(err)
-        assert self.core is not None
-        return self.core.lua_results((str(pid),))
-
-    def op_spawn(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any]:
-        try:
-            request = self._spawn_request(entry_id, spec, count, packed)
-            pid = self._process.node.spawn_request(request, text(host_id), self._process)
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (str(pid),)
-
-    def op_exec(
-        self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
-    ) -> tuple[bool, Any] | None:
-        if task is None:
-            return None
-        node = self._process.node
-        try:
-            request = self._spawn_request(entry_id, spec, count, packed)
-            request.link = request.monitor = False
-            request.parent = None
-            request.on_exit = lambda value, error: self._wake_later(task, value, error)
-            node.spawn_request(request, text(host_id))
-        except errors.Error as err:
-            return True, (None, err)
-        return None
-
-    def op_upgrade(self, task: Task | None, *args: Any) -> tuple[bool, Any]:
-        return False, errors.Error(errors.INVALID, "process.upgrade is not supported on actorflow yet")
-
-    # -- signals to others -------------------------------------------------------------------------
-
-    def op_terminate(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        try:
-            self._process.node.terminate(text(dest))
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
-
-    def op_cancel(self, task: Task | None, dest: Any, deadline_ns: Any, reason: Any) -> tuple[bool, Any]:
-        deadline = None if deadline_ns is None else deadline_ns / 1e9
-        try:
-            self._process.node.cancel(text(dest), deadline, text(reason))
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
-
-    def _relation(self, action: Any, dest: Any) -> tuple[bool, Any]:
-        try:
-            action(self._process, text(dest))
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
-
-    def op_monitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._relation(_ops.monitor, dest)
-
-    def op_unmonitor(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._relation(_ops.unmonitor, dest)
-
-    def op_link(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._relation(_ops.link, dest)
-
-    def op_unlink(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
-        return self._relation(_ops.unlink, dest)
-
-    def op_get_options(self, task: Task | None) -> tuple[bool, Any]:
-        return True, ({"trap_links": self._process.trap_links},)
-
-    def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
-        problem, trap = process_option_problems(self._lua(options))
-        if trap is not None:
-            self._process.trap_links = trap
-        if problem is not None:
-            return True, (False, problem)
-        return True, (True,)
-
-    # -- names ---------------------------------------------------------------------------------------
-
-    def op_register(self, task: Task | None, name: Any, pid: Any = None) -> tuple[bool, Any]:
-        try:
-            self._process.node.register(text(name), text(pid) if pid is not None else self._process.pid)
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (True,)
-
-    def op_lookup(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        try:
-            return True, (str(self._process.node.lookup(text(name))),)
-        except errors.Error as err:
-            return True, (None, err)
-
-    def op_unregister(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return True, (self._process.node.unregister(text(name)),)
-
-    # -- time ------------------------------------------------------------------------------------------
-
-    def op_now(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (time.time_ns(),)
-
-    def op_sleep(self, task: Task | None, ns: Any) -> tuple[bool, Any] | None:
-        if ns <= 0:
-            return True, ()
-        if task is None:
-            return None
         core = self.core
         assert core is not None
-        self.call_later(ns / 1e9, lambda: core.resume(task))
-        return None
+        try:
+            spec_data = None if spec is None else core._table(spec)
+            request = self._spawn_request(text(entry_id), spec_data, core.payloads(count, packed))
+            pid = node.spawn_request(request, host, self._process)
+        except errors.Error as err:
+            return core.error_result(err)
+        return core.lua_results((str(pid),))
 
-    def op_after(self, task: Task | None, ns: Any) -> tuple[bool, Any]:
-        return True, (self.after(ns / 1e9, lambda: LuaTime(time.time_ns())),)  # one Time, then closed
+    def exec(
+        self, entry_id: str, host: str | None, spec: dict[str, Any], payloads: tuple[Any, ...], done: Done
+    ) -> None:
+        request = self._spawn_request(entry_id, spec, payloads)
+        request.link = request.monitor = False
+        request.parent = None
+        request.on_exit = lambda value, error: self.post(lambda: done(value, error))
+        self._process.node.spawn_request(request, host or "")
 
-    def op_timer(self, task: Task | None, ns: Any, repeat: Any) -> tuple[bool, Any]:
-        if self._lua_timers is None:
-            self._lua_timers = {}
-        timer_id = len(self._lua_timers) + 1
-        period = ns / 1e9
-        entry = _LuaTimer(Channel(16 if repeat else 1, external=True), period if repeat else None)
-        self._lua_timers[timer_id] = entry
-        self._arm(timer_id, entry, period)
-        return True, (timer_id, entry.channel)
+    def upgrade(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
+        raise errors.Error(errors.INVALID, "process.upgrade is not supported on actorflow yet")
 
-    def _arm(self, timer_id: int, entry: _LuaTimer, seconds: float) -> None:
-        def fire() -> None:
-            entry.channel.offer(LuaTime(time.time_ns()))  # a slow reader loses ticks, as the spec says
-            if entry.period is not None:
-                self._arm(timer_id, entry, entry.period)
-            else:
-                entry.timer = None
+    # -- Effects: calls ------------------------------------------------------------------------------------
 
-        entry.timer = self.call_later(seconds, fire)
-
-    def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
-        entry = (self._lua_timers or {}).get(int(timer_id))
-        if entry is None or entry.timer is None:
-            return True, (False,)
-        stopped = self.cancel_timer(entry.timer)
-        entry.timer = None
-        return True, (stopped,)
-
-    def op_timer_reset(self, task: Task | None, timer_id: Any, ns: Any) -> tuple[bool, Any]:
-        entry = (self._lua_timers or {}).get(int(timer_id))
-        if entry is None:
-            return True, (False,)
-        was_active = entry.timer is not None and self.cancel_timer(entry.timer)
-        self._arm(int(timer_id), entry, ns / 1e9)
-        return True, (was_active,)
-
-    # -- functions ------------------------------------------------------------------------------------
-
-    def _call_context(self, executor: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        state = self._lua(executor) or {}
-        if not isinstance(state, dict):
-            state = {}
-        context = dict(self._process.context or {})
-        context.update(state.get("context") or {})
-        return context, state.get("options") or {}
-
-    def _start_call(self, target: str, executor: Any, count: int, packed: tuple[Any, ...], done: Any) -> None:
-        """Start ``target`` and arrange ``done(value, error)`` (on any thread)."""
+    def call(
+        self, target: str, executor: dict[str, Any], payloads: tuple[Any, ...], done: Done
+    ) -> Callable[[], None] | None:
+        """A Python function on the node's pool, or a ``function.lua`` entry as its own process."""
         process = self._process
         node = process.node
-        context, options = self._call_context(executor)
-        args = self._payloads(count, packed)
+        answered = threading.Lock()
+
+        def finish(value: Any, error: Any) -> None:  # on any thread; the first of (result, timeout) wins
+            if answered.acquire(blocking=False):
+                self.post(lambda: done(value, error))
+
+        context = dict(process.context or {})
+        context.update(executor.get("context") or {})
         function = node.functions.get(target)
         if function is not None:
-            node.run_function(target, function, args, context, done)
-            return
+            node.run_function(target, function, payloads, context, finish)
+            return None
         entry = node.kinds.entries.get(target) if node.kinds.entries is not None else None
         if entry is None:
             raise errors.Error(errors.NOT_FOUND, f"function {target!r} not found")
@@ -466,15 +384,15 @@ class LuaProcess(CoroutineDriver):
             ended.append(True)
             for timer in timers:
                 timer.cancel()
-            done(value, error)
+            finish(value, error)
 
-        request = SpawnRequest(target, args, context=context or None, on_exit=finished)
+        request = SpawnRequest(target, payloads, context=context or None, on_exit=finished)
         pid = node.spawn_request(request, process.host.id)
-        timeout = options.get("timeout")
+        timeout = (executor.get("options") or {}).get("timeout")
         if timeout and not ended:
 
             def expire() -> None:
-                done(None, errors.Error(errors.TIMEOUT, f"{target} timed out after {timeout} ms"))
+                finish(None, errors.Error(errors.TIMEOUT, f"{target} timed out after {timeout} ms"))
                 try:
                     node.terminate(pid)
                 except errors.Error:
@@ -483,162 +401,21 @@ class LuaProcess(CoroutineDriver):
             timers.append(node.timers.call_later(float(timeout) / 1000.0, expire))
             if ended:
                 timers[0].cancel()
-
-    def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
-        if task is None:
-            return None
-        answered = threading.Lock()
-
-        def done(value: Any, error: Any) -> None:
-            # The first of (result, timeout) wins; later answers are dropped.
-            if answered.acquire(blocking=False):
-                self._wake_later(task, value, error)
-
-        try:
-            self._start_call(text(target), executor, count, packed, done)
-        except errors.Error as err:
-            return True, (None, err)
         return None
 
-    def op_call_async(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
-        if self._futures is None:
-            self._futures = {}
-        future_id = len(self._futures) + 1
-        channel = Channel(1, external=True)
-        record: dict[str, Any] = {"state": "pending", "value": None, "error": None, "channel": channel}
-        self._futures[future_id] = record
+    # -- Effects: logs ----------------------------------------------------------------------------------------
 
-        def settle(_process: Process, value: Any, error: Any) -> None:
-            if record["state"] != "pending":
-                return
-            record.update(state="complete", value=value, error=error)
-            if error is None:
-                channel.offer(Payload(value))
-            channel.close()
-
-        answered = threading.Lock()
-
-        def done(value: Any, error: Any) -> None:
-            if answered.acquire(blocking=False):
-                self._process.deliver((CALL, lambda proc: settle(proc, value, error)))
-
-        try:
-            self._start_call(text(target), executor, count, packed, done)
-        except errors.Error as err:
-            return True, (None, err)
-        return True, (future_id, channel)
-
-    def op_future_state(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = (self._futures or {}).get(int(future_id))
-        return True, (record["state"] if record else "canceled",)
-
-    def op_future_result(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = (self._futures or {}).get(int(future_id)) or {
-            "state": "canceled",
-            "value": None,
-            "error": None,
-        }
-        return True, (record["state"], record["value"], record["error"])
-
-    def op_future_cancel(self, task: Task | None, future_id: Any) -> tuple[bool, Any]:
-        record = (self._futures or {}).get(int(future_id))
-        if record is None or record["state"] != "pending":
-            return True, (False, errors.Error(errors.INVALID, "future is not pending"))
-        record.update(state="canceled", error=errors.Error(errors.CANCELED, "future canceled"))
-        record["channel"].close()
-        return True, (True,)
-
-    # -- context, ids, randomness, logs ---------------------------------------------------------
-
-    def op_ctx_get(self, task: Task | None, key: Any) -> tuple[bool, Any]:
-        name = text(key)
-        context = self._process.context or {}
-        if name not in context:
-            return True, (None, errors.Error(errors.NOT_FOUND, f"context key {name!r} not found"))
-        return True, (context[name],)
-
-    def op_ctx_all(self, task: Task | None) -> tuple[bool, Any]:
-        return True, (dict(self._process.context or {}),)
-
-    def op_uuid(self, task: Task | None, version: Any) -> tuple[bool, Any]:
-        kind = text(version)
-        if kind == "v1":
-            return True, (str(uuid_module.uuid1()),)
-        if kind == "v7":
-            return True, (stdlib.uuid_v7(time.time_ns() // 1_000_000, os.urandom(10)),)
-        return True, (str(uuid_module.uuid4()),)
-
-    def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
-        return True, (os.urandom(stdlib.random_byte_count(count)),)
-
-    def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
-        return True, (lua_random(random.random, low, high),)
-
-    def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
-        log_lua(
-            self.code.entry_id,
-            str(self._process.pid),
-            text(level),
-            text(name),
-            text(message),
-            self._lua(fields),
-        )
-        return True, ()
+    def logger(self, entry_id: str, name: str) -> logging.Logger:
+        return logging.getLogger(f"actors.lua.{entry_id}.{name}" if name else f"actors.lua.{entry_id}")
 
 
-def process_option_problems(values: Any) -> tuple[errors.Error | None, bool | None]:
-    """Check ``process.set_options`` input: ``(error or None, new trap_links or None)``.
+class _Ticker:
+    """A repeating timer of a process: re-armed after every tick, so its timer changes."""
 
-    Valid keys are applied even when another key is wrong, as the runtime does.
-    """
-    if not isinstance(values, dict):
-        return errors.Error(errors.INVALID, "process.set_options: expected a table"), None
-    problem: errors.Error | None = None
-    trap: bool | None = None
-    for key, value in values.items():
-        if key == "trap_links":
-            if isinstance(value, bool):
-                trap = value
-            else:
-                problem = errors.Error(errors.INVALID, "trap_links must be a boolean")
-        else:
-            problem = errors.Error(errors.INVALID, f"option {key} is not supported")
-    return problem, trap
+    __slots__ = ("timer",)
 
-
-def lua_random(uniform: Any, low: Any, high: Any) -> float | int:
-    """Lua's ``math.random`` contract on top of a uniform [0, 1) source.
-
-    ``math.random(0)`` is an integer with all 64 bits random (Lua 5.4), made
-    of four 16-bit draws so that a workflow's recorded source serves it too.
-    """
-    if low is None:
-        return uniform()
-    if high is None and low == 0:
-        bits = 0
-        for _ in range(4):
-            bits = (bits << 16) | int(uniform() * 65536)
-        return bits - (1 << 64) if bits >= 1 << 63 else bits
-    if high is None:
-        low, high = 1, low
-    low, high = int(low), int(high)
-    if low > high:
-        raise errors.Error(errors.INVALID, "math.random: interval is empty")
-    return low + int(uniform() * (high - low + 1))
-
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
-
-
-def log_lua(entry_id: str, pid: str, level: str, name: str, message: str, fields: Any) -> None:
-    """A Lua ``logger`` call, through Python logging with the PID and entry attached."""
-    suffix = f".{name}" if name else ""
-    target = logging.getLogger(f"actors.lua.{entry_id}{suffix}")
-    extra = {"pid": pid, "entry": entry_id, "fields": fields if isinstance(fields, dict) else {}}
-    shown = " ".join(
-        f"{key}={value}" for key, value in sorted(extra["fields"].items(), key=lambda kv: str(kv[0]))
-    )
-    target.log(_LEVELS.get(level, logging.INFO), "%s%s", message, f" {shown}" if shown else "", extra=extra)
+    def __init__(self) -> None:
+        self.timer: Timer | None = None
 
 
 def _unpack_values(message: dict[str, Any]) -> list[Any]:

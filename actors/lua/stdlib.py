@@ -11,6 +11,7 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from actors import errors
@@ -22,9 +23,9 @@ __all__ = [
     "json_encode",
     "parse_duration",
     "random_byte_count",
-    "uuid_from_bytes",
     "uuid_info",
     "uuid_named",
+    "uuid_v4",
     "uuid_v7",
 ]
 
@@ -172,17 +173,18 @@ def json_decode(text: str) -> Any:
 # -- UUID ----------------------------------------------------------------------------------
 
 
-def uuid_v7(unix_ms: int, random_bytes: bytes) -> str:
-    """A version 7 UUID from a millisecond timestamp and 10 random bytes."""
-    value = bytearray(unix_ms.to_bytes(6, "big") + random_bytes[:10])
-    value[6] = (value[6] & 0x0F) | 0x70
-    value[8] = (value[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(value)))
+def uuid_v4(bits: int) -> str:
+    """A version 4 UUID from 128 random bits: ``workflow.uuid4()``'s construction."""
+    return str(uuid.UUID(bytes=bits.to_bytes(16, "big"), version=4))
 
 
-def uuid_from_bytes(random_bytes: bytes) -> str:
-    """A version 4 UUID from 16 random bytes (deterministic given the bytes)."""
-    return str(uuid.UUID(bytes=random_bytes[:16], version=4))
+def uuid_v7(now_ns: int, random_bits: Callable[[int], int]) -> str:
+    """A version 7 UUID (RFC 9562) at ``now_ns``: ``workflow.uuid7()``'s construction, the
+    millisecond timestamp then 12 and 62 random bits, so a workflow replays the same UUIDs."""
+    unix_ms = (now_ns // 1_000_000) & 0xFFFF_FFFF_FFFF
+    rand_a = random_bits(12)
+    rand_b = random_bits(62)
+    return str(uuid.UUID(int=(unix_ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b))
 
 
 def uuid_named(version: int, namespace: str, name: str) -> str:
