@@ -161,9 +161,10 @@ class LuaWorkflow:
                 await workflow.wait_condition(lambda: self.woken or self.router.dirty)
             except asyncio.CancelledError:
                 # A cancel request is an event: the workflow decides what to do. As in
-                # the runtime: no reason, `at` as RFC3339; the deadline when one was given.
+                # the runtime: no reason; `at` in unix seconds as every event (spec §5); the
+                # deadline (seconds) when one was given.
                 deadline, self._cancel_deadline = self._cancel_deadline, None
-                self.router.push_event(Cancel(TOPOLOGY_PID, "", deadline, workflow.now().isoformat()))
+                self.router.push_event(Cancel(TOPOLOGY_PID, "", deadline, workflow.now().timestamp()))
         value, error = self.core.result_of(*self.scheduler.outcome)  # type: ignore[misc]
         if error is not None:
             raise to_application_error(error)

@@ -359,7 +359,7 @@ class LuaState:
     def event_to_lua(self, event: Exit | LinkDown | Cancel) -> Any:
         table = self.lua.table()
         table[b"kind"] = event.kind.encode()
-        table[b"at"] = event.at.encode() if isinstance(event.at, str) else event.at  # RFC3339 from workflows
+        table[b"at"] = event.at  # unix seconds, on every host
         if isinstance(event, Cancel):
             table[b"from"] = str(event.sender).encode() if event.sender is not None else b"{|}"
             table[b"reason"] = event.reason.encode()
