@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 
 from actors import errors
-from actors.entries.model import LUA_MODULES, Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
+from actors.entries.model import Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
+from actors.lua.modules import module_names
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -460,14 +461,15 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
             Problem(name_in_file, entry.line, entry.id, "'modules' must be a list of module names")
         )
         return
+    available = module_names()  # the prelude's and the registered ones
     for module in modules:
-        if module not in LUA_MODULES:
+        if module not in available:
             problems.append(
                 Problem(
                     name_in_file,
                     entry.line,
                     entry.id,
-                    f"module {module!r} is not available (available: {', '.join(sorted(LUA_MODULES))})",
+                    f"module {module!r} is not available (available: {', '.join(sorted(available))})",
                 )
             )
 

@@ -18,7 +18,6 @@ task later with :meth:`LuaCore.resume`.
 from __future__ import annotations
 
 import logging
-import uuid as uuid_module
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -27,7 +26,7 @@ from actors import errors
 from actors._routing import Router
 from actors._tasks import PAUSE, SPAWN, YIELD, Scheduler, Task
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_case
-from actors.lua import gotime, stdlib
+from actors.lua import gotime, modules, stdlib
 from actors.lua.effects import Effects
 from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, text
 
@@ -336,6 +335,8 @@ class LuaCore:
     def dispatch(self, task: Task | None, name: str, args: tuple[Any, ...]) -> tuple[bool, Any] | None:
         handler = _HANDLERS.get(name)
         if handler is None:
+            if "." in name:  # "<module>.<operation>": a plug-in module's
+                return self._module_operation(task, name, args)
             handler = getattr(LuaCore, "op_" + name, None)
             if handler is None:
                 return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
@@ -346,6 +347,35 @@ class LuaCore:
             return False, err
         except ChannelClosed as closed:
             return False, closed
+
+    def _module_operation(
+        self, task: Task | None, name: str, args: tuple[Any, ...]
+    ) -> tuple[bool, Any] | None:
+        """An operation of a module registered with :func:`~actors.lua.modules.register_module`."""
+        operation = modules.operation(name)
+        if operation is None:
+            return False, errors.Error(errors.INVALID, f"unknown operation {name!r}")
+        if self.effects.in_workflow and not operation.module.in_workflows:
+            return False, errors.Error(
+                errors.INVALID, f"module {operation.module.name!r} is not available in workflows"
+            )
+        if operation.waits and task is None:
+            return None  # yielded first: it may wait, so it needs its coroutine
+        caller = modules.Caller(self, task)
+        try:
+            result = operation.handler(caller, *map(self.state.from_lua, args))
+        except errors.Error as err:
+            return True, (None, err)
+        except Exception as exc:  # a bug in the handler: a Lua error, not a traceback
+            logger.warning("Lua operation %s failed", name, exc_info=True)
+            return False, errors.Error(errors.INTERNAL, f"{name}: {type(exc).__name__}: {exc}")
+        if caller.suspended:
+            return None
+        return True, result if type(result) is tuple else (result,)
+
+    def op_module_refused(self, task: Task | None, name: Any, allowed: Any) -> tuple[bool, Any]:
+        """Why ``require(name)`` failed (the prelude asks only when it fails)."""
+        return True, (modules.refusal(text(name), bool(allowed), bool(self.effects.in_workflow)),)
 
     def direct(self, name: bytes, *args: Any) -> Any:
         """The prelude's ``host()``: an operation outside any coroutine (cannot block)."""
@@ -767,37 +797,10 @@ class LuaCore:
             self._subscriptions.pop(id(channel), None)
         return True, (self.router.unlisten(channel),)
 
-    # -- randomness, ids, JSON, logs ----------------------------------------------------------
+    # -- randomness, logs ----------------------------------------------------------
 
     def op_random(self, task: Task | None, low: Any = None, high: Any = None) -> tuple[bool, Any]:
         return True, (lua_random(self.effects.uniform, low, high),)
-
-    def op_random_bytes(self, task: Task | None, count: Any) -> tuple[bool, Any]:
-        return True, (self.effects.random_bytes(stdlib.random_byte_count(count)),)
-
-    def op_uuid(self, task: Task | None, version: Any) -> tuple[bool, Any]:
-        kind = text(version)
-        effects = self.effects
-        if kind == "v1" and not effects.in_workflow:  # a workflow has no MAC address: v4 there
-            return True, (str(uuid_module.uuid1()),)
-        if kind == "v7":
-            return True, (stdlib.uuid_v7(effects.now_ns(), effects.random_bits),)
-        return True, (stdlib.uuid_v4(effects.random_bits(128)),)
-
-    def op_json_encode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        return _value_or_error(lambda: stdlib.json_encode(self.state.from_lua(value)))
-
-    def op_json_decode(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        return _value_or_error(stdlib.json_decode, text(value))
-
-    def op_uuid_named(self, task: Task | None, version: int, namespace: Any, name: Any) -> tuple[bool, Any]:
-        return _value_or_error(stdlib.uuid_named, int(version), text(namespace), text(name))
-
-    def op_uuid_info(self, task: Task | None, what: Any, value: Any) -> tuple[bool, Any]:
-        return _value_or_error(stdlib.uuid_info, text(what), text(value))
-
-    def op_uuid_format(self, task: Task | None, value: Any, style: Any) -> tuple[bool, Any]:
-        return _value_or_error(stdlib.uuid_format, text(value), text(style))
 
     def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
         values = self.state.from_lua(fields)

@@ -752,7 +752,7 @@ function process.with_context(values) return new_spawner({}):with_context(values
 function process.with_options(options) return new_spawner({}):with_options(options) end
 
 -- ---------------------------------------------------------------------------
--- funcs, ctx, uuid, json, logger, crypto, workflow
+-- funcs, ctx, logger, workflow (json, uuid, crypto… are plug-ins: actors/lua/modules.py)
 -- ---------------------------------------------------------------------------
 
 local Executor = {}
@@ -813,31 +813,6 @@ function ctx.get(key)
 end
 function ctx.all() return op("ctx_all") end
 
-local uuid = {}
-for _, name in ipairs({"v1", "v4", "v7"}) do
-  uuid[name] = function() return op("uuid", name) end
-end
-function uuid.v3(namespace, name) return host("uuid_named", 3, namespace, name) end
-function uuid.v5(namespace, name) return host("uuid_named", 5, namespace, name) end
-function uuid.validate(value) return host("uuid_info", "validate", value) end
-function uuid.version(value) return host("uuid_info", "version", value) end
-function uuid.variant(value) return host("uuid_info", "variant", value) end
-function uuid.parse(value) return host("uuid_info", "parse", value) end
-function uuid.format(value, style) return host("uuid_format", value, style or "standard") end
-
-local json = {}
-function json.encode(value) return host("json_encode", value) end
-function json.decode(text)
-  if type(text) ~= "string" then return nil, new_error(errors.INVALID, "json.decode: expected a string") end
-  return host("json_decode", text)
-end
-
-local crypto = {}
-function crypto.random_bytes(n)
-  if math_type(n) ~= "integer" or n < 0 then return nil, new_error(errors.INVALID, "crypto.random_bytes: n must be a non-negative integer") end
-  return op("random_bytes", n)
-end
-
 local Logger = {}
 Logger.__index = Logger
 Logger.__metatable = "logger"
@@ -892,9 +867,10 @@ function workflow.history_size() return op("wf_history", "size") end
 -- the sandbox
 -- ---------------------------------------------------------------------------
 
+-- The prelude's own modules; add_module() adds the plug-ins an entry lists.
 local modules = {
-  funcs = funcs, time = time, uuid = uuid, json = json, ctx = ctx, logger = logger,
-  crypto = crypto, workflow = workflow, errors = errors, channel = channel, process = process,
+  funcs = funcs, time = time, ctx = ctx, logger = logger,
+  workflow = workflow, errors = errors, channel = channel, process = process,
 }
 
 -- Several processes may share one Lua state, so nothing shared may be
@@ -1098,9 +1074,9 @@ local function require_for(allowed_list)
     require = function(name)
       if type(name) ~= "string" then error("require: module name must be a string", 2) end
       local module = modules[name]
-      if module == nil then error("module '" .. name .. "' does not exist", 2) end
-      if not allowed[name] and not always_allowed[name] then
-        error("module '" .. name .. "' is not allowed: add it to the entry's modules list", 2)
+      local permitted = allowed[name] or always_allowed[name]
+      if module == nil or not permitted then  -- the host knows every module: it says why
+        error(host("module_refused", name, permitted == true), 2)
       end
       return read_only(name, module)
     end
@@ -1146,6 +1122,29 @@ local env_meta = {
 local no_modules = {}
 local function new_env(allowed_list)
   return setmetatable({print = print_line, require = require_for(allowed_list or no_modules)}, env_meta)
+end
+
+-- A plug-in module (registered from Python): its source runs once per state,
+-- in an environment like a process's that may require the prelude's modules,
+-- with `api` as its argument; it returns the module table. api.call performs
+-- the module's own operations ("<module>.<operation>" on the Python side).
+local builtin_list = {}
+for name in pairs(modules) do builtin_list[#builtin_list + 1] = name end
+
+local function add_module(name, source, chunkname)
+  local chunk, err = real_load(source, "@" .. chunkname, "t", new_env(builtin_list))
+  if chunk == nil then return nil, err end
+  local prefix = name .. "."
+  local api = {
+    call = function(operation, ...) return op(prefix .. operation, ...) end,
+    new_error = function(kind, message, retryable, details) return new_error(kind, message, retryable, details) end,
+    is_error = is_error,
+  }
+  local ok, module = pcall(chunk, api)
+  if not ok then return nil, tostring(module) end
+  if type(module) ~= "table" then return nil, chunkname .. ": a module's source must return its table" end
+  modules[name] = module
+  return true
 end
 
 -- An entry's source compiled once per state, as a factory: calling it with
@@ -1212,6 +1211,7 @@ return {
   compile = compile,
   instantiate = instantiate,
   launch = launch,
+  add_module = add_module,
   new_error = new_error,
   is_error = is_error,
   new_message = new_message,

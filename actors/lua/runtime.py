@@ -35,6 +35,7 @@ from actors import errors
 from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
 from actors.lua import gotime
+from actors.lua import modules as lua_modules
 from actors.pid import PID
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "HASH_SEED", "LuaState", "lua_type"]
@@ -110,6 +111,7 @@ class LuaState:
             string_hash_seed=hash_seed,
         )
         self.max_memory = max_memory
+        self.deterministic = deterministic
         self._lifted = False
         self._room: int | None = None
         self.push_lock = threading.RLock()
@@ -120,6 +122,8 @@ class LuaState:
         self._bound = threading.local()
         self._compiled: dict[tuple[str, str], Any] = {}
         self._allowed: dict[tuple[str, ...], Any] = {}
+        self._plugins: set[str] = set()
+        """The registered modules (actors.lua.modules) this state has loaded."""
         # Markers are random strings: they compare equal on both sides of the
         # border and user code cannot guess them.
         token = secrets.token_hex(8)
@@ -159,6 +163,7 @@ class LuaState:
         self._compile = self.api[b"compile"]
         self._instantiate = self.api[b"instantiate"]
         self._launch = self.api[b"launch"]
+        self._add_module = self.api[b"add_module"]
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
 
@@ -212,11 +217,36 @@ class LuaState:
         return thread, result[2:]
 
     def _allowed_table(self, modules: tuple[str, ...] | list[str]) -> Any:
+        """The Lua list of modules an entry may require, its plug-in modules loaded first."""
         key = tuple(modules)
         allowed = self._allowed.get(key)
         if allowed is None:
-            allowed = self._allowed[key] = self.lua.table_from([name.encode() for name in modules])
+            allowed = self.lua.table_from([name.encode() for name in modules])
+            if self._load_plugins(key):  # else try again next time: one may be registered later
+                self._allowed[key] = allowed
         return allowed
+
+    def _load_plugins(self, names: tuple[str, ...]) -> bool:
+        """Load the registered modules among ``names`` that this state has not loaded yet
+        (in a workflow state, only those declared deterministic). False if one is unknown."""
+        complete = True
+        for name in names:
+            if name in self._plugins or name in lua_modules.BUILTIN_MODULES:
+                continue
+            module = lua_modules.registered_module(name)
+            if module is None:
+                complete = False
+                continue
+            if self.deterministic and not module.in_workflows:
+                continue  # require() says why
+            with self.push_lock:
+                loaded, message = _pair(
+                    self._add_module(name.encode(), module.source.encode(), module.chunkname.encode())
+                )
+            if not loaded:
+                raise errors.Error(errors.INVALID, f"Lua module {name!r} does not load: {text(message)}")
+            self._plugins.add(name)
+        return complete
 
     def load_entry(
         self, source: str, chunkname: str, method: str, modules: tuple[str, ...] | list[str] = ()
