@@ -176,6 +176,50 @@ def test_shared_tables_do_not_leak_through_pairs_metatables_or_coroutines(tmp_pa
         assert app.lua_pool is not None and app.lua_pool.states() == 1
 
 
+def test_rawset_on_library_objects_changes_nothing_for_the_other_processes(tmp_path: Path) -> None:
+    """rawset ignores read-only metatables: every object a process reaches through a library
+    (constants, time.utc and time.localtz, the registry levels) is its own copy or view."""
+    app_dir = write_app(
+        tmp_path,
+        [HOST, lua_entry("tamper", modules=("time",)), lua_entry("observe", modules=("time",))],
+        {
+            "tamper.lua": """
+            local time = require("time")
+            return {main = function()
+              rawset(process.event, "EXIT", "hacked")
+              rawset(time.utc, "_zone", "Asia/Tokyo")
+              rawset(time.utc, "_name", "hacked")
+              rawset(time.localtz, "_zone", "Asia/Tokyo")
+              rawset(process.registry, "LOCAL", 99)
+              rawset(time, "SECOND", 1)
+              rawset(errors, "NOT_FOUND", "hacked")
+              for key, value in pairs(time) do
+                if key == "utc" then rawset(value, "_zone", "Asia/Tokyo") end
+              end
+              local shared = require("time")
+              rawset(shared.utc, "_zone", "Asia/Tokyo")
+              return {process.event.EXIT, time.utc:string(), process.registry.LOCAL}
+            end}
+            """,
+            "observe.lua": """
+            local time = require("time")
+            return {main = function()
+              local t = time.date(2020, 1, 2, 3, 4, 5, 0, time.utc)
+              return {process.event.EXIT, process.event.LINK_DOWN, time.utc:string(), t:hour(),
+                      t:in_location(time.utc):format("15:04 MST"), process.registry.LOCAL,
+                      time.SECOND, errors.NOT_FOUND, require("time").utc:string()}
+            end}
+            """,
+        },
+    )
+    with App(app_dir, extensions=[], lua_states=1) as app:
+        assert app.exec("app:tamper", timeout=5) == ["hacked", "hacked", 99]  # its own copies only
+        assert app.exec("app:observe", timeout=5) == [
+            "pid.exit", "pid.link.down", "UTC", 3, "03:04 UTC", 0, 1_000_000_000, "NOT_FOUND", "UTC",
+        ]  # fmt: skip
+        assert app.lua_pool is not None and app.lua_pool.states() == 1
+
+
 def test_memory_cap_kills_the_process_not_the_node(tmp_path: Path) -> None:
     app_dir = write_app(
         tmp_path,

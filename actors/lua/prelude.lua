@@ -30,6 +30,7 @@ local raw_running = coroutine.running
 local raw_isyieldable = coroutine.isyieldable
 local traceback = debug.traceback
 local sethook = debug.sethook
+local raw_getmetatable = debug.getmetatable
 local pack, unpack = table.pack, table.unpack
 local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next =
     type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next
@@ -74,7 +75,8 @@ end
 -- terminated (terminate, a cancel deadline, host shutdown) and, if so, ends
 -- with KILLED, which pcall, xpcall and coroutine.resume pass on instead of
 -- catching. Workflows have no watchdog: Temporal's deadlock detector is theirs.
-local KILLED = setmetatable({}, {__tostring = function() return "process terminated" end, __metatable = false})
+-- A function: a value no process can change (processes share states) and nobody can forge.
+local KILLED = function() return "process terminated" end
 local WATCH_EVERY = 1000000
 local watching = not config.deterministic
 local function watchdog()
@@ -579,11 +581,8 @@ local function check_dest(value, fn)
   end
 end
 
-local process = {event = setmetatable({}, {
-  __index = {EXIT = "pid.exit", LINK_DOWN = "pid.link.down", CANCEL = "pid.cancel"},
-  __newindex = function() error("process.event is read-only", 2) end,
-  __metatable = false,
-})}
+-- A plain table: like every library table it reaches a process as a read-only view.
+local process = {event = {EXIT = "pid.exit", LINK_DOWN = "pid.link.down", CANCEL = "pid.cancel"}}
 
 function process.pid() return op("pid") end
 function process.id() return op("entry_id") end
@@ -875,11 +874,25 @@ local modules = {
 
 -- Several processes may share one Lua state, so nothing shared may be
 -- writable from user code. Library tables reach user code only as read-only
--- views made per process (nested tables too); a process can shadow a global
--- in its own environment, never change what another process sees.
+-- views made per process (nested tables too), and the objects in them (a
+-- table with a metatable, such as time.utc) as copies of its own: rawset
+-- works on a table whatever its metatable says. A process can shadow a
+-- global in its own environment, never change what another process sees.
 -- A view's metatable is shared by every view of the same table (it holds no
 -- view: each function gets the view as its first argument), so a view costs
 -- one table. __metatable keeps the shared metatable out of user code's reach.
+local function own_copy(object, copies)
+  local copy = copies[object]
+  if copy ~= nil then return copy end
+  copy = {}
+  copies[object] = copy
+  for key, value in next, object do
+    if type(value) == "table" then value = own_copy(value, copies) end
+    rawset(copy, key, value)
+  end
+  return setmetatable(copy, raw_getmetatable(object))
+end
+
 local view_metas = setmetatable({}, {__mode = "k"})
 local function read_only(name, source)
   local meta = view_metas[source]
@@ -887,9 +900,13 @@ local function read_only(name, source)
     meta = {
       __index = function(view, key)
         local value = source[key]
-        if type(value) == "table" and getmetatable(value) == nil then
-          value = read_only(name .. "." .. tostring(key), value)
-          rawset(view, key, value)  -- this process's own view
+        if type(value) == "table" then
+          if getmetatable(value) == nil then
+            value = read_only(name .. "." .. tostring(key), value)
+          else
+            value = own_copy(value, {})
+          end
+          rawset(view, key, value)  -- this process's own view or copy
         end
         return value
       end,
@@ -901,7 +918,7 @@ local function read_only(name, source)
           local value
           key, value = next(source, key)
           if key == nil then return nil end
-          if type(value) == "table" and getmetatable(value) == nil then value = view[key] end
+          if type(value) == "table" then value = view[key] end
           return key, value
         end, view, nil
       end,
