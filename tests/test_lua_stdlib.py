@@ -117,6 +117,48 @@ def test_blocking_calls_work_inside_user_coroutines(tmp_path: Path) -> None:
     assert result == [True, 2, True, 50, "dead", 1, 2, 3]
 
 
+def test_durations_and_times_past_64_bits_are_invalid_not_wrapped(tmp_path: Path) -> None:
+    """Go's bounds: ±2562047h47m16.854775807s of duration, and a Time holds 1678 to 2262."""
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        local function check(value, err)
+          if value == nil then return err:kind() .. " " .. err:message() end
+          return value
+        end
+        return {main = function()
+          local ok_add, add_err = pcall(function() return time.unix(9223372036):add("1s") end)
+          return {
+            check(time.parse_duration("2562048h")),
+            check(time.parse_duration("-2562048h")),
+            check(time.parse_duration(string.rep("9", 400) .. "h")),
+            time.parse_duration("2562047h47m16.854775807s"):nanoseconds() == math.maxinteger,
+            time.parse_duration("-2562047h47m16.854775808s"):nanoseconds() == math.mininteger,
+            check(time.unix(math.maxinteger)),
+            check(time.unix(math.mininteger)),
+            check(time.unix(9223372036, 854775808)),
+            time.unix(9223372036, 854775807):unix_nano() == math.maxinteger,
+            time.unix(-9223372036):year(),
+            time.unix(1, 5.0):unix_nano(),
+            ok_add, add_err:kind(),
+          }
+        end}
+        """,
+    )
+    out_of_range = "INVALID invalid duration '{}': out of range"
+    assert result[0].startswith(out_of_range.format("2562048h"))
+    assert result[1].startswith(out_of_range.format("-2562048h"))
+    assert result[2].startswith("INVALID invalid duration '9999") and "out of range" in result[2]
+    assert result[3:5] == [True, True]
+    assert result[5] == (
+        "INVALID time.unix: 9223372036854775807 s and 0 ns are outside the times a Time holds (years 1678 to 2262)"
+    )
+    assert result[6].startswith("INVALID time.unix: -9223372036854775808 s")
+    assert result[7].startswith("INVALID time.unix: 9223372036 s and 854775808 ns")
+    assert result[8:] == [True, 1677, 1_000_000_005, False, errors.INVALID]
+
+
 def test_time_durations_sleep_now_and_timers(tmp_path: Path) -> None:
     started = time.monotonic()
     result = run_lua(

@@ -406,6 +406,16 @@ end
 
 local function new_time_in(ns, zone) return setmetatable({_ns = ns, _zone = zone}, Time) end
 
+-- A Time is 64 bits of nanoseconds: these are the seconds it can hold (years 1678 to 2262).
+local MAX_UNIX, MAX_NS, MIN_NS = 9223372036, math.maxinteger, math.mininteger
+
+-- ns + delta, or nil when the sum leaves the 64 bits a Time holds.
+local function add_ns(ns, delta)
+  if (delta > 0 and ns > MAX_NS - delta) or (delta < 0 and ns < MIN_NS - delta) then return nil end
+  return ns + delta
+end
+
+
 local function time_arg(t, what)
   if getmetatable(t) ~= "time" then error(what .. ": expected a Time", 3) end
   return t._ns
@@ -418,7 +428,9 @@ function Time:unix_nano() return self._ns end
 function Time:add(d)
   local ns, err = duration_ns(d)
   if ns == nil then error(err, 2) end
-  return new_time_in(self._ns + ns, self._zone)
+  local sum = add_ns(self._ns, ns)
+  if sum == nil then error(new_error(errors.INVALID, "Time:add: the result is outside the years 1678 to 2262"), 2) end
+  return new_time_in(sum, self._zone)
 end
 function Time:sub(t) return new_duration(self._ns - time_arg(t, "Time:sub")) end
 function Time:add_date(years, months, days)
@@ -492,7 +504,14 @@ time.localtz = new_location(LOCAL_ZONE, "Local")
 function time.now() return new_time(op("now")) end
 function time.unix(sec, nsec)
   if math_type(sec) ~= "integer" then error("time.unix: seconds must be an integer", 2) end
-  return new_time(sec * 1000000000 + (nsec or 0))
+  local nanos = math.tointeger(nsec or 0)
+  if nanos == nil then error("time.unix: nanoseconds must be an integer", 2) end
+  local ns = sec >= -MAX_UNIX and sec <= MAX_UNIX and add_ns(sec * 1000000000, nanos) or nil
+  if ns == nil then
+    return nil, new_error(errors.INVALID, "time.unix: " .. sec .. " s and " .. nanos
+      .. " ns are outside the times a Time holds (years 1678 to 2262)")
+  end
+  return new_time(ns)
 end
 function time.date(year, month, day, hour, minute, second, nsec, loc)
   for i, v in ipairs({year, month, day}) do

@@ -12,6 +12,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from actors import errors
@@ -39,13 +40,18 @@ _UNITS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
+_MAX_NS = 2**63 - 1
+_MIN_NS = -(2**63)
 _PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def parse_duration(text: str) -> int:
     """Nanoseconds for a Go duration string (``"1h30m"``, ``"500ms"``, ``"-1.5s"``).
 
-    ``INVALID`` error for anything else (no ``d`` unit, no bare numbers but ``"0"``).
+    ``INVALID`` error for anything else (no ``d`` unit, no bare numbers but
+    ``"0"``) and for a duration that 64 bits of nanoseconds do not hold (Go's
+    bounds, about ±2562047 h).  Computed exactly: a fraction of a nanosecond
+    rounds half to even.
     """
     if not isinstance(text, str) or not text:
         raise errors.Error(errors.INVALID, f"invalid duration {text!r}")
@@ -57,16 +63,30 @@ def parse_duration(text: str) -> int:
     if body == "0":
         return 0
     position = 0
-    total = 0.0
+    whole = 0
+    fraction = Fraction(0)
     while position < len(body):
         match = _PART.match(body, position)
         if match is None:
-            raise errors.Error(errors.INVALID, f"invalid duration {text!r}: use units ns, us, ms, s, m, h")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
+            raise errors.Error(errors.INVALID, f"invalid duration {text[:64]!r}: use units ns, us, ms, s, m, h")
+        digits, _, decimals = match.group(1).partition(".")
+        digits = digits.lstrip("0")
+        if len(digits) > 20:  # past any bound, and past what int() converts
+            raise errors.Error(errors.INVALID, f"invalid duration {text[:64]!r}: out of range")
+        unit = _UNITS[match.group(2)]
+        whole += int(digits or "0") * unit
+        decimals = decimals[:30].rstrip("0")  # digits past a nanosecond of an hour change nothing
+        if decimals:
+            fraction += Fraction(int(decimals) * unit, 10 ** len(decimals))
         position = match.end()
     if position == 0:
         raise errors.Error(errors.INVALID, f"invalid duration {text!r}")
-    return sign * round(total)
+    total = sign * (round(whole + fraction) if fraction else whole)
+    if not _MIN_NS <= total <= _MAX_NS:
+        raise errors.Error(
+            errors.INVALID, f"invalid duration {text[:64]!r}: out of range (at most ±2562047h47m16.854775807s)"
+        )
+    return total
 
 
 def duration_seconds(value: Any, *, number_unit: float = 1e-3, what: str = "duration") -> float:
