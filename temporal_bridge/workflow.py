@@ -39,7 +39,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from actors import errors
     from actors.events import Cancel, Exit, LinkDown, Message
-    from actors.lua.core import LuaCore
+    from actors.lua.core import LuaCore, RunBudget
     from actors.lua.effects import Done
     from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState
     from actors.pid import PID, is_pid_text
@@ -60,6 +60,15 @@ RELAY_ACTIVITY = "__actorflow_relay"
 """Local activity that performs process-side operations (send, terminate, cancel)."""
 TOPOLOGY_PID = PID("", "topology")
 _RELAY_TIMEOUT = timedelta(seconds=30)
+
+TASK_BUDGET = 1.5
+"""Seconds one round of a workflow's run loop may run Lua without waiting (below Temporal's
+2 s deadlock detector): past it the Lua code is stopped and the workflow task fails."""
+
+
+class RunawayLua(RuntimeError):
+    """Lua code ran past the task budget without waiting: the workflow *task* fails (Temporal
+    retries it later); the workflow itself is not failed by a loop the worker stopped."""
 
 
 def _fail(kind: str, message: str) -> ApplicationError:
@@ -86,6 +95,10 @@ class LuaWorkflow:
         self._children: dict[str, Any] = {}
         self._forced_failure: errors.Error | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.budget = RunBudget(self.task_budget)
+
+    task_budget: float | None = TASK_BUDGET
+    """The watchdog's budget for this worker's workflows (``None``: no watchdog)."""
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -143,13 +156,18 @@ class LuaWorkflow:
         values = [converter.from_payload(arg.payload) for arg in args]
         state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT, deterministic=True)
         self.core = LuaCore(state, self.router, self.scheduler, effects=self)
+        budget = self.budget
         try:
+            budget.start()
             fn = self.core.load(code)
         except errors.Error as err:
+            self._check_budget()
             raise to_application_error(errors.Error(err.kind(), err.message(), retryable=False)) from None
         self.scheduler.spawn(self.core.main_task(fn, tuple(values)), main=True)
         while True:
+            budget.start()
             status = self.scheduler.advance(until_quiet=False)
+            self._check_budget()
             if self._forced_failure is not None:
                 raise to_application_error(self._forced_failure)
             if status == DONE:
@@ -169,6 +187,14 @@ class LuaWorkflow:
         if error is not None:
             raise to_application_error(error)
         return value
+
+    def _check_budget(self) -> None:
+        self.budget.stop()
+        if self.budget.exceeded:
+            raise RunawayLua(
+                f"workflow {workflow.info().workflow_id}: its Lua code ran {self.budget.seconds} s without"
+                " waiting (a loop that never yields?) and was stopped; the workflow task fails"
+            )
 
     def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
         """The scheduler's driver: every operation is a Lua one, performed by the core."""
@@ -285,8 +311,8 @@ class LuaWorkflow:
         self.woken = True
 
     def terminated(self) -> bool:
-        """Workflow states run no Lua watchdog (Temporal's deadlock detector covers them)."""
-        return False
+        """Asked by the Lua watchdog: has this round of the run loop outlasted its budget?"""
+        return self.budget.spent()
 
     # -- Effects: messages and signals ------------------------------------------------------------
 

@@ -18,6 +18,7 @@ task later with :meth:`LuaCore.resume`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -30,7 +31,7 @@ from actors.lua import gotime, modules, stdlib
 from actors.lua.effects import Effects
 from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, text
 
-__all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask", "lua_random", "option_problems"]
+__all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask", "RunBudget", "lua_random", "option_problems"]
 
 LUA_OP = "lua"  # (LUA_OP, name, args)
 
@@ -40,6 +41,37 @@ _HANDLERS: dict[str, Any] = {}
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 logger = logging.getLogger("actors.lua")
+
+
+class RunBudget:
+    """How long one round of a program's run loop may keep running Lua (a workflow's watchdog).
+
+    Lua cannot be preempted: a loop that never waits would hold its thread
+    forever.  The prelude's watchdog asks every million instructions; once
+    the round has lasted ``seconds`` (wall clock, as Temporal's deadlock
+    detector counts) :meth:`spent` says so, and the Lua code ends.
+    """
+
+    __slots__ = ("_deadline", "exceeded", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        """``None``: no limit."""
+        self._deadline: float | None = None
+        self.exceeded = False
+
+    def start(self) -> None:
+        """A round begins: its clock starts."""
+        self._deadline = None if self.seconds is None else time.monotonic() + self.seconds
+
+    def stop(self) -> None:
+        self._deadline = None
+
+    def spent(self) -> bool:
+        """True once the running round has outlasted the budget (and from then on)."""
+        if not self.exceeded and self._deadline is not None and time.monotonic() > self._deadline:
+            self.exceeded = True
+        return self.exceeded
 
 
 class LuaFailure(Exception):

@@ -71,14 +71,15 @@ local function op(name, ...)
 end
 
 -- The watchdog: a Lua loop that never waits cannot be preempted, but every
--- WATCH_EVERY instructions it asks the driver whether the process was
--- terminated (terminate, a cancel deadline, host shutdown) and, if so, ends
--- with KILLED, which pcall, xpcall and coroutine.resume pass on instead of
--- catching. Workflows have no watchdog: Temporal's deadlock detector is theirs.
--- A function: a value no process can change (processes share states) and nobody can forge.
+-- WATCH_EVERY instructions it asks the driver whether the program must end
+-- (a process terminated by terminate, a cancel deadline or host shutdown; a
+-- workflow past its run budget) and, if so, ends it with KILLED, which
+-- pcall, xpcall and coroutine.resume pass on instead of catching.
+-- KILLED is a function: a value no process can change (processes share
+-- states) and nobody can forge.
 local KILLED = function() return "process terminated" end
 local WATCH_EVERY = 1000000
-local watching = not config.deterministic
+local watching = true
 local function watchdog()
   if host("watchdog") == true then error(KILLED, 0) end
 end
@@ -1199,8 +1200,10 @@ end
 -- the file may return a function, or a table holding `method`.
 local function instantiate(factory, chunkname, method, allowed_list)
   local env = new_env(allowed_list)
+  if watching then sethook(watchdog, "", WATCH_EVERY) end  -- the file's top level may loop too
   local ok, result = pcall(factory, env)
-  if not ok then return nil, tostring(result) end
+  if watching then sethook() end
+  if not ok then return nil, result == KILLED and "process terminated" or tostring(result) end
   if type(result) == "function" then return result end
   if type(result) == "table" then
     local fn = rawget(result, method or "main")

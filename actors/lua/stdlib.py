@@ -68,7 +68,9 @@ def parse_duration(text: str) -> int:
     while position < len(body):
         match = _PART.match(body, position)
         if match is None:
-            raise errors.Error(errors.INVALID, f"invalid duration {text[:64]!r}: use units ns, us, ms, s, m, h")
+            raise errors.Error(
+                errors.INVALID, f"invalid duration {text[:64]!r}: use units ns, us, ms, s, m, h"
+            )
         digits, _, decimals = match.group(1).partition(".")
         digits = digits.lstrip("0")
         if len(digits) > 20:  # past any bound, and past what int() converts
@@ -84,7 +86,8 @@ def parse_duration(text: str) -> int:
     total = sign * (round(whole + fraction) if fraction else whole)
     if not _MIN_NS <= total <= _MAX_NS:
         raise errors.Error(
-            errors.INVALID, f"invalid duration {text[:64]!r}: out of range (at most ±2562047h47m16.854775807s)"
+            errors.INVALID,
+            f"invalid duration {text[:64]!r}: out of range (at most ±2562047h47m16.854775807s)",
         )
     return total
 
