@@ -6,7 +6,7 @@ Lua processes.  It joins three pieces:
 * the :class:`~actors._routing.Router` (mailbox → topic, inbox and events
   channels);
 * the :class:`~actors._tasks.Scheduler` (the process's coroutines);
-* the real world for operations that wait: timers on the node's timer thread,
+* real effects for operations that wait: timers on the node's timer thread,
   whose expiry comes back as a signal in the process's own mailbox, so a
   wake-up is ordered with everything else the process receives.
 

@@ -147,9 +147,6 @@ class Channel:
             return False
         return self.try_send(value)
 
-    def has_waiting_receiver(self) -> bool:
-        return any(not waiter.fired for waiter, _ in self._receivers)
-
     # -- waiting ----------------------------------------------------------------------
 
     def wait_receive(self, waiter: Waiter, index: int) -> None:

@@ -1,4 +1,4 @@
-"""One Lua world for every driver: tasks, every operation, results.
+"""Every Lua operation, written once for both drivers: tasks, operations, results.
 
 A Lua program's coroutines are :class:`LuaTask` objects in its
 :class:`~actors.scheduling.Scheduler`.  When Lua code performs an operation,

@@ -2,8 +2,9 @@
 --
 -- It runs once per Lua state, before any user code, with two arguments:
 --   host   a Python callable: host(name, ...) performs an operation directly
---   config a table: { allowed = {module names}, ... }
--- and returns the table the Python driver uses (markers, constructors, the
+--   config a table: the markers (OP, RAISE, DONE, FAIL, GO, PAUSE, BLOCK),
+--          deterministic (a workflow's state), time_layouts, host_now
+-- and returns the table Python uses (LuaState: markers, constructors, the
 -- entry loader).
 --
 -- Every operation on the outside world goes through op(name, ...).  Inside a
@@ -1256,7 +1257,5 @@ return {
   new_message = new_message,
   new_payload = new_payload,
   new_time = new_time,
-  new_duration = new_duration,
   wrap_channel = wrap_channel,
-  table_pack = pack,
 }

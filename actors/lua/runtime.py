@@ -89,9 +89,9 @@ class LuaState:
 
     The prelude calls back into Python for operations performed outside a
     coroutine (``host``) and, in a process state, for those a task can have
-    done without yielding (``host_now``); the call goes to the driver *bound*
-    to the calling thread with :meth:`bind` (the process or workflow whose
-    Lua code is running).
+    done without yielding (``host_now``); the call goes to the program *bound*
+    to the calling thread with :meth:`bind` (the ``LuaCore`` of the process or
+    workflow whose Lua code is running).
     """
 
     def __init__(
@@ -167,19 +167,19 @@ class LuaState:
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
 
-    # -- which driver the prelude calls back ---------------------------------------------
+    # -- which program the prelude calls back ----------------------------------------------
 
-    def bind(self, driver: Any) -> None:
-        """Route this thread's callbacks from the prelude to ``driver`` (its ``direct``)."""
-        self._bound.driver = driver
+    def bind(self, core: Any) -> None:
+        """Route this thread's callbacks from the prelude to ``core`` (a ``LuaCore``)."""
+        self._bound.core = core
 
     def _host(self, name: bytes, *args: Any) -> Any:
-        driver = getattr(self._bound, "driver", None)
-        return self._unbound(name) if driver is None else driver.direct(name, *args)
+        core = getattr(self._bound, "core", None)
+        return self._unbound(name) if core is None else core.direct(name, *args)
 
     def _host_now(self, name: bytes, *args: Any) -> Any:
-        driver = getattr(self._bound, "driver", None)
-        return self._unbound(name) if driver is None else driver.immediate(name, *args)
+        core = getattr(self._bound, "core", None)
+        return self._unbound(name) if core is None else core.immediate(name, *args)
 
     def _unbound(self, name: bytes) -> tuple[Any, ...]:
         error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
@@ -261,9 +261,6 @@ class LuaState:
 
     def memory_used(self) -> int:
         return int(self.lua.get_memory_used() or 0)
-
-    def table(self) -> Any:
-        return self.lua.table()
 
     # -- memory: what Python pushes must fit -------------------------------------------------
 
