@@ -50,12 +50,20 @@ with workflow.unsafe.imports_passed_through():
     from temporal_bridge.interceptors import SIGNAL_SENDER, WORKFLOW_HEADERS
     from temporal_bridge.options import activity_options, workflow_options
 
-__all__ = ["CANCEL_DEADLINE_SIGNAL", "LINK_DOWN_SIGNAL", "RELAY_ACTIVITY", "TOPOLOGY_PID", "LuaWorkflow"]
+__all__ = [
+    "CANCEL_DEADLINE_SIGNAL",
+    "LINK_DOWN_SIGNAL",
+    "RELAY_ACTIVITY",
+    "TASK_BUDGET",
+    "TOPOLOGY_PID",
+    "LuaWorkflow",
+    "RunawayLua",
+]
 
 LINK_DOWN_SIGNAL = "@actorflow.link_down"
+"""Signal a linked process's failure is delivered with (payload: error)."""
 CANCEL_DEADLINE_SIGNAL = "@actorflow.cancel_deadline"
 """Sent just before a cancel request that has a deadline (Temporal's cancel carries none)."""
-"""Signal a linked process's failure is delivered with (payload: error)."""
 RELAY_ACTIVITY = "__actorflow_relay"
 """Local activity that performs process-side operations (send, terminate, cancel)."""
 TOPOLOGY_PID = PID("", "topology")
