@@ -1201,9 +1201,12 @@ end
 -- the file may return a function, or a table holding `method`.
 local function instantiate(factory, chunkname, method, allowed_list)
   local env = new_env(allowed_list)
-  if watching then sethook(watchdog, "", WATCH_EVERY) end  -- the file's top level may loop too
+  -- A workflow's file may loop at its top level too: it would hold a worker thread for good.
+  -- (Not done for processes: two hook calls are a percent of a spawn.)
+  local top_level_watch = config.deterministic
+  if top_level_watch then sethook(watchdog, "", WATCH_EVERY) end
   local ok, result = pcall(factory, env)
-  if watching then sethook() end
+  if top_level_watch then sethook() end
   if not ok then return nil, result == KILLED and "process terminated" or tostring(result) end
   if type(result) == "function" then return result end
   if type(result) == "table" then

@@ -94,6 +94,41 @@ class LuaState:
     workflow whose Lua code is running).
     """
 
+    # Slots: attribute reads of a state are on the hot path of every operation, and an
+    # instance with more than 30 attributes in a __dict__ loses CPython's fast lookups.
+    __slots__ = (
+        "BLOCK",
+        "DONE",
+        "FAIL",
+        "GO",
+        "OP",
+        "PAUSE",
+        "RAISE",
+        "_add_module",
+        "_allowed",
+        "_bound",
+        "_compile",
+        "_compiled",
+        "_instantiate",
+        "_is_error",
+        "_launch",
+        "_lifted",
+        "_new_error",
+        "_new_message",
+        "_new_payload",
+        "_new_time",
+        "_plugins",
+        "_room",
+        "api",
+        "deterministic",
+        "lua",
+        "max_memory",
+        "push_lock",
+        "task_body",
+        "users",
+        "wrap_channel",
+    )
+
     def __init__(
         self,
         *,
