@@ -27,6 +27,7 @@ function greeter.who() return api.call("who") end
 function greeter.later(value) return api.call("later", value) end
 function greeter.refuse() return api.call("refuse") end
 function greeter.broken() return api.call("broken") end
+function greeter.leak() return api.call("leak") end
 function greeter.is_error(value) return api.is_error(value) end
 greeter.settings = {greeting = "hello"}
 return greeter
@@ -54,12 +55,16 @@ def _broken(caller: Caller) -> None:
     raise ZeroDivisionError("a bug in the handler")
 
 
+def _leak(caller: Caller) -> object:
+    return caller  # a Python object must never reach Lua
+
+
 @pytest.fixture(autouse=True)
 def greeter() -> Iterator[None]:
     register_module(
         "greeter",
         GREETER,
-        {"hello": _hello, "who": _who, "later": _later, "refuse": _refuse, "broken": _broken},
+        {"hello": _hello, "who": _who, "later": _later, "refuse": _refuse, "broken": _broken, "leak": _leak},
         in_workflows=False,
         waiting=("later",),
     )
@@ -77,6 +82,7 @@ def test_a_registered_module_is_required_and_called_from_a_lua_process(tmp_path:
             return {main = function()
               local refused, err = greeter.refuse()
               local ok, crash = pcall(greeter.broken)
+              local leaked, leak = pcall(greeter.leak)
               local pid, entry, context, on_node, in_workflow = greeter.who()
               local other = coroutine.spawn(function() process.send(process.pid(), "ran", true) end)
               return {
@@ -85,6 +91,7 @@ def test_a_registered_module_is_required_and_called_from_a_lua_process(tmp_path:
                 refused = refused == nil and err:kind() .. ": " .. err:message(),
                 is_error = greeter.is_error(err),
                 crash = not ok and crash:kind() .. ": " .. crash:message(),
+                leak = not leaked and leak:kind() .. ": " .. leak:message(),
                 me = pid == process.pid(), entry = entry, context = context, on_node = on_node,
                 in_workflow = in_workflow, settings = greeter.settings.greeting,
                 others_ran = process.listen("ran"):receive(),
@@ -108,6 +115,7 @@ def test_a_registered_module_is_required_and_called_from_a_lua_process(tmp_path:
         "refused": "NOT_FOUND: no such greeting",
         "is_error": True,
         "crash": "INTERNAL: greeter.broken: ZeroDivisionError: a bug in the handler",
+        "leak": "INVALID: cannot pass a Caller to Lua",
         "me": True,
         "entry": "app:main",
         "context": {"tenant": "t1"},
