@@ -2,16 +2,15 @@
 
 Go's ``time.ParseDuration`` reads exactly, into an int64 of nanoseconds, and
 refuses anything else with an error; ``Duration.String`` prints what it
-reads back.  ``stdlib.py`` belongs to another part of the project: the
-properties it does not hold yet are strict ``xfail`` tests naming the bug,
-with the inputs that show it, so fixing it turns them into failures to
-un-mark (see docs/reliability.md).  Bounded for ``make test``; see
+reads back.  ``stdlib.py`` belongs to another part of the project: a
+property it does not hold is a strict ``xfail`` test naming the bug, with
+the inputs that show it (none left: the three found are fixed, see
+docs/reliability.md).  Bounded for ``make test``; see
 ``tests/fuzz_support.py`` for the long mode.
 """
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -58,10 +57,6 @@ def test_a_duration_prints_as_text_that_reads_back_exactly(ns: int) -> None:
     assert parse_duration(format_duration(ns)) == ns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stdlib.parse_duration: float('9'*400) is inf, round(inf) raises OverflowError instead of INVALID",
-)
 @fuzz(300)
 @given(DURATION_TEXTS)
 @example("9" * 400 + "s")
@@ -69,11 +64,6 @@ def test_any_duration_text_reads_or_is_invalid(text: str) -> None:
     parsed(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stdlib.parse_duration: no int64 range check (Go: 'invalid duration'); "
-    "Lua's time.parse_duration('2562048h') then fails converting the int",
-)
 @fuzz(300)
 @given(DURATION_TEXTS)
 @example("2562048h")
@@ -82,16 +72,11 @@ def test_any_duration_text_reads_or_is_invalid(text: str) -> None:
 def test_durations_past_int64_are_invalid(text: str) -> None:
     try:
         value = parse_duration(text)
-    except (Error, OverflowError):  # (the OverflowError is the other test's bug)
+    except Error:
         return
     assert INT64_MIN <= value <= INT64_MAX
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stdlib.parse_duration sums float64s: past 2**53 ns it loses nanoseconds "
-    "('9223372036854775807ns' reads as ...808); Go reads exactly",
-)
 @fuzz(300)
 @given(st.integers(min_value=INT64_MIN + 1, max_value=INT64_MAX))
 @example(INT64_MAX)
