@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDR
 from temporalio.workflow import ParentClosePolicy
 
 from actors import errors
-from actors.lua.stdlib import duration_seconds
+from actors.durations import duration_seconds
 from temporal_bridge.search_attributes import typed_search_attributes
 
 __all__ = ["ActivityOptions", "WorkflowOptions", "activity_options", "workflow_options"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.durations import duration_seconds
 from actors.entries.loader import DEFAULT_NAMESPACE, AppLoadError, load_app
 from actors.entries.model import (
     LUA_MODULES,
@@ -41,8 +42,6 @@ __all__ = [
 
 def check_lifecycle(entry: Entry, registry: Registry) -> list[str]:
     """Problems in an entry's ``lifecycle`` block (shared by every supervised kind)."""
-    from actors.lua.stdlib import duration_seconds
-
     lifecycle: Any = entry.data.get("lifecycle")
     if lifecycle is None:
         return []
