@@ -13,21 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors import errors
 
-if TYPE_CHECKING:
-    from actors.lua.process import LuaCode
-
 __all__ = [
     "LUA_MODULES",
+    "CodeBuilder",
     "Entry",
     "KindSpec",
     "Problem",
     "Registry",
     "kind_spec",
     "known_kinds",
+    "register_code_builder",
     "register_kind",
     "resolve_ref",
 ]
@@ -96,26 +95,29 @@ class Entry:
     def modules(self) -> tuple[str, ...]:
         return tuple(self.data.get("modules") or ())
 
-    def lua_code(self) -> LuaCode:
-        """What the Lua drivers need to run this entry (made once per entry)."""
+    def lua_code(self) -> Any:
+        """What the Lua drivers need to run this entry (made once per entry).
+
+        Built by the code builder the Lua layer registers (``actors.lua.process``
+        registers ``LuaCode``): the model describes the code, it does not run it.
+        """
         code = self.__dict__.get("_lua_code")
         if code is None:
             code = self.__dict__["_lua_code"] = self._make_lua_code()
         return code
 
-    def _make_lua_code(self) -> LuaCode:
-        from actors.lua.process import LuaCode
-
+    def _make_lua_code(self) -> Any:
         if self.source_text is None:
             raise errors.Error(errors.INVALID, f"entry {self.id} has no Lua source")
-        limit = self.data.get("memory_limit")
-        return LuaCode(
+        if _code_builder is None:
+            raise errors.Error(errors.UNAVAILABLE, f"entry {self.id}: no Lua runtime is loaded")
+        return _code_builder(
             entry_id=self.id,
             source=self.source_text,
             chunkname=self.source_name or self.id,
             method=self.method,
             modules=self.modules,
-            memory_limit=limit,
+            memory_limit=self.data.get("memory_limit"),
             meta=dict(self.meta),
         )
 
@@ -139,6 +141,18 @@ class KindSpec:
 
 
 _KINDS: dict[str, KindSpec] = {}
+
+CodeBuilder = Callable[..., Any]
+"""``builder(entry_id=, source=, chunkname=, method=, modules=, memory_limit=, meta=)``:
+the runnable code of an entry (``actors.lua.process.LuaCode``)."""
+
+_code_builder: CodeBuilder | None = None
+
+
+def register_code_builder(builder: CodeBuilder) -> None:
+    """How :meth:`Entry.lua_code` builds code: the Lua layer registers it on import."""
+    global _code_builder
+    _code_builder = builder
 
 
 def register_kind(spec: KindSpec) -> None:

@@ -26,6 +26,7 @@ from actors._driver import CoroutineDriver
 from actors._process import CALL, Process
 from actors._tasks import Task
 from actors._timers import Timer
+from actors.entries.model import register_code_builder
 from actors.lua.core import LuaCore
 from actors.lua.effects import Done
 from actors.lua.pool import StatePool
@@ -435,3 +436,6 @@ def process_factory(pool: StatePool | None = None) -> Any:
 
     factory.pool = states  # type: ignore[attr-defined]
     return factory
+
+
+register_code_builder(LuaCode)  # Entry.lua_code() builds a LuaCode
