@@ -14,10 +14,16 @@ from actors.coprocess import ProcessContext
 from actors.errors import Error
 from actors.events import CANCEL, EXIT, LINK_DOWN, Cancel, Exit, LinkDown, Message
 from actors.host import ProcessHost
-from actors.node import DEFAULT_HOST, Node, default_node
+from actors.local import LocalNode
+from actors.node import DEFAULT_HOST, default_node
 from actors.pid import PID
 from actors.seam import Host, SpawnRequest
 from actors.testing import Probe
+
+Node = LocalNode
+"""``Node()``: a node with a default process host (:class:`actors.local.LocalNode`);
+the core it extends, which knows hosts only through :class:`Host`, is
+:class:`actors.node.Node`."""
 
 __all__ = [
     "CANCEL",

@@ -16,8 +16,9 @@ the guarantees hold without locks on process state:
 from __future__ import annotations
 
 from actors import errors
-from actors._process import DEMONITOR, LINK, MONITOR, UNLINK, Process
+from actors._process import Process
 from actors.pid import PID
+from actors.signals import Signal
 
 __all__ = ["link", "monitor", "set_trap_links", "unlink", "unmonitor"]
 
@@ -32,7 +33,7 @@ def link(caller: Process, dest: PID | str) -> None:
     if caller.links is None:
         caller.links = set()
     caller.links.add(pid)
-    if not caller.node.deliver_if_alive(pid, (LINK, caller.pid)):
+    if not caller.node.deliver_if_alive(pid, (Signal.LINK, caller.pid)):
         caller.links.discard(pid)
         raise errors.Error(errors.NOT_FOUND, f"pid not registered: {pid} is not alive")
 
@@ -43,7 +44,7 @@ def unlink(caller: Process, dest: PID | str) -> None:
     if caller.links is None or pid not in caller.links:
         return
     caller.links.discard(pid)
-    caller.node.deliver(pid, (UNLINK, caller.pid))
+    caller.node.deliver(pid, (Signal.UNLINK, caller.pid))
 
 
 def monitor(caller: Process, dest: PID | str) -> None:
@@ -56,7 +57,7 @@ def monitor(caller: Process, dest: PID | str) -> None:
     if caller.monitoring is None:
         caller.monitoring = set()
     caller.monitoring.add(pid)
-    if not caller.node.deliver_if_alive(pid, (MONITOR, caller.pid)):
+    if not caller.node.deliver_if_alive(pid, (Signal.MONITOR, caller.pid)):
         caller.monitoring.discard(pid)
         raise errors.Error(errors.NOT_FOUND, f"pid not registered: {pid} is not alive")
 
@@ -67,7 +68,7 @@ def unmonitor(caller: Process, dest: PID | str) -> None:
     if caller.monitoring is None or pid not in caller.monitoring:
         return
     caller.monitoring.discard(pid)
-    caller.node.deliver(pid, (DEMONITOR, caller.pid))
+    caller.node.deliver(pid, (Signal.DEMONITOR, caller.pid))
 
 
 def set_trap_links(caller: Process, trap: bool) -> None:

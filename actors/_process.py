@@ -26,36 +26,44 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from actors import codec, errors
 from actors.events import Cancel, Exit, LinkDown
+from actors.names import Names
 from actors.pid import PID
+from actors.signals import Item, Signal
 
-if TYPE_CHECKING:
-    from actors.node import Node
-
-__all__ = ["Behaviour", "Process", "current_process"]
+__all__ = ["Behaviour", "Owner", "Process", "Router", "current_process", "linked_failure"]
 
 logger = logging.getLogger("actors.process")
 
-# Mailbox item tags.  Items are tuples whose first element is the tag.
-MSG = 0  # (MSG, sender, topic, payloads)
-START = 1  # (START,)
-LINK = 2  # (LINK, sender)
-UNLINK = 3  # (UNLINK, sender)
-LINK_GONE = 4  # (LINK_GONE, sender): peer exited normally, drop the link silently
-MONITOR = 5  # (MONITOR, sender)
-DEMONITOR = 6  # (DEMONITOR, sender)
-EXIT = 7  # (EXIT, sender, value, error, at)
-LINK_DOWN = 8  # (LINK_DOWN, sender, value, error, at)
-CANCEL = 9  # (CANCEL, sender, reason, deadline, at)
-TERMINATE = 10  # (TERMINATE, sender)
-CALL = 11  # (CALL, fn): run fn(process) in the process's own context
-ENVELOPE = 12  # (ENVELOPE, envelope): a pykka tell/ask envelope
+CALL = Signal.CALL
+"""``(CALL, fn)`` runs ``fn(process)`` in the process's own context (what behaviours queue)."""
 
 TERMINATED_MESSAGE = "process terminated"
 LINKED_FAILED_MESSAGE = "linked process failed"
+
+
+class Router(Protocol):
+    """What the core and its operations (``_ops``) need from the node."""
+
+    names: Names
+
+    def resolve(self, dest: PID | str) -> PID: ...
+
+    def deliver(self, pid: PID, item: Item) -> bool: ...
+
+    def deliver_if_alive(self, pid: PID, item: Item) -> bool: ...
+
+
+class Owner(Protocol):
+    """What the core needs from the host that runs the process."""
+
+    id: str
+
+    def forget(self, process: Process) -> None: ...
+
 
 _context = threading.local()
 
@@ -84,7 +92,7 @@ class Behaviour:
         """An EXIT, a trapped LINK_DOWN, or a CANCEL."""
 
     def envelope(self, process: Process, envelope: Any) -> None:
-        """A pykka envelope (only Python actors receive these)."""
+        """A request queued as ``(ENVELOPE, envelope, refuse)`` (a pykka ``tell``/``ask``)."""
 
     def idle(self, process: Process) -> None:
         """The mailbox batch is handled: run whatever the new messages unblocked."""
@@ -123,8 +131,8 @@ class Process:
 
     def __init__(
         self,
-        node: Node,
-        host: Any,
+        node: Router,
+        host: Owner,
         pid: PID,
         behaviour: Behaviour,
         submit: Callable[[Process], None],
@@ -142,7 +150,7 @@ class Process:
         self.parent = parent
         self._submit = submit
         self._lock = threading.Lock()
-        self._box: list[tuple[Any, ...]] = [(START,)]
+        self._box: list[Item] = [(Signal.START,)]
         self._scheduled = False
         self._closed = False
         self._kill = False
@@ -157,7 +165,7 @@ class Process:
 
     # -- delivery (any thread) -------------------------------------------
 
-    def deliver(self, item: tuple[Any, ...]) -> bool:
+    def deliver(self, item: Item) -> bool:
         """Append ``item`` to the mailbox; False when the process has ended.
 
         A link or monitor request that finds the mailbox closed is answered
@@ -173,7 +181,7 @@ class Process:
             self._answer_dead_letter(item)
             return False
         self._box.append(item)
-        if item[0] == TERMINATE:
+        if item[0] == Signal.TERMINATE:
             self._kill = True
         if self._scheduled:
             lock.release()
@@ -182,18 +190,6 @@ class Process:
         lock.release()
         self._submit(self)
         return True
-
-    # pykka's inbox protocol, so a Python actor's ``actor_inbox`` is its process.
-
-    def put(self, envelope: Any, /) -> None:
-        """Queue a pykka envelope (``tell``/``ask``) in this mailbox."""
-        reply_to = envelope.reply_to
-        if reply_to is not None and hasattr(reply_to, "process"):
-            reply_to.process = self  # an ask: its waiter may run this process (see actors.actor)
-        self.deliver((ENVELOPE, envelope))
-
-    def empty(self) -> bool:
-        return not self._box
 
     def schedule(self) -> None:
         """Make the process runnable (used once, right after spawn)."""
@@ -240,13 +236,14 @@ class Process:
             self._finish(items)
             return
         behaviour = self.behaviour
+        message = Signal.MSG
         index = 0
         count = len(items)
         try:
             while index < count:
                 item = items[index]
                 index += 1
-                if item[0] == MSG:
+                if item[0] == message:
                     behaviour.message(self, item[1], item[2], item[3])
                 else:
                     self._handle_signal(item)
@@ -276,25 +273,25 @@ class Process:
         except Exception:
             logger.exception("on_started callback of %s failed", self.pid)
 
-    def _handle_signal(self, item: tuple[Any, ...]) -> None:
+    def _handle_signal(self, item: Item) -> None:
         tag = item[0]
         sender = item[1] if len(item) > 1 else None
-        if tag == START:
+        if tag == Signal.START:
             self.behaviour.started(self)
-        elif tag == ENVELOPE:
+        elif tag == Signal.ENVELOPE:
             self.behaviour.envelope(self, item[1])
-        elif tag == CALL:
+        elif tag == Signal.CALL:
             item[1](self)
-        elif tag == EXIT:
+        elif tag == Signal.EXIT:
             if self.monitoring and sender in self.monitoring:
                 self.monitoring.discard(sender)
                 event = Exit(sender, codec.decode(item[2]), item[3], item[4])
                 self.behaviour.event(self, event)
-            elif sender.node and self.links and sender in self.links:
-                # A linked workflow completed: links to workflows report EXIT too.
+        elif tag == Signal.LINK_EXIT:
+            if self.links and sender in self.links:
                 self.links.discard(sender)
                 self.behaviour.event(self, Exit(sender, codec.decode(item[2]), item[3], item[4]))
-        elif tag == LINK_DOWN:
+        elif tag == Signal.LINK_DOWN:
             if self.links and sender in self.links:
                 self.links.discard(sender)
                 if self.trap_links:
@@ -302,22 +299,22 @@ class Process:
                     self.behaviour.event(self, event)
                 else:
                     self.exit(error=linked_failure(sender, item[3]))
-        elif tag == CANCEL:
+        elif tag == Signal.CANCEL:
             self.behaviour.event(self, Cancel(sender, item[2], item[3], item[4]))
-        elif tag == TERMINATE:
+        elif tag == Signal.TERMINATE:
             self.exit(error=errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
-        elif tag == LINK:
+        elif tag == Signal.LINK:
             if self.links is None:
                 self.links = set()
             self.links.add(sender)
-        elif tag in (UNLINK, LINK_GONE):
+        elif tag == Signal.UNLINK or tag == Signal.LINK_GONE:
             if self.links:
                 self.links.discard(sender)
-        elif tag == MONITOR:
+        elif tag == Signal.MONITOR:
             if self.watchers is None:
                 self.watchers = set()
             self.watchers.add(sender)
-        elif tag == DEMONITOR:
+        elif tag == Signal.DEMONITOR:
             if self.watchers:
                 self.watchers.discard(sender)
 
@@ -332,12 +329,12 @@ class Process:
 
     # -- the exit protocol ------------------------------------------------
 
-    def _finish(self, unhandled: list[tuple[Any, ...]]) -> None:
+    def _finish(self, unhandled: list[Item]) -> None:
         assert self._pending_exit is not None
         value, error = self._pending_exit
         self.result = (value, error)
         node = self.node
-        node.registry.release_all(self.pid)
+        node.names.release_all(self.pid)
         with self._lock:
             self._closed = True
             rest = unhandled + self._box if self._box else unhandled
@@ -360,18 +357,18 @@ class Process:
                     logger.exception("exit callback of %s failed", self.pid)
         at = time.time()
         if self.watchers:
-            exit_item = (EXIT, self.pid, value, error, at)
+            exit_item = (Signal.EXIT, self.pid, value, error, at)
             for watcher in self.watchers:
                 node.deliver(watcher, exit_item)
         if self.links:
             if error is not None:
-                down_item: tuple[Any, ...] = (LINK_DOWN, self.pid, value, error, at)
+                down_item: Item = (Signal.LINK_DOWN, self.pid, value, error, at)
             else:
-                down_item = (LINK_GONE, self.pid)
+                down_item = (Signal.LINK_GONE, self.pid)
             for peer in self.links:
                 node.deliver(peer, down_item)
         if self.monitoring:
-            demonitor = (DEMONITOR, self.pid)
+            demonitor = (Signal.DEMONITOR, self.pid)
             for target in self.monitoring:
                 node.deliver(target, demonitor)
         self.host.forget(self)
@@ -379,42 +376,42 @@ class Process:
         # ended process at once instead of leaving it to the cyclic GC.
         self.behaviour = _ENDED
 
-    def _absorb_after_death(self, item: tuple[Any, ...]) -> None:
+    def _absorb_after_death(self, item: Item) -> None:
         """Fold a request that arrived before the mailbox closed into the final state."""
         tag = item[0]
-        if tag == LINK:
+        if tag == Signal.LINK:
             if self.links is None:
                 self.links = set()
             self.links.add(item[1])
-        elif tag in (UNLINK, LINK_GONE):
+        elif tag == Signal.UNLINK or tag == Signal.LINK_GONE:
             if self.links:
                 self.links.discard(item[1])
-        elif tag == MONITOR:
+        elif tag == Signal.MONITOR:
             if self.watchers is None:
                 self.watchers = set()
             self.watchers.add(item[1])
-        elif tag == DEMONITOR:
+        elif tag == Signal.DEMONITOR:
             if self.watchers:
                 self.watchers.discard(item[1])
-        elif tag == ENVELOPE:
-            fail_envelope(self.pid, item[1])
+        elif tag == Signal.ENVELOPE:
+            item[2](self.pid, item[1])
 
-    def _answer_dead_letter(self, item: tuple[Any, ...]) -> None:
+    def _answer_dead_letter(self, item: Item) -> None:
         """Answer a request that reached the closed mailbox of an ended process."""
         tag = item[0]
         result = self.result
         if result is None:  # pragma: no cover - closed implies result
             return
         value, error = result
-        if tag == MONITOR:
-            self.node.deliver(item[1], (EXIT, self.pid, value, error, time.time()))
-        elif tag == LINK:
+        if tag == Signal.MONITOR:
+            self.node.deliver(item[1], (Signal.EXIT, self.pid, value, error, time.time()))
+        elif tag == Signal.LINK:
             if error is not None:
-                self.node.deliver(item[1], (LINK_DOWN, self.pid, value, error, time.time()))
+                self.node.deliver(item[1], (Signal.LINK_DOWN, self.pid, value, error, time.time()))
             else:
-                self.node.deliver(item[1], (LINK_GONE, self.pid))
-        elif tag == ENVELOPE:
-            fail_envelope(self.pid, item[1])
+                self.node.deliver(item[1], (Signal.LINK_GONE, self.pid))
+        elif tag == Signal.ENVELOPE:
+            item[2](self.pid, item[1])
 
     def __repr__(self) -> str:
         state = "alive" if not self._closed else "dead"
@@ -430,21 +427,3 @@ def linked_failure(peer: PID, cause: errors.Error | None) -> errors.Error:
     if cause is not None:
         details["cause"] = {"kind": cause.kind(), "message": cause.message()}
     return errors.Error(errors.UNKNOWN, LINKED_FAILED_MESSAGE, details=details)
-
-
-def fail_envelope(pid: PID, envelope: Any) -> None:
-    """Answer a pykka ``ask`` whose actor is gone, as pykka does on teardown."""
-    reply_to = getattr(envelope, "reply_to", None)
-    if reply_to is None:
-        return
-    from pykka import ActorDeadError
-    from pykka.messages import _ActorStop
-
-    try:
-        if isinstance(envelope.message, _ActorStop):
-            reply_to.set(None)
-        else:
-            exc = ActorDeadError(f"{pid} stopped before handling the message")
-            reply_to.set_exception(exc_info=(ActorDeadError, exc, None))
-    except Exception:  # the future was already resolved
-        pass

@@ -34,22 +34,23 @@ import logging
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import pykka
-from pykka import ActorRegistry, ThreadingFuture
+from pykka import ActorDeadError, ActorRegistry, ThreadingFuture
 from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
 
 from actors import _ops, errors
 from actors._process import Behaviour, Process, current_process, linked_failure
 from actors.events import Cancel, Exit, LinkDown, Message
+from actors.host import ProcessHost
+from actors.node import Node, default_node
 from actors.pid import PID
 from actors.seam import SpawnRequest
+from actors.signals import Signal
 
-if TYPE_CHECKING:
-    from actors.node import Node
-
-__all__ = ["Actor", "ActorRef", "actor_behaviour"]
+__all__ = ["Actor", "ActorRef", "actor_behaviour", "actor_ref_of"]
 
 logger = logging.getLogger("actors.actor")
 
@@ -125,7 +126,7 @@ class Actor(pykka.Actor):
         self.pid = pending.pid
         self.node = pending.node
         self.actor_urn = f"urn:actorflow:{pending.pid}"
-        self.actor_inbox = pending  # the process mailbox speaks pykka's inbox protocol
+        self.actor_inbox = _Inbox(pending)  # type: ignore[assignment]
         self.actor_stopped = _StoppedFlag()  # type: ignore[assignment]
         self._actor_ref: ActorRef | None = None  # type: ignore[assignment]
 
@@ -134,9 +135,11 @@ class Actor(pykka.Actor):
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef:  # type: ignore[override]
         """pykka's ``start()``: spawn on the default node, register with pykka, return the ref."""
-        from actors.node import default_node
-
-        ref = default_node().start(cls, *args, **kwargs)
+        node = default_node()
+        pid = node.spawn(cls, *args, **kwargs)
+        ref = actor_ref_of(node.process(pid))
+        if ref is None:
+            raise errors.Error(errors.NOT_FOUND, f"{pid} is not a live actor")
         ActorRegistry.register(ref)
         return ref
 
@@ -280,10 +283,53 @@ class _AskFuture(ThreadingFuture[Any]):
         process = self.process
         if process is not None and timeout is None and self._result is None:
             self.process = None
-            steal = getattr(process.host, "steal", None)
-            if steal is not None and current_process() is None and steal(process):
+            host = process.host
+            if isinstance(host, ProcessHost) and current_process() is None and host.steal(process):
                 process.run_slice()
         return super().get(timeout=timeout)
+
+
+class _Inbox:
+    """pykka's inbox protocol over the actor's process mailbox: ``tell``/``ask`` queue here."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        reply_to = envelope.reply_to
+        if reply_to is not None and type(reply_to) is _AskFuture:
+            reply_to.process = self.process  # an ask: its waiter may run the actor itself
+        self.process.deliver((Signal.ENVELOPE, envelope, _refuse))
+
+    def empty(self) -> bool:
+        return not self.process._box
+
+
+def _refuse(pid: PID, envelope: Envelope[Any]) -> None:
+    """Answer a pykka ``ask`` whose actor is gone, as pykka does on teardown."""
+    reply_to = envelope.reply_to
+    if reply_to is None:
+        return
+    try:
+        if isinstance(envelope.message, _ActorStop):
+            reply_to.set(None)
+        else:
+            exc = ActorDeadError(f"{pid} stopped before handling the message")
+            reply_to.set_exception(exc_info=(ActorDeadError, exc, None))
+    except Exception:  # the future was already resolved
+        pass
+
+
+def actor_ref_of(process: Process | None) -> ActorRef | None:
+    """The ``ActorRef`` of ``process`` when it is a live :class:`Actor`, else ``None``."""
+    if process is None or not process.alive:
+        return None
+    behaviour = process.behaviour
+    if type(behaviour) is not _ActorBehaviour:
+        return None
+    return behaviour.actor.actor_ref
 
 
 class _ActorBehaviour(Behaviour):

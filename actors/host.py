@@ -25,21 +25,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from actors import codec, errors
-from actors._process import (
-    CANCEL,
-    ENVELOPE,
-    EXIT,
-    LINK,
-    LINK_DOWN,
-    MONITOR,
-    MSG,
-    TERMINATE,
-    Behaviour,
-    Process,
-    fail_envelope,
-)
+from actors._process import Behaviour, Process
 from actors.pid import PID
-from actors.seam import SpawnRequest
+from actors.seam import ExitCallback, Host, SpawnRequest
+from actors.signals import Item, Signal
 
 if TYPE_CHECKING:
     from actors.node import Node
@@ -53,7 +42,7 @@ _STOP = object()
 _NOT_STARTED = Behaviour()
 
 
-class ProcessHost:
+class ProcessHost(Host):
     """A ``process.host``: runs Python actors and Lua processes locally."""
 
     in_memory = True  # spawn and deliver never wait on I/O
@@ -94,10 +83,10 @@ class ProcessHost:
         deadline = time.monotonic() + timeout
         now = time.time()
         for proc in list(self._procs.values()):
-            proc.deliver((CANCEL, None, "scheduler shutdown", None, now))
+            proc.deliver((Signal.CANCEL, None, "scheduler shutdown", None, now))
         self._wait_empty(deadline)
         for proc in list(self._procs.values()):
-            proc.deliver((TERMINATE, None))
+            proc.deliver((Signal.TERMINATE, None))
         self._wait_empty(time.monotonic() + 5.0)
         with self._lock:
             self._running = False
@@ -123,6 +112,9 @@ class ProcessHost:
         if not self._running or self._stopping:
             raise errors.Error(errors.UNAVAILABLE, f"host {self.id} is not running")
         node = self.node
+        kinds = node.kinds
+        if kinds is None:
+            raise errors.Error(errors.UNAVAILABLE, f"host {self.id}: the node has no spawnable kinds")
         pid = PID(self.id, node.next_uniq())
         proc = Process(
             node,
@@ -133,7 +125,7 @@ class ProcessHost:
             context=request.context,
             parent=request.parent,
         )
-        behaviour, entry_id, dedicated = node.kinds.make_behaviour(request, proc)
+        behaviour, entry_id, dedicated = kinds.make_behaviour(request, proc)
         proc.behaviour = behaviour
         proc.entry_id = entry_id
         if dedicated:
@@ -145,7 +137,7 @@ class ProcessHost:
             if request.monitor:
                 proc.watchers = {parent}
         if request.name is not None:
-            node.registry.register(request.name, pid, proc)
+            node.names.register(request.name, pid, proc)
         if request.on_exit is not None:
             on_exit = request.on_exit
             proc.add_exit_callback(lambda done: on_exit(codec.decode(done.result[0]), done.result[1]))
@@ -154,7 +146,7 @@ class ProcessHost:
         if request.messages:
             box = proc._box
             for message in request.messages:
-                box.append((MSG, None, message.topic, message.payloads))
+                box.append((Signal.MSG, None, message.topic, message.payloads))
         proc.schedule()
         return pid
 
@@ -172,13 +164,13 @@ class ProcessHost:
         proc.schedule()
         return proc
 
-    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver(self, pid: PID, item: Item) -> bool:
         proc = self._procs.get(pid)
         if proc is None:
             return _answer_unknown(self.node, pid, item)
         return proc.deliver(item)
 
-    def deliver_if_alive(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver_if_alive(self, pid: PID, item: Item) -> bool:
         """Deliver only to a live process; False (nothing sent) when it is not alive.
 
         Used for link and monitor requests, which must fail at once for a dead
@@ -207,7 +199,7 @@ class ProcessHost:
         value, error = proc.result
         return codec.decode(value), error
 
-    def watch(self, pid: PID, callback: Any) -> None:
+    def watch(self, pid: PID, callback: ExitCallback) -> None:
         """Call ``callback(value, error)`` once ``pid`` ends (at once if it already has).
 
         The callback runs on whichever thread ends the process: keep it short
@@ -239,9 +231,6 @@ class ProcessHost:
 
     def count(self) -> int:
         return len(self._procs)
-
-    def pids(self) -> list[PID]:
-        return list(self._procs)
 
     # -- scheduling -------------------------------------------------------------
 
@@ -372,18 +361,18 @@ class _DedicatedThread:
             proc.run_slice()
 
 
-def _answer_unknown(node: Node, pid: PID, item: tuple[Any, ...]) -> bool:
+def _answer_unknown(node: Node, pid: PID, item: Item) -> bool:
     """A signal to a PID this host does not have (never had, or forgot).
 
     Link and monitor requests are answered as Erlang answers them (``noproc``):
     the requester gets its EXIT or LINK_DOWN, with a ``NOT_FOUND`` error, so a
-    death is never missed; a pending ``ask`` fails with ``ActorDeadError``.
+    death is never missed; a pending request is refused (an ``ask`` fails).
     """
     tag = item[0]
-    if tag in (MONITOR, LINK):
+    if tag == Signal.MONITOR or tag == Signal.LINK:
         error = errors.Error(errors.NOT_FOUND, f"process {pid} not found")
-        reply_tag = EXIT if tag == MONITOR else LINK_DOWN
+        reply_tag = Signal.EXIT if tag == Signal.MONITOR else Signal.LINK_DOWN
         node.deliver(item[1], (reply_tag, pid, None, error, time.time()))
-    elif tag == ENVELOPE:
-        fail_envelope(pid, item[1])
+    elif tag == Signal.ENVELOPE:
+        item[2](pid, item[1])
     return False

@@ -16,30 +16,24 @@ never imports them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from actors import errors
 from actors._process import Behaviour, Process
 from actors.actor import Actor, actor_behaviour
 from actors.coprocess import CoroutineBehaviour
-from actors.seam import SpawnRequest
+from actors.seam import Behaviours, EntryLookup, SpawnRequest
 
-__all__ = ["BehaviourFactory", "EntryLookup", "Kinds"]
-
-
-class EntryLookup(Protocol):
-    """What the kinds registry needs from an entry registry."""
-
-    def get(self, entry_id: str) -> Any: ...
+__all__ = ["BehaviourFactory", "Kinds"]
 
 
 BehaviourFactory = Callable[[Any, SpawnRequest, Process], tuple[Behaviour, bool]]
 """``factory(entry, request, process) -> (behaviour, wants_dedicated_thread)``."""
 
 
-class Kinds:
-    """Registry of spawnable entry kinds plus the built-in Python targets."""
+class Kinds(Behaviours):
+    """The spawnable entry kinds plus the built-in Python targets."""
 
     def __init__(self) -> None:
         self._factories: dict[str, BehaviourFactory] = {}
@@ -48,9 +42,6 @@ class Kinds:
     def register_kind(self, kind: str, factory: BehaviourFactory) -> None:
         """Make entries of ``kind`` spawnable on a process host."""
         self._factories[kind] = factory
-
-    def spawnable_kinds(self) -> Mapping[str, BehaviourFactory]:
-        return dict(self._factories)
 
     def make_behaviour(self, request: SpawnRequest, process: Process) -> tuple[Behaviour, str, bool]:
         """Build the behaviour for ``request``: ``(behaviour, entry_id, dedicated_thread)``."""

@@ -1,9 +1,14 @@
-"""``Node``: the hosts of one OS process, their routing, and the name registry.
+"""``Node``: the hosts of one OS process, their routing, and the names.
 
 Every call that takes a PID also takes a registered name.  The node looks at
 the PID's *node* part first (empty: this node; a ``temporal.client`` ID: that
 client's workflows) and then at its *host* part, so a caller never knows
 whether it talks to a local actor, a Lua process or a durable workflow.
+
+The node knows hosts only through :class:`~actors.seam.Host`: it constructs
+none and asks nothing else of them.  ``actors.Node`` (:mod:`actors.local`)
+is this node wired for an OS process: the spawnable kinds, a default
+:class:`~actors.host.ProcessHost`, and pykka ``ActorRef`` helpers.
 """
 
 from __future__ import annotations
@@ -15,22 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors import _ops, codec, errors
-from actors._process import CANCEL, MSG, TERMINATE, Process, _context, current_process
+from actors._process import Process, _context, current_process
 from actors._timers import Timers, check_delay
 from actors.codec import encode
-from actors.host import ProcessHost
-from actors.kinds import Kinds
+from actors.names import Names
 from actors.pid import PID, is_pid_text
-from actors.registry import NameRegistry
-from actors.seam import Host, SpawnRequest, StartMessage
+from actors.seam import Behaviours, Host, SpawnRequest, StartMessage
+from actors.signals import Item, Signal
 
-if TYPE_CHECKING:
-    from actors.actor import ActorRef
-
-__all__ = ["DEFAULT_HOST", "Node", "call_context", "default_node", "validate_topic"]
+__all__ = ["DEFAULT_HOST", "Node", "call_context", "default_node", "set_default_factory", "validate_topic"]
 
 logger = logging.getLogger("actors.node")
 
@@ -40,21 +41,24 @@ DEFAULT_HOST = "app:processes"
 class Node:
     """Hosts, routing and names for one OS process.
 
-    ``Node()`` starts a default :class:`~actors.host.ProcessHost` named
-    ``app:processes``; use it as a context manager, or call :meth:`shutdown`.
+    Hosts are added with :meth:`add_host` (and peers with :meth:`add_peer`);
+    ``kinds`` is what process hosts build behaviours with.  ``actors.Node()``
+    gives one wired with a default host named ``app:processes``.  Use it as a
+    context manager, or call :meth:`shutdown`.
     """
 
     def __init__(
         self,
         name: str = "local",
         *,
-        workers: int | None = None,
+        kinds: Behaviours | None = None,
         default_host: str = DEFAULT_HOST,
     ) -> None:
         self.name = name
-        self.registry = NameRegistry()
+        self.names = Names()
         self.timers = Timers(name=f"{name}-timers")
-        self.kinds = Kinds()
+        self.kinds = kinds
+        """What process hosts turn spawn targets into behaviours with (:class:`actors.kinds.Kinds`)."""
         self.functions: dict[str, Callable[..., Any]] = {}
         """Python callables that ``funcs.call`` can reach, by ID (``register_function``)."""
         self._executor: ThreadPoolExecutor | None = None
@@ -64,8 +68,7 @@ class Node:
         self._lock = threading.Lock()
         self._closed = False
         self.default_host_id = default_host
-        if default_host:
-            self.add_host(ProcessHost(self, default_host, workers=workers))
+        """Where a spawn without ``host`` goes."""
 
     # -- hosts and peers ------------------------------------------------------
 
@@ -94,7 +97,7 @@ class Node:
     def in_memory(self, pid: PID | None = None, host_id: str | None = None) -> bool:
         """True when delivering to ``pid`` (or spawning on ``host_id``) never waits on I/O."""
         host = self._route(pid) if pid is not None else self._hosts.get(host_id or "")
-        return getattr(host, "in_memory", False)
+        return host is not None and host.in_memory
 
     def hosts(self) -> list[Host]:
         return list(self._hosts.values())
@@ -117,28 +120,23 @@ class Node:
         if isinstance(dest, str):
             if is_pid_text(dest):
                 return PID.parse(dest)
-            pid = self.registry.whereis(dest)
+            pid = self.names.whereis(dest)
             if pid is None:
                 raise errors.Error(errors.NOT_FOUND, f"could not resolve {dest!r} as PID or registered name")
             return pid
         raise errors.Error(errors.INVALID, f"expected a PID or a name, got {type(dest).__name__}")
 
-    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver(self, pid: PID, item: Item) -> bool:
         """Hand a mailbox item to whichever host owns ``pid``; False if it is gone."""
         host = self._route(pid)
         if host is None:
             return False
         return host.deliver(pid, item)
 
-    def deliver_if_alive(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver_if_alive(self, pid: PID, item: Item) -> bool:
         """Deliver only to a live process (link/monitor requests)."""
         host = self._route(pid)
-        if host is None:
-            return False
-        deliver = getattr(host, "deliver_if_alive", None)
-        if deliver is None:
-            return host.deliver(pid, item)
-        return bool(deliver(pid, item))
+        return host is not None and host.deliver_if_alive(pid, item)
 
     def is_alive(self, dest: PID | str) -> bool:
         """True while ``dest`` names a live process."""
@@ -150,10 +148,9 @@ class Node:
         return host is not None and host.is_alive(pid)
 
     def process(self, pid: PID) -> Process | None:
-        """The local process object behind ``pid`` (introspection, tests)."""
-        host = self._hosts.get(pid.host) if not pid.node else None
-        lookup = getattr(host, "process", None)
-        return lookup(pid) if lookup is not None else None
+        """The process object behind ``pid`` when it runs in this OS process (introspection, tests)."""
+        host = self._route(pid)
+        return host.process(pid) if host is not None else None
 
     # -- operations -----------------------------------------------------------
 
@@ -212,8 +209,8 @@ class Node:
         ``caller`` is the process that gets the link/monitor (``request.parent``).
         """
         target_host = self.host(host_id)
-        if request.name is not None and getattr(target_host, "names_are_local", True):
-            existing = self.registry.whereis(request.name)
+        if request.name is not None and target_host.names_are_local:
+            existing = self.names.whereis(request.name)
             if existing is not None and self.is_alive(existing):
                 return self._reuse(existing, request, caller)
         try:
@@ -221,7 +218,7 @@ class Node:
         except errors.Error as err:
             if err.kind() != errors.ALREADY_EXISTS or request.name is None:
                 raise
-            existing = self.registry.whereis(request.name)
+            existing = self.names.whereis(request.name)
             if existing is None:
                 raise
             return self._reuse(existing, request, caller)
@@ -253,22 +250,7 @@ class Node:
 
     def _send_start_messages(self, pid: PID, request: SpawnRequest) -> None:
         for message in request.messages:
-            self.deliver(pid, (MSG, None, message.topic, message.payloads))
-
-    def start(self, actor_class: type, *args: Any, **kwargs: Any) -> ActorRef:
-        """Spawn an :class:`~actors.Actor` and return its pykka ``ActorRef`` (with ``.pid``)."""
-        pid = self.spawn(actor_class, *args, **kwargs)
-        return self.actor_ref(pid)
-
-    def actor_ref(self, dest: PID | str) -> ActorRef:
-        """The ``ActorRef`` of a live local actor."""
-        pid = self.resolve(dest)
-        proc = self.process(pid)
-        actor = getattr(getattr(proc, "behaviour", None), "actor", None)
-        ref = getattr(actor, "actor_ref", None)
-        if ref is None or not proc.alive:
-            raise errors.Error(errors.NOT_FOUND, f"{pid} is not a live actor")
-        return ref
+            self.deliver(pid, (Signal.MSG, None, message.topic, message.payloads))
 
     def send(self, dest: PID | str, topic: str, *payloads: Any) -> None:
         """Send a message (fire and forget); the sender is the calling process, if any.
@@ -285,7 +267,7 @@ class Node:
             encoded = tuple(map(encode, payloads))
         pid = dest if dest.__class__ is PID else self.resolve(dest)
         caller = getattr(_context, "process", None)
-        item = (MSG, caller.pid if caller is not None else None, topic, encoded)
+        item = (Signal.MSG, caller.pid if caller is not None else None, topic, encoded)
         host = self._peers.get(pid.node) if pid.node else self._hosts.get(pid.host)
         if host is None or not host.deliver(pid, item):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
@@ -295,7 +277,7 @@ class Node:
         pid = self.resolve(dest)
         caller = current_process()
         sender = caller.pid if caller is not None else None
-        if not self.deliver(pid, (TERMINATE, sender)):
+        if not self.deliver(pid, (Signal.TERMINATE, sender)):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
 
     def cancel(self, dest: PID | str, deadline: float | None = None, reason: str = "") -> None:
@@ -308,10 +290,10 @@ class Node:
         if deadline is not None and deadline < 0:
             raise errors.Error(errors.INVALID, f"cancel deadline must not be negative, got {deadline}")
         proc = self.process(pid)  # before delivering: it may be gone right after
-        if not self.deliver(pid, (CANCEL, sender, reason, deadline, time.time())):
+        if not self.deliver(pid, (Signal.CANCEL, sender, reason, deadline, time.time())):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
         if deadline is not None:
-            timer = self.timers.call_later(deadline, lambda: self.deliver(pid, (TERMINATE, sender)))
+            timer = self.timers.call_later(deadline, lambda: self.deliver(pid, (Signal.TERMINATE, sender)))
             if proc is not None:
                 proc.add_exit_callback(lambda _proc: timer.cancel())
 
@@ -319,10 +301,9 @@ class Node:
         """Block until ``dest`` ends; its ``(value, error)``.  ``TIMEOUT`` error on timeout."""
         pid = self.resolve(dest)
         host = self._route(pid)
-        waiter = getattr(host, "wait", None)
-        if waiter is None:
+        if host is None:
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
-        return waiter(pid, timeout)
+        return host.wait(pid, timeout)
 
     def exec(self, target: Any, *args: Any, timeout: float | None = None, host: str | None = None) -> Any:
         """Spawn ``target``, wait for it, return its value or raise its error (from a plain thread).
@@ -416,22 +397,22 @@ class Node:
         proc = self.process(pid)
         if not pid.node and proc is None:
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
-        return self.registry.register(name, pid, proc)
+        return self.names.register(name, pid, proc)
 
     def lookup(self, name: str) -> PID:
-        return self.registry.lookup(name)
+        return self.names.lookup(name)
 
     def whereis(self, name: str) -> PID | None:
-        return self.registry.whereis(name)
+        return self.names.whereis(name)
 
     def unregister(self, name: str) -> bool:
-        return self.registry.unregister(name)
+        return self.names.unregister(name)
 
     # -- statistics and lifecycle --------------------------------------------------------
 
     def process_count(self) -> int:
-        """Live processes on this node's process hosts."""
-        return sum(host.count() for host in self._hosts.values() if hasattr(host, "count"))
+        """Live processes this node's hosts run in this OS process."""
+        return sum(host.count() for host in self._hosts.values())
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every host (reverse order of creation), then the timer thread."""
@@ -493,7 +474,14 @@ def call_context() -> dict[str, Any]:
 
 
 _default_node: Node | None = None
+_default_factory: Callable[[], Node] = Node
 _default_lock = threading.Lock()
+
+
+def set_default_factory(factory: Callable[[], Node]) -> None:
+    """How :func:`default_node` makes a node (``actors`` installs ``actors.Node``)."""
+    global _default_factory
+    _default_factory = factory
 
 
 def default_node() -> Node:
@@ -501,5 +489,5 @@ def default_node() -> Node:
     global _default_node
     with _default_lock:
         if _default_node is None or _default_node._closed:
-            _default_node = Node()
+            _default_node = _default_factory()
         return _default_node

@@ -23,15 +23,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors import _ops, errors
-from actors._process import CALL, Behaviour, Process, _context
+from actors._process import Behaviour, Process, _context
 from actors.events import Cancel, Exit, LinkDown, Message
+from actors.host import ProcessHost
+from actors.node import Node
 from actors.pid import PID
-
-if TYPE_CHECKING:
-    from actors.node import Node
+from actors.signals import Signal
 
 __all__ = ["ANY", "Probe", "ProbeExited"]
 
@@ -76,14 +76,15 @@ class Probe:
         self._ready = False
         self._behaviour = _ProbeBehaviour()
         target_host = node.host(host or node.default_host_id)
-        attach = getattr(target_host, "attach", None)
-        if attach is None:
+        if not isinstance(target_host, ProcessHost):
             raise errors.Error(errors.INVALID, f"host {target_host.id} cannot carry a probe")
-        self._process: Process = attach(self._behaviour, self._wake, entry_id="actors.testing.Probe")
+        self._process: Process = target_host.attach(
+            self._behaviour, self._wake, entry_id="actors.testing.Probe"
+        )
         self._process.trap_links = trap_links
         self._pump(0)
         if name is not None:
-            node.registry.register(name, self.pid, self._process)
+            node.names.register(name, self.pid, self._process)
 
     # -- identity and process API -------------------------------------------------
 
@@ -147,7 +148,7 @@ class Probe:
         """End the probe normally (its watchers get an EXIT, its links are dropped)."""
         if self._process.alive:
             self._process.exit()
-            self._process.deliver((CALL, _noop))  # one step to run the exit protocol
+            self._process.deliver((Signal.CALL, _noop))  # one step to run the exit protocol
             self._pump(1.0)
 
     def __enter__(self) -> Probe:

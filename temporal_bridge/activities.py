@@ -23,10 +23,10 @@ from temporalio import activity
 from temporalio.common import RawValue
 
 from actors import codec, errors
-from actors._process import MSG
 from actors.pid import PID, is_pid_text
 from actors.seam import SpawnRequest
-from temporal_bridge import _registry
+from actors.signals import Signal
+from temporal_bridge import _workers
 from temporal_bridge._context import ACTIVITY_CONTEXT
 from temporal_bridge.failures import to_application_error
 from temporal_bridge.workflow import RELAY_ACTIVITY
@@ -34,9 +34,9 @@ from temporal_bridge.workflow import RELAY_ACTIVITY
 __all__ = ["relay", "run_function"]
 
 
-def _config() -> _registry.WorkerConfig:
+def _config() -> _workers.WorkerConfig:
     info = activity.info()
-    config = _registry.lookup(info.workflow_namespace or info.namespace, info.task_queue)
+    config = _workers.lookup(info.workflow_namespace or info.namespace, info.task_queue)
     if config is None or config.node is None:
         raise to_application_error(
             errors.Error(errors.UNAVAILABLE, f"no actorflow node serves task queue {info.task_queue!r}")
@@ -119,7 +119,7 @@ async def relay(request: dict[str, Any]) -> dict[str, Any]:
         target = node.resolve(str(request.get("target")))
         if action == "send":
             payloads = tuple(codec.encode(value) for value in request.get("payloads") or ())
-            if not node.deliver(target, (MSG, sender, str(request.get("topic")), payloads)):
+            if not node.deliver(target, (Signal.MSG, sender, str(request.get("topic")), payloads)):
                 raise errors.Error(errors.NOT_FOUND, f"process {target} not found")
         elif action == "terminate":
             node.terminate(target)

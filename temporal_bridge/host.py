@@ -23,30 +23,16 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from actors import codec, errors
-from actors._process import (
-    CANCEL,
-    DEMONITOR,
-    ENVELOPE,
-    EXIT,
-    LINK,
-    LINK_DOWN,
-    LINK_GONE,
-    MONITOR,
-    MSG,
-    TERMINATE,
-    UNLINK,
-    fail_envelope,
-)
 from actors.pid import PID
-from actors.seam import SpawnRequest
-from temporal_bridge import _registry
+from actors.seam import ExitCallback, Host, SpawnRequest
+from actors.signals import Item, Signal
+from temporal_bridge import _workers
 from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
 from temporal_bridge._loop import LoopThread
 from temporal_bridge.failures import from_failure
@@ -60,7 +46,7 @@ logger = logging.getLogger("temporal_bridge.host")
 Outcome = tuple[Any, errors.Error | None]
 
 
-class TemporalPeer:
+class TemporalPeer(Host):
     """Routes signals and watchers for the workflows of one ``temporal.client``."""
 
     names_are_local = False
@@ -88,55 +74,46 @@ class TemporalPeer:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        pass
-
     def stop(self, timeout: float = 10.0) -> None:
         with self._lock:
             watchers, self._watchers = self._watchers, {}
         for future in watchers.values():
             future.cancel()
 
-    def watcher_count(self) -> int:
-        with self._lock:
-            return len(self._watchers)
-
     # -- the Host seam --------------------------------------------------------------------------
 
     def is_alive(self, pid: PID) -> bool:
         return True  # as in the runtime: links and monitors to workflows always succeed
 
-    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver(self, pid: PID, item: Item) -> bool:
         tag = item[0]
-        if tag == MSG:
+        if tag == Signal.MSG:
             payloads = [codec.decode(value) for value in item[3]]
             self._signal(pid, item[2], payloads, item[1])
-        elif tag == TERMINATE:
+        elif tag == Signal.TERMINATE:
             self._call(self.client.get_workflow_handle(pid.uniq).terminate(reason="process.terminate"))
-        elif tag == CANCEL:
+        elif tag == Signal.CANCEL:
             if item[3] is not None:  # the deadline: the workflow's CANCEL event carries it
                 self._signal(pid, CANCEL_DEADLINE_SIGNAL, [item[3]], item[1], quiet=True)
             self._call(self.client.get_workflow_handle(pid.uniq).cancel())
-        elif tag == MONITOR:
+        elif tag == Signal.MONITOR:
             self.watch_for(item[1], pid, "monitor")
-        elif tag == DEMONITOR:
+        elif tag == Signal.DEMONITOR:
             self._unwatch("monitor", item[1], pid)
-        elif tag == LINK:
+        elif tag == Signal.LINK:
             self.watch_for(item[1], pid, "link")
-        elif tag in (UNLINK, LINK_GONE):
+        elif tag == Signal.UNLINK or tag == Signal.LINK_GONE:
             self._unwatch("link", item[1], pid)
-        elif tag == LINK_DOWN:
+        elif tag == Signal.LINK_DOWN:
             # A linked process failed: failure propagates into the workflow.
             self._unwatch("link", item[1], pid)
             self._signal(pid, LINK_DOWN_SIGNAL, [item[3]], item[1], quiet=True)
-        elif tag == ENVELOPE:
-            fail_envelope(pid, item[1])
+        elif tag == Signal.ENVELOPE:
+            item[2](pid, item[1])  # a request for a Python actor: refused
             return False
         return True
 
-    def watch(
-        self, pid: PID, callback: Callable[[Any, errors.Error | None], None], run_id: str | None = None
-    ) -> None:
+    def watch(self, pid: PID, callback: ExitCallback, run_id: str | None = None) -> None:
         """Call ``callback(value, error)`` when the workflow closes (at once if it has)."""
 
         async def run() -> None:
@@ -154,7 +131,12 @@ class TemporalPeer:
     # -- watchers -------------------------------------------------------------------------------
 
     def watch_for(self, watcher: PID, pid: PID, kind: str, run_id: str | None = None) -> None:
-        """A monitor (EXIT on close) or a link (EXIT on completion, LINK_DOWN on failure)."""
+        """A monitor (EXIT on close) or a link (LINK_EXIT on completion, LINK_DOWN on failure).
+
+        A link to a workflow reports its completion (the Lua ``EXIT`` event), where a
+        link to a process that ends normally is dropped silently: the watcher's
+        process core gives a ``LINK_EXIT`` an Exit event, whatever host sent it.
+        """
         key = (kind, str(watcher), pid.uniq)
         node = self.node
 
@@ -165,10 +147,12 @@ class TemporalPeer:
                     return  # unwatched meanwhile
                 del self._watchers[key]
             at = time.time()
-            if kind == "monitor" or error is None:
-                node.deliver(watcher, (EXIT, pid, codec.encode(value), error, at))
+            if kind == "monitor":
+                node.deliver(watcher, (Signal.EXIT, pid, codec.encode(value), error, at))
+            elif error is None:
+                node.deliver(watcher, (Signal.LINK_EXIT, pid, codec.encode(value), None, at))
             else:
-                node.deliver(watcher, (LINK_DOWN, pid, None, error, at))
+                node.deliver(watcher, (Signal.LINK_DOWN, pid, None, error, at))
 
         future_box: list[concurrent.futures.Future[None]] = []
         with self._lock:
@@ -222,25 +206,19 @@ class TemporalPeer:
                 raise
 
 
-class WorkflowHost:
+class WorkflowHost(Host):
     """A ``temporal.worker``: spawning on it starts a workflow on its task queue."""
 
     names_are_local = False
     in_memory = False  # every spawn and signal is a call to Temporal
 
-    def __init__(self, peer: TemporalPeer, config: _registry.WorkerConfig) -> None:
+    def __init__(self, peer: TemporalPeer, config: _workers.WorkerConfig) -> None:
         self.id = config.worker_id
         self.peer = peer
         self.config = config
         self.task_queue = config.task_queue
         self._prefix = str(uuid.uuid4())
         self._counter = itertools.count(1)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, timeout: float = 10.0) -> None:
-        pass
 
     def spawn(self, request: SpawnRequest) -> PID:
         if not isinstance(request.target, str):
@@ -299,13 +277,13 @@ class WorkflowHost:
             request.on_started(pid)  # started once Temporal accepted it: its run is durable
         return pid
 
-    def deliver(self, pid: PID, item: tuple[Any, ...]) -> bool:
+    def deliver(self, pid: PID, item: Item) -> bool:
         return self.peer.deliver(pid, item)
 
     def is_alive(self, pid: PID) -> bool:
         return True
 
-    def watch(self, pid: PID, callback: Callable[[Any, errors.Error | None], None]) -> None:
+    def watch(self, pid: PID, callback: ExitCallback) -> None:
         self.peer.watch(pid, callback)
 
     def wait(self, pid: PID, timeout: float | None = None) -> Outcome:

@@ -11,6 +11,7 @@ says which failed: run it before deploying a change to workflow code.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from temporalio.worker import Replayer
 
 import temporal_bridge  # noqa: F401  (registers the workflow kinds)
 from actors.entries import load_app
-from temporal_bridge import _registry
+from temporal_bridge import _workers
 from temporal_bridge.converter import data_converter
 from temporal_bridge.interceptors import ActorflowInterceptor
 from temporal_bridge.runtime import worker_config, workflow_runner
@@ -40,7 +41,7 @@ async def replay_histories(
         worker_config(registry, entry, REPLAY_NAMESPACE) for entry in registry.of_kind("temporal.worker")
     ]
     for config in configs:
-        _registry.register(config)
+        _workers.register(config)
     try:
         replayer = Replayer(
             workflows=[LuaWorkflow],
@@ -57,7 +58,7 @@ async def replay_histories(
         return outcome
     finally:
         for config in configs:
-            _registry.unregister(config)
+            _workers.unregister(config)
 
 
 async def _iterate(histories: Sequence[WorkflowHistory]):  # type: ignore[no-untyped-def]
@@ -83,4 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # temporalio can crash at interpreter exit (sdk-python issue 300)

@@ -24,7 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from actors import errors
 from actors.entries import Entry, Registry
-from temporal_bridge import _registry
+from temporal_bridge import _workers
 from temporal_bridge._loop import LoopThread
 from temporal_bridge.activities import relay, run_function
 from temporal_bridge.converter import data_converter
@@ -78,7 +78,7 @@ class TemporalRuntime:
         self.clients: dict[str, Client] = {}
         self.peers: dict[str, TemporalPeer] = {}
         self.workers: dict[str, Worker] = {}
-        self.configs: list[_registry.WorkerConfig] = []
+        self.configs: list[_workers.WorkerConfig] = []
         self.environments: list[Any] = []
         self._runs: list[Any] = []
 
@@ -172,7 +172,7 @@ class TemporalRuntime:
         config.node = self.node
         config.process_host = self.node.default_host_id
         queue = config.task_queue
-        _registry.register(config)
+        _workers.register(config)
         self.configs.append(config)
         host = WorkflowHost(self.peers[client_id], config)
         self.node.add_host(host)
@@ -210,7 +210,7 @@ class TemporalRuntime:
             for peer in self.peers.values():
                 peer.stop()
         for config in self.configs:
-            _registry.unregister(config)
+            _workers.unregister(config)
         if loop is not None:
             for environment in self.environments:
                 try:
@@ -227,11 +227,11 @@ class TemporalRuntime:
         self.loop = None
 
 
-def worker_config(registry: Registry, entry: Entry, namespace: str) -> _registry.WorkerConfig:
+def worker_config(registry: Registry, entry: Entry, namespace: str) -> _workers.WorkerConfig:
     """What the workflows of a ``temporal.worker`` entry need (without a node)."""
     client_id = entry.ref(str(entry.get("client")))
     prefix = str(registry.require(client_id).get("tq_prefix") or "")
-    config = _registry.WorkerConfig(
+    config = _workers.WorkerConfig(
         client_id=client_id,
         worker_id=entry.id,
         namespace=namespace,

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState
     from actors.pid import PID, is_pid_text
     from actors.scheduling import DEADLOCK_MESSAGE, DEADLOCKED, DONE, Router, Scheduler, Task
-    from temporal_bridge import _registry
+    from temporal_bridge import _workers
     from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
     from temporal_bridge.failures import from_failure, to_application_error
     from temporal_bridge.interceptors import SIGNAL_SENDER, WORKFLOW_HEADERS
@@ -91,7 +91,7 @@ class LuaWorkflow:
         self.router = Router()
         self.scheduler = Scheduler(self, self.router)
         self.core: LuaCore | None = None
-        self.config: _registry.WorkerConfig | None = None
+        self.config: _workers.WorkerConfig | None = None
         self.code: Any = None
         self.context: dict[str, Any] = {}
         self.trap_links = False
@@ -145,7 +145,7 @@ class LuaWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         info = workflow.info()
-        config = _registry.lookup(info.namespace, info.task_queue, info.workflow_type)
+        config = _workers.lookup(info.namespace, info.task_queue, info.workflow_type)
         if config is None:
             raise _fail(errors.NOT_FOUND, f"no actorflow worker for task queue {info.task_queue!r}")
         code = config.workflows.get(info.workflow_type)

@@ -14,7 +14,8 @@ import pytest
 
 from actorflow.pytest_plugin import wait_until
 from actors import PID, Actor, Error, Node, Probe, errors
-from actors._process import EXIT, LINK, LINK_DOWN, LINKED_FAILED_MESSAGE, MONITOR, TERMINATED_MESSAGE
+from actors._process import LINKED_FAILED_MESSAGE, TERMINATED_MESSAGE
+from actors.signals import Signal
 
 from .helpers import Waiter, fails, ignores_cancel, obeys_cancel, returns, waits
 
@@ -275,7 +276,9 @@ def test_target_dying_while_link_request_is_in_flight_never_loses_the_link_down(
 def test_unmonitor_while_exit_in_flight_delivers_nothing(probe: Probe) -> None:
     pid = probe.spawn(waits, monitor=True)
     probe.send(pid, "stop")
-    wait_until(lambda: queued(probe.node, probe.pid, EXIT), what="the EXIT waits in the probe's mailbox")
+    wait_until(
+        lambda: queued(probe.node, probe.pid, Signal.EXIT), what="the EXIT waits in the probe's mailbox"
+    )
     probe.unmonitor(pid)
     probe.expect_nothing(within=0.2)
 
@@ -284,7 +287,8 @@ def test_unlink_while_exit_in_flight_delivers_nothing(probe: Probe) -> None:
     pid = probe.spawn(waits, link=True)
     probe.send(pid, "crash")
     wait_until(
-        lambda: queued(probe.node, probe.pid, LINK_DOWN), what="the LINK_DOWN waits in the probe's mailbox"
+        lambda: queued(probe.node, probe.pid, Signal.LINK_DOWN),
+        what="the LINK_DOWN waits in the probe's mailbox",
     )
     probe.unlink(pid)
     probe.expect_nothing(within=0.2)
@@ -363,7 +367,7 @@ def test_a_request_queued_behind_the_fatal_message_still_gets_the_death(
     node.send(target, "die")
     assert entered.wait(5)
     getattr(probe, relation)(target)  # accepted: the target is alive
-    assert queued(node, target, MONITOR if relation == "monitor" else LINK)
+    assert queued(node, target, Signal.MONITOR if relation == "monitor" else Signal.LINK)
     gate.set()
     event = probe.expect_exit(target) if relation == "monitor" else probe.expect_link_down(target)
     assert event.error is not None and event.error.message() == "RuntimeError: died holding the gate"
@@ -384,7 +388,7 @@ def test_an_exit_queued_before_unmonitor_or_unlink_is_dropped(
     assert entered.wait(5)
     node.send(target, "crash")  # a failure: a link would carry it too
     probe.expect_exit(target)
-    tag = EXIT if relation == "monitor" else LINK_DOWN
+    tag = Signal.EXIT if relation == "monitor" else Signal.LINK_DOWN
     wait_until(lambda: queued(node, watcher, tag), what="the death reaches the watcher's mailbox")
     gate.set()
     assert ref.ask("sync", timeout=5) is None

@@ -1,7 +1,7 @@
-"""Worker configurations, shared between the worker and the workflows it runs.
+"""The worker configurations of this OS process, by namespace and task queue.
 
 A workflow only knows its namespace and task queue (``workflow.info()``); this
-registry maps them to what the Lua workflow driver needs: the Lua code of
+module maps them to what the Lua workflow driver needs: the Lua code of
 each workflow type, the PID parts (client and worker entry IDs), and the
 queues of the other workers for child workflows.  The module is passed
 through the workflow sandbox, so both sides see the same dictionary.

@@ -1,8 +1,8 @@
-"""The node's local name registry.
+"""The node's names: ``register(name, pid)`` and the lookups (``process.registry`` in Lua).
 
-``register(name, pid)`` makes ``name`` usable wherever a PID is accepted.  A
-name belongs to one PID; registering it again for the same PID is a no-op,
-for another PID an ``ALREADY_EXISTS`` error.  Names of a process are released
+A name is usable wherever a PID is accepted.  A name belongs to one PID;
+registering it again for the same PID is a no-op, for another PID an
+``ALREADY_EXISTS`` error.  Names of a process are released
 when it exits, *before* its EXIT and LINK_DOWN notifications go out, so a
 watcher reacting to the EXIT can register the name again at once.
 """
@@ -10,26 +10,31 @@ watcher reacting to the EXIT can register the name again at once.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from actors import errors
 from actors.pid import PID
 
-if TYPE_CHECKING:
-    from actors._process import Process
-
-__all__ = ["NameRegistry"]
+__all__ = ["Names"]
 
 
-class NameRegistry:
-    """Thread-safe mapping of names to PIDs with release on exit."""
+class _Ended(Protocol):
+    result: Any
+    """Set (not ``None``) once the process has ended."""
+
+
+class Names:
+    """Thread-safe mapping of names to PIDs, released when the process exits.
+
+    ("Registry" is the YAML entry registry, :class:`actors.entries.Registry`.)
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._names: dict[str, PID] = {}
         self._by_pid: dict[PID, set[str]] = {}
 
-    def register(self, name: str, pid: PID, process: Process | None = None) -> bool:
+    def register(self, name: str, pid: PID, process: _Ended | None = None) -> bool:
         """Bind ``name`` to ``pid``; True, or an ``Error`` (INVALID, ALREADY_EXISTS, NOT_FOUND)."""
         if not isinstance(name, str) or not name:
             raise errors.Error(errors.INVALID, "name must be a non-empty string")
@@ -81,13 +86,3 @@ class NameRegistry:
             for name in self._by_pid.pop(pid, ()):
                 if self._names.get(name) == pid:
                     del self._names[name]
-
-    def names_of(self, pid: PID) -> list[str]:
-        """Names currently held by ``pid``, sorted."""
-        with self._lock:
-            return sorted(self._by_pid.get(pid, ()))
-
-    def items(self) -> list[tuple[str, PID]]:
-        """All registrations, sorted by name."""
-        with self._lock:
-            return sorted(self._names.items())
