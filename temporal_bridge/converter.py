@@ -2,6 +2,9 @@
 
 Values are encoded as ``binary/msgpack`` with the same codec processes use
 for messages (PIDs and :class:`~actors.errors.Error` have extension types).
+A payload ``node.send`` has encoded already (a :class:`~actors.codec.Packed`)
+is that same msgpack: its bytes become the Temporal payload as they are, so a
+message to a workflow is encoded once.
 ``None`` stays ``binary/null`` and protobuf messages stay protobuf, as other
 SDKs expect; ``json/plain`` payloads (from the ``temporal`` CLI, other SDKs)
 are still decoded.
@@ -27,6 +30,7 @@ from actors import codec, errors
 __all__ = ["ENCODING", "ActorflowPayloadConverter", "MsgpackPayloadConverter", "data_converter"]
 
 ENCODING = "binary/msgpack"
+_METADATA = {"encoding": ENCODING.encode()}
 
 
 class MsgpackPayloadConverter(EncodingPayloadConverter):
@@ -37,11 +41,13 @@ class MsgpackPayloadConverter(EncodingPayloadConverter):
         return ENCODING
 
     def to_payload(self, value: Any) -> Payload | None:
+        if type(value) is codec.Packed:
+            return Payload(metadata=_METADATA, data=value.data)
         try:
             data = codec.dumps(value)
         except errors.Error:
             return None  # let the next converter try (or fail with Temporal's message)
-        return Payload(metadata={"encoding": ENCODING.encode()}, data=data)
+        return Payload(metadata=_METADATA, data=data)
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
         return codec.loads(payload.data)

@@ -10,6 +10,9 @@
   the watcher's mailbox, even when the monitor was set after the start or the
   workflow has already closed.
 
+A message's payloads are encoded once, by ``node.send``: the encoded bytes
+travel as the signal's Temporal payloads (see :mod:`temporal_bridge.converter`).
+
 Calls come from process threads; the Temporal client lives on the bridge's
 private loop, so they are handed over and, where the caller needs the
 answer (a start, a signal), awaited.
@@ -88,8 +91,9 @@ class TemporalPeer(Host):
     def deliver(self, pid: PID, item: Item) -> bool:
         tag = item[0]
         if tag == Signal.MSG:
-            payloads = [codec.decode(value) for value in item[3]]
-            self._signal(pid, item[2], payloads, item[1])
+            # The payloads are encoded already (node.send): they become the signal's
+            # Temporal payloads as they are, with no second encoding.
+            self._signal(pid, item[2], list(item[3]), item[1])
         elif tag == Signal.TERMINATE:
             self._call(self.client.get_workflow_handle(pid.uniq).terminate(reason="process.terminate"))
         elif tag == Signal.CANCEL:
@@ -237,10 +241,7 @@ class WorkflowHost(Host):
                 policy = WorkflowIDConflictPolicy.FAIL
             elif explicit:
                 policy = WorkflowIDConflictPolicy.USE_EXISTING
-        messages = [
-            (message.topic, [codec.decode(value) for value in message.payloads])
-            for message in request.messages
-        ]
+        messages = [(message.topic, list(message.payloads)) for message in request.messages]
         with_start = (
             messages[0] if messages and policy in (None, WorkflowIDConflictPolicy.USE_EXISTING) else None
         )
