@@ -8,7 +8,9 @@
   terminate and cancel reach Temporal, and a monitor or a link becomes a
   watcher that turns the workflow's close into an EXIT (or LINK_DOWN) event in
   the watcher's mailbox, even when the monitor was set after the start or the
-  workflow has already closed.
+  workflow has already closed.  Only the workflow's close ends a watch: while
+  Temporal cannot be reached the watcher asks again (with backoff) for as
+  long as the watch is wanted.
 
 A message's payloads are encoded once, by ``node.send``: the encoded bytes
 travel as the signal's Temporal payloads (see :mod:`temporal_bridge.converter`).
@@ -20,6 +22,7 @@ answer (a start, a signal), awaited.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import itertools
 import logging
@@ -30,6 +33,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from actors import codec, errors
 from actors.pid import PID
@@ -47,6 +51,24 @@ __all__ = ["TemporalPeer", "WorkflowHost"]
 logger = logging.getLogger("temporal_bridge.host")
 
 Outcome = tuple[Any, errors.Error | None]
+
+TRANSIENT_STATUSES = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.CANCELLED,
+    }
+)
+"""RPC failures that say nothing about the workflow (the server is down or busy):
+a watcher asks again.  Any other answer (``NOT_FOUND``: no such workflow) is final."""
+
+WATCH_RETRY_FIRST = 0.2
+WATCH_RETRY_MAX = 5.0
+"""Seconds between a watcher's tries while Temporal is unreachable: doubling, bounded."""
 
 
 class TemporalPeer(Host):
@@ -173,14 +195,32 @@ class TemporalPeer(Host):
             future.cancel()
 
     async def _outcome(self, pid: PID, run_id: str | None) -> Outcome:
+        """How the workflow closed: its result, or the error it closed with.
+
+        Only the close is an outcome.  A transport or server error while waiting
+        (the server restarting, a dropped connection) says nothing about the
+        workflow: wait and ask again, doubling the pause up to
+        ``WATCH_RETRY_MAX``, for as long as the caller waits (it cancels us).
+        """
         handle = self.client.get_workflow_handle(pid.uniq, run_id=run_id)
-        try:
-            if self.time_skipping is not None:
-                async with self.time_skipping.time_skipping_unlocked():
-                    return await handle.result(follow_runs=True), None
-            return await handle.result(follow_runs=True), None
-        except Exception as exc:
-            return None, from_failure(exc)
+        pause = WATCH_RETRY_FIRST
+        failures = 0
+        while True:
+            try:
+                if self.time_skipping is not None:
+                    async with self.time_skipping.time_skipping_unlocked():
+                        return await handle.result(follow_runs=True), None
+                return await handle.result(follow_runs=True), None
+            except RPCError as exc:
+                if exc.status not in TRANSIENT_STATUSES:
+                    return None, from_failure(exc)
+                failures += 1
+                log = logger.warning if failures == 1 else logger.debug
+                log("watching workflow %s: %s; asking again in %.1f s", pid, exc, pause)
+            except Exception as exc:
+                return None, from_failure(exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, WATCH_RETRY_MAX)
 
     # -- RPCs -------------------------------------------------------------------------------------------
 
