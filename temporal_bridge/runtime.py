@@ -12,9 +12,11 @@ worker_id, …)`` start workflows on it.  ``stop()`` undoes everything in revers
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from actors import errors
+from actors.durations import duration_seconds
 from actors.entries import Entry, Registry
 from temporal_bridge import _workers
 from temporal_bridge._loop import LoopThread
@@ -121,30 +124,72 @@ class TemporalRuntime:
         timeout = _seconds(entry.get("connection_timeout"), 30.0)
 
         async def connect() -> Client:
-            # A dev server we just started opens its port before its frontend is
-            # healthy ("Frontend is not healthy yet"): retry that until the timeout.
-            deadline = asyncio.get_running_loop().time() + timeout
-            while True:
-                try:
-                    return await Client.connect(
-                        str(address),
-                        namespace=namespace,
-                        data_converter=data_converter,
-                        interceptors=[ActorflowInterceptor()],
-                        tls=tls,
-                        api_key=api_key,
-                    )
-                except RuntimeError as exc:
-                    if "not healthy yet" not in str(exc) or asyncio.get_running_loop().time() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
+            return await Client.connect(
+                str(address),
+                namespace=namespace,
+                data_converter=data_converter,
+                interceptors=[ActorflowInterceptor()],
+                tls=tls,
+                api_key=api_key,
+            )
 
-        client = self.loop.run(connect(), timeout=timeout + 5)
+        client = self._connect(entry, str(address), connect, timeout)
         self.clients[entry.id] = client
         peer = TemporalPeer(self.node, entry.id, client, self.loop)
         self.peers[entry.id] = peer
         self.node.add_peer(entry.id, peer)
         self.progress(f"connected {entry.id} to {address} (namespace {namespace})")
+
+    def _connect(self, entry: Entry, address: str, connect: Callable[[], Any], timeout: float) -> Client:
+        """Connect, trying again until ``timeout`` seconds have passed; ``UNAVAILABLE`` error after.
+
+        A server that refuses the connection may be starting (a dev server we just
+        started opens its port before its frontend is healthy: "Frontend is not
+        healthy yet"), so connection failures are retried; any other failure is
+        reported at once.  Either way the app start gets an ``Error``, never the
+        SDK's ``RuntimeError``.
+        """
+        assert self.loop is not None
+
+        async def attempts() -> Client:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    return await asyncio.wait_for(connect(), max(deadline - loop.time(), 0.01))
+                except TimeoutError:
+                    raise errors.Error(
+                        errors.UNAVAILABLE,
+                        f"cannot connect to Temporal at {address} ({entry.id}): "
+                        f"no answer within connection_timeout ({timeout:g} s)",
+                        retryable=True,
+                    ) from None
+                except RuntimeError as exc:
+                    reason = str(exc)
+                    unreachable = "connection error" in reason or "not healthy yet" in reason
+                    if not unreachable:
+                        raise errors.Error(
+                            errors.UNAVAILABLE,
+                            f"cannot connect to Temporal at {address} ({entry.id}): {reason}",
+                        ) from None
+                    if loop.time() + _CONNECT_PAUSE > deadline:
+                        raise errors.Error(
+                            errors.UNAVAILABLE,
+                            f"cannot connect to Temporal at {address} ({entry.id}) within "
+                            f"connection_timeout ({timeout:g} s): {_short(reason)}",
+                            retryable=True,
+                        ) from None
+                await asyncio.sleep(_CONNECT_PAUSE)
+
+        try:
+            return self.loop.run(attempts(), timeout + 5)
+        except concurrent.futures.TimeoutError:
+            raise errors.Error(
+                errors.UNAVAILABLE,
+                f"cannot connect to Temporal at {address} ({entry.id}): "
+                f"no answer within connection_timeout ({timeout:g} s)",
+                retryable=True,
+            ) from None
 
     def _start_time_skipping(self, entry: Entry) -> None:
         """The time-skipping test server: hours of durable sleep pass in moments."""
@@ -252,11 +297,21 @@ def worker_config(registry: Registry, entry: Entry, namespace: str) -> _workers.
     return config
 
 
+_CONNECT_PAUSE = 0.1
+"""Seconds between connection attempts while a Temporal server is unreachable."""
+
+
+def _short(reason: str) -> str:
+    """The readable part of a connection error from the SDK's core (no Rust debug dump)."""
+    for marker in ("tcp connect error", "Connection refused", "not healthy yet", "dns error"):
+        if marker in reason:
+            return marker
+    return reason.split(": ", 1)[-1][:200]
+
+
 def _seconds(value: Any, default: float) -> float:
     if value is None:
         return default
-    from actors.lua.stdlib import duration_seconds
-
     return duration_seconds(value, what="connection_timeout")
 
 
@@ -269,10 +324,6 @@ def _worker_options(entry: Entry) -> dict[str, Any]:
             logger.warning("%s: worker option %s is not supported by the Python SDK; ignored", entry.id, key)
             continue
         if target.endswith("_timeout"):
-            from datetime import timedelta
-
-            from actors.lua.stdlib import duration_seconds
-
             value = timedelta(seconds=duration_seconds(value, what=f"worker_options.{key}"))
         result[target] = value
     return result

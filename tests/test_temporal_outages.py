@@ -1,23 +1,33 @@
-"""When Temporal cannot be reached: a watcher waits it out.
+"""When Temporal cannot be reached: a watcher waits it out, an app start says so plainly.
 
 * A monitor or a link to a workflow reports the workflow's close, and nothing
   else: while the server is down (stopped here, then started again on the same
   port and SQLite file) the watchers ask again, and the one EXIT each delivers
   carries the workflow's real result (issue 12, defect 3: they used to report
   ``tcp connect error`` as the workflow's death).
+* A ``temporal.client`` whose address nobody listens on fails the app start
+  within its ``connection_timeout`` with ``UNAVAILABLE: cannot connect to
+  Temporal at …``, from the API and from the CLI, without a traceback
+  (issue 12, defect 12).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from actorflow.app import App
-from actors import Error, Probe
+from actors import Error, Probe, errors
 from temporal_bridge import DevServer
+from temporal_bridge.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WAITING = """
 local function main(report)
@@ -116,3 +126,34 @@ def _send_until_accepted(app: App, pid: object, payload: object) -> None:
             if not err.retryable() or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_an_unreachable_temporal_address_fails_the_app_start_with_unavailable(tmp_path: Path) -> None:
+    port = free_port()  # bound and released: nothing listens there
+    app_dir = write_app(tmp_path / "app", f"127.0.0.1:{port}", connection_timeout="2s")
+    started = time.monotonic()
+    with pytest.raises(Error) as refused:
+        App(app_dir, state_dir=tmp_path / "state").start()
+    elapsed = time.monotonic() - started
+    assert refused.value.kind() == errors.UNAVAILABLE
+    assert refused.value.message().startswith(f"cannot connect to Temporal at 127.0.0.1:{port} ")
+    assert "app:temporal_client" in refused.value.message()
+    assert 1.5 <= elapsed < 10, f"gave up after {elapsed:.1f} s with connection_timeout 2s"
+
+
+def test_the_cli_reports_an_unreachable_temporal_address_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    app_dir = write_app(tmp_path / "app", f"127.0.0.1:{port}", connection_timeout="1s")
+    run = subprocess.run(
+        [sys.executable, "-m", "actorflow.cli", "-q", "exec", str(app_dir), "app:main"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: UNAVAILABLE: cannot connect to Temporal at 127.0.0.1:{port} "
+    ), run.stderr
