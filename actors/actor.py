@@ -303,9 +303,6 @@ class _Inbox:
             reply_to.process = self.process  # an ask: its waiter may run the actor itself
         self.process.deliver((Signal.ENVELOPE, envelope, _refuse))
 
-    def empty(self) -> bool:
-        return not self.process._box
-
 
 def _refuse(pid: PID, envelope: Envelope[Any]) -> None:
     """Answer a pykka ``ask`` whose actor is gone, as pykka does on teardown."""
