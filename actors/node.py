@@ -82,10 +82,10 @@ class Node:
             host.start()
         return host
 
-    def add_peer(self, node_name: str, router: Host) -> None:
-        """Route PIDs whose node part is ``node_name`` (e.g. a Temporal client) to ``router``."""
+    def add_peer(self, node_name: str, peer: Host) -> None:
+        """Route PIDs whose node part is ``node_name`` (e.g. a Temporal client) to ``peer``."""
         with self._lock:
-            self._peers[node_name] = router
+            self._peers[node_name] = peer
 
     def host(self, host_id: str) -> Host:
         """The host registered as ``host_id``; ``NOT_FOUND`` error otherwise."""
@@ -98,9 +98,6 @@ class Node:
         """True when delivering to ``pid`` (or spawning on ``host_id``) never waits on I/O."""
         host = self._route(pid) if pid is not None else self._hosts.get(host_id or "")
         return host is not None and host.in_memory
-
-    def hosts(self) -> list[Host]:
-        return list(self._hosts.values())
 
     def next_uniq(self) -> str:
         """A new node-wide process ID: ``0x00001``, ``0x00002``, …"""
