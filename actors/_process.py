@@ -41,6 +41,10 @@ logger = logging.getLogger("actors.process")
 CALL = Signal.CALL
 """``(CALL, fn)`` runs ``fn(process)`` in the process's own context (what behaviours queue)."""
 
+# The hottest paths compare against module globals: they load faster than class attributes.
+_MSG = Signal.MSG
+_TERMINATE = Signal.TERMINATE
+
 TERMINATED_MESSAGE = "process terminated"
 LINKED_FAILED_MESSAGE = "linked process failed"
 
@@ -181,7 +185,7 @@ class Process:
             self._answer_dead_letter(item)
             return False
         self._box.append(item)
-        if item[0] == Signal.TERMINATE:
+        if item[0] == _TERMINATE:
             self._kill = True
         if self._scheduled:
             lock.release()
@@ -236,17 +240,19 @@ class Process:
             self._finish(items)
             return
         behaviour = self.behaviour
-        message = Signal.MSG
+        message = _MSG
+        handlers = _SIGNAL_HANDLERS
         index = 0
         count = len(items)
         try:
             while index < count:
                 item = items[index]
                 index += 1
-                if item[0] == message:
+                tag = item[0]
+                if tag == message:
                     behaviour.message(self, item[1], item[2], item[3])
                 else:
-                    self._handle_signal(item)
+                    handlers[tag](self, item)  # type: ignore[misc]
                 if self._pending_exit is not None:
                     break
             if self._pending_exit is None:
@@ -273,50 +279,61 @@ class Process:
         except Exception:
             logger.exception("on_started callback of %s failed", self.pid)
 
-    def _handle_signal(self, item: Item) -> None:
-        tag = item[0]
-        sender = item[1] if len(item) > 1 else None
-        if tag == Signal.START:
-            self.behaviour.started(self)
-        elif tag == Signal.ENVELOPE:
-            self.behaviour.envelope(self, item[1])
-        elif tag == Signal.CALL:
-            item[1](self)
-        elif tag == Signal.EXIT:
-            if self.monitoring and sender in self.monitoring:
-                self.monitoring.discard(sender)
-                event = Exit(sender, codec.decode(item[2]), item[3], item[4])
-                self.behaviour.event(self, event)
-        elif tag == Signal.LINK_EXIT:
-            if self.links and sender in self.links:
-                self.links.discard(sender)
-                self.behaviour.event(self, Exit(sender, codec.decode(item[2]), item[3], item[4]))
-        elif tag == Signal.LINK_DOWN:
-            if self.links and sender in self.links:
-                self.links.discard(sender)
-                if self.trap_links:
-                    event = LinkDown(sender, item[3], codec.decode(item[2]), item[4])
-                    self.behaviour.event(self, event)
-                else:
-                    self.exit(error=linked_failure(sender, item[3]))
-        elif tag == Signal.CANCEL:
-            self.behaviour.event(self, Cancel(sender, item[2], item[3], item[4]))
-        elif tag == Signal.TERMINATE:
-            self.exit(error=errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
-        elif tag == Signal.LINK:
-            if self.links is None:
-                self.links = set()
-            self.links.add(sender)
-        elif tag == Signal.UNLINK or tag == Signal.LINK_GONE:
-            if self.links:
-                self.links.discard(sender)
-        elif tag == Signal.MONITOR:
-            if self.watchers is None:
-                self.watchers = set()
-            self.watchers.add(sender)
-        elif tag == Signal.DEMONITOR:
-            if self.watchers:
-                self.watchers.discard(sender)
+    # -- signals: one handler per tag (see _SIGNAL_HANDLERS) ----------------
+
+    def _on_start(self, item: Item) -> None:
+        self.behaviour.started(self)
+
+    def _on_envelope(self, item: Item) -> None:
+        self.behaviour.envelope(self, item[1])
+
+    def _on_call(self, item: Item) -> None:
+        item[1](self)
+
+    def _on_exit(self, item: Item) -> None:
+        sender = item[1]
+        if self.monitoring and sender in self.monitoring:
+            self.monitoring.discard(sender)
+            self.behaviour.event(self, Exit(sender, codec.decode(item[2]), item[3], item[4]))
+
+    def _on_link_exit(self, item: Item) -> None:
+        sender = item[1]
+        if self.links and sender in self.links:
+            self.links.discard(sender)
+            self.behaviour.event(self, Exit(sender, codec.decode(item[2]), item[3], item[4]))
+
+    def _on_link_down(self, item: Item) -> None:
+        sender = item[1]
+        if self.links and sender in self.links:
+            self.links.discard(sender)
+            if self.trap_links:
+                self.behaviour.event(self, LinkDown(sender, item[3], codec.decode(item[2]), item[4]))
+            else:
+                self.exit(error=linked_failure(sender, item[3]))
+
+    def _on_cancel(self, item: Item) -> None:
+        self.behaviour.event(self, Cancel(item[1], item[2], item[3], item[4]))
+
+    def _on_terminate(self, item: Item) -> None:
+        self.exit(error=errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
+
+    def _on_link(self, item: Item) -> None:
+        if self.links is None:
+            self.links = set()
+        self.links.add(item[1])
+
+    def _on_unlink(self, item: Item) -> None:
+        if self.links:
+            self.links.discard(item[1])
+
+    def _on_monitor(self, item: Item) -> None:
+        if self.watchers is None:
+            self.watchers = set()
+        self.watchers.add(item[1])
+
+    def _on_demonitor(self, item: Item) -> None:
+        if self.watchers:
+            self.watchers.discard(item[1])
 
     def exit(self, value: Any = None, error: errors.Error | None = None) -> None:
         """End this process with ``(value, error)`` at the end of the current step.
@@ -419,6 +436,25 @@ class Process:
 
 
 _ENDED = Behaviour()
+
+_HANDLERS_BY_TAG: dict[int, Callable[[Process, Item], None]] = {
+    Signal.START: Process._on_start,
+    Signal.LINK: Process._on_link,
+    Signal.UNLINK: Process._on_unlink,
+    Signal.LINK_GONE: Process._on_unlink,
+    Signal.MONITOR: Process._on_monitor,
+    Signal.DEMONITOR: Process._on_demonitor,
+    Signal.EXIT: Process._on_exit,
+    Signal.LINK_DOWN: Process._on_link_down,
+    Signal.CANCEL: Process._on_cancel,
+    Signal.TERMINATE: Process._on_terminate,
+    Signal.CALL: Process._on_call,
+    Signal.ENVELOPE: Process._on_envelope,
+    Signal.LINK_EXIT: Process._on_link_exit,
+}
+_SIGNAL_HANDLERS = tuple(_HANDLERS_BY_TAG.get(tag) for tag in range(max(_HANDLERS_BY_TAG) + 1))
+"""The handlers indexed by tag: a list lookup, not a chain of comparisons (MSG, tag 0, is
+handled in ``_run_slice`` itself)."""
 
 
 def linked_failure(peer: PID, cause: errors.Error | None) -> errors.Error:

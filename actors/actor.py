@@ -56,6 +56,8 @@ logger = logging.getLogger("actors.actor")
 
 _construction = threading.local()
 
+_ENVELOPE = Signal.ENVELOPE  # for tell/ask: a module global loads faster than a class attribute
+
 
 class _StoppedFlag:
     """The subset of ``threading.Event`` pykka uses, without a lock per actor."""
@@ -301,7 +303,7 @@ class _Inbox:
         reply_to = envelope.reply_to
         if reply_to is not None and type(reply_to) is _AskFuture:
             reply_to.process = self.process  # an ask: its waiter may run the actor itself
-        self.process.deliver((Signal.ENVELOPE, envelope, _refuse))
+        self.process.deliver((_ENVELOPE, envelope, _refuse))
 
 
 def _refuse(pid: PID, envelope: Envelope[Any]) -> None:
