@@ -98,7 +98,7 @@ class ActorRef(pykka.ActorRef):  # type: ignore[type-arg]
         self._actor_weakref = weakref.ref(actor)
         self.actor_class = actor.__class__
         self.actor_urn = actor.actor_urn
-        self.actor_inbox = actor.actor_inbox
+        self.actor_inbox = _Inbox(actor._process)  # type: ignore[assignment]
         self.actor_stopped = actor.actor_stopped
         self.pid = actor.pid
 
@@ -128,7 +128,6 @@ class Actor(pykka.Actor):
         self.pid = pending.pid
         self.node = pending.node
         self.actor_urn = f"urn:actorflow:{pending.pid}"
-        self.actor_inbox = _Inbox(pending)  # type: ignore[assignment]
         self.actor_stopped = _StoppedFlag()  # type: ignore[assignment]
         self._actor_ref: ActorRef | None = None  # type: ignore[assignment]
 
@@ -155,6 +154,11 @@ class Actor(pykka.Actor):
 
     def _start_actor_loop(self) -> None:  # pragma: no cover - the host starts the process
         raise RuntimeError("actors.Actor is started by its host")
+
+    @property
+    def actor_inbox(self) -> Any:  # type: ignore[override]
+        """pykka's inbox: made with the actor's first ``ActorRef`` (most actors never get one)."""
+        return self.actor_ref.actor_inbox
 
     @property
     def actor_ref(self) -> ActorRef:  # type: ignore[override]
