@@ -155,15 +155,20 @@ def test_a_payload_node_send_encoded_becomes_the_temporal_payload_as_it_is() -> 
 # -- layering ---------------------------------------------------------------------------------
 
 
-def _imports(path: Path) -> list[str]:
-    """Every module ``path`` imports, at any level (type-only and lazy imports included)."""
+def _imports(path: Path, modules: frozenset[str] = frozenset()) -> list[str]:
+    """Every module ``path`` imports, at any level (type-only and lazy imports included).
+
+    ``from package import name`` depends on the submodule when ``name`` is one of
+    ``modules``, else on the package.
+    """
     names = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{alias.name}" for alias in node.names]
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                names.append(submodule if submodule in modules else node.module)
     return names
 
 
@@ -174,12 +179,11 @@ def _module(path: Path) -> str:
 
 def test_no_import_circle_inside_actors() -> None:
     files = {_module(path): path for path in (ROOT / "actors").rglob("*.py")}
+    modules = frozenset(files)
     graph = {
-        name: {target for target in _imports(path) if target in files and target != name}
+        name: {target for target in _imports(path, modules) if target in files and target != name}
         for name, path in files.items()
     }
-    for name in graph:  # a package's __init__ is not a dependency of its own modules
-        graph[name].discard("actors")
     state: dict[str, int] = {}
 
     def visit(name: str, trail: list[str]) -> None:
@@ -199,13 +203,12 @@ def test_no_import_circle_inside_actors() -> None:
 
 def test_other_packages_use_only_public_modules_of_actors() -> None:
     offenders = []
+    modules = frozenset(_module(path) for path in (ROOT / "actors").rglob("*.py"))
     for package in ("temporal_bridge", "supervision", "actorflow"):
         for path in (ROOT / package).rglob("*.py"):
-            if path.name == "workflow.py" and package == "temporal_bridge":
-                continue  # the Lua workflow driver: the shared Lua world is being made public (issue 11)
             offenders += [
                 f"{path.relative_to(ROOT)}: {name}"
-                for name in _imports(path)
+                for name in _imports(path, modules)
                 if name.startswith("actors.") and any(part.startswith("_") for part in name.split("."))
             ]
     assert offenders == []
@@ -214,5 +217,5 @@ def test_other_packages_use_only_public_modules_of_actors() -> None:
 def test_the_process_core_imports_no_pykka() -> None:
     core = ["_process", "_ops", "node", "seam", "signals", "names", "host", "kinds", "events", "codec"]
     for name in core:
-        imported = _imports(ROOT / "actors" / f"{name}.py")
+        imported = _imports(ROOT / "actors" / f"{name}.py")  # "pykka", "pykka.messages", …
         assert not [module for module in imported if module.split(".")[0] == "pykka"], name
