@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from actors import errors
 from actors.durations import duration_seconds
 from actors.entries import Entry, Registry
+from actors.lua import process as _lua_process  # noqa: F401  (registers how Entry.lua_code() is built)
 from temporal_bridge import _workers
 from temporal_bridge._loop import LoopThread
 from temporal_bridge.activities import relay, run_function
