@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors import PID, Error, Node, errors
+from actors.durations import duration_seconds
 from actors.entries import Entry, Registry
-from actors.lua.stdlib import duration_seconds
 from supervision.ref import SupervisorRef, start_supervisor
 from supervision.spec import Backoff, ChildSpec, SupervisorSpec
 
