@@ -9,7 +9,9 @@ monitor with the same kind, message and retryability.
 
 Kinds are plain strings (``errors.NOT_FOUND == "NOT_FOUND"``) so that code
 comparing against the constants and code comparing against literal strings
-both work, in Python and in Lua.
+both work, in Python and in Lua.  Wippy's runtime spells kinds ``"NotFound"``
+(and older code ``"not_found"``): an error made with any spelling of a known
+kind has that kind (:func:`canonical_kind`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "UNAVAILABLE",
     "UNKNOWN",
     "Error",
+    "canonical_kind",
     "from_exception",
     "is_kind",
     "wrap",
@@ -77,6 +80,21 @@ KINDS: frozenset[str] = frozenset(
 )
 
 
+def _spellings(name: str) -> tuple[str, ...]:
+    camel = "".join(part.capitalize() for part in name.lower().split("_"))
+    return (name, name.lower(), camel)
+
+
+_CANONICAL: dict[str, str] = {spelling: kind for kind in KINDS for spelling in _spellings(kind)}
+_CANONICAL.update(Cancelled=CANCELED, CANCELLED=CANCELED)
+
+
+def canonical_kind(kind: str) -> str:
+    """The kind constant for any spelling of it (``"NotFound"``, ``"not_found"`` → ``NOT_FOUND``);
+    other strings unchanged."""
+    return _CANONICAL.get(kind, kind) if type(kind) is str else kind
+
+
 class Error(Exception):
     """An error with a kind, a message, a retryability flag and details.
 
@@ -94,7 +112,7 @@ class Error(Exception):
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
-        self._kind = kind
+        self._kind = _CANONICAL.get(kind, kind) if type(kind) is str else kind
         self._message = message
         self._retryable = retryable
         self._details = details

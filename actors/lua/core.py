@@ -17,6 +17,7 @@ task later with :meth:`LuaCore.resume`.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -215,13 +216,24 @@ class LuaTask:
         return (YIELD,)
 
 
-def _value_or_error(compute: Callable[..., Any], *args: Any, spread: bool = False) -> tuple[bool, Any]:
+def _final(err: errors.Error) -> errors.Error:
+    """``err`` as a failure retrying cannot change (a pure computation's): ``retryable()`` false
+    unless it says otherwise, as Wippy reports such errors."""
+    if err.retryable() is not None:
+        return err
+    return errors.Error(err.kind(), err.message(), retryable=False, details=err.details())
+
+
+def _value_or_error(
+    compute: Callable[..., Any], *args: Any, spread: bool = False, final: bool = False
+) -> tuple[bool, Any]:
     """``compute(*args)`` as the operation's value (its values with ``spread``), or
-    ``nil, err`` when it fails as expected: the spec's way of reporting, never a raise."""
+    ``nil, err`` when it fails as expected: the spec's way of reporting, never a raise.
+    ``final``: a pure computation, whose failure is never retryable."""
     try:
         value = compute(*args)
     except errors.Error as err:
-        return True, (None, err)
+        return True, (None, _final(err) if final else err)
     return True, (value if spread else (value,))
 
 
@@ -344,7 +356,10 @@ class LuaCore:
                 return None, errors.Error(errors.LIMIT_EXCEEDED, "Lua memory limit exceeded", retryable=False)
             return None, errors.from_exception(value)
         values = value or ()
-        result = state.from_lua(values[0]) if len(values) > 0 else None
+        try:
+            result = state.result_from_lua(values[0]) if len(values) > 0 else None
+        except errors.Error as refused:
+            return None, refused
         problem = values[1] if len(values) > 1 else None
         if problem is None:
             return result, None
@@ -579,7 +594,10 @@ class LuaCore:
         name = text(key)
         context = self.effects.context or {}
         if name not in context:
-            return True, (None, errors.Error(errors.NOT_FOUND, f"context key {name!r} not found"))
+            return True, (
+                None,
+                errors.Error(errors.NOT_FOUND, f"context key {name!r} not found", retryable=False),
+            )
         return True, (context[name],)
 
     def op_ctx_all(self, task: Task | None) -> tuple[bool, Any]:
@@ -662,8 +680,9 @@ class LuaCore:
             if record.state != "pending":
                 return  # canceled meanwhile
             record.state, record.value, record.error = "complete", value, error
-            if error is None:
-                record.channel.offer(Payload(value))
+            # The channel gets the result either way, as in Wippy: a Payload, or the error
+            # object (received with ok = true); then it closes.
+            record.channel.offer(Payload(value) if error is None else error)
             record.channel.close()
 
         try:
@@ -762,7 +781,7 @@ class LuaCore:
         return True, (was_active,)
 
     def op_parse_duration(self, task: Task | None, value: Any) -> tuple[bool, Any]:
-        return _value_or_error(stdlib.parse_duration, text(value))
+        return _value_or_error(stdlib.parse_duration, text(value), final=True)
 
     def op_format_duration(self, task: Task | None, ns: int) -> tuple[bool, Any]:
         return True, (stdlib.format_duration(int(ns)),)
@@ -776,26 +795,32 @@ class LuaCore:
     def op_time_date(self, task: Task | None, *values: Any) -> tuple[bool, Any]:
         *numbers, zone = values
         return _value_or_error(
-            lambda: gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone))
+            lambda: gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone)),
+            final=True,
         )
 
     def op_time_add_date(
         self, task: Task | None, ns: int, zone: Any, years: Any, months: Any, days: Any
     ) -> tuple[bool, Any]:
         counts = (_integer(value, "Time:add_date") for value in (years, months, days))
-        return True, (gotime.add_date(int(ns), text(zone), *counts),)  # raises INVALID out of range
+        try:
+            return True, (gotime.add_date(int(ns), text(zone), *counts),)
+        except errors.Error as err:  # out of range: raised, as Time:add raises
+            return False, _final(err)
 
     def op_time_round(self, task: Task | None, ns: int, step: int, nearest: Any) -> tuple[bool, Any]:
         return True, (gotime.round_to(int(ns), int(step), nearest=bool(nearest)),)
 
     def op_time_parse(self, task: Task | None, layout: Any, value: Any, zone: Any) -> tuple[bool, Any]:
-        return _value_or_error(gotime.parse_layout, text(layout), text(value), text(zone), spread=True)
+        return _value_or_error(
+            gotime.parse_layout, text(layout), text(value), text(zone), spread=True, final=True
+        )
 
     def op_time_location(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return _value_or_error(gotime.load_location, text(name))
+        return _value_or_error(gotime.load_location, text(name), final=True)
 
     def op_time_fixed_zone(self, task: Task | None, name: Any, offset: int) -> tuple[bool, Any]:
-        return _value_or_error(gotime.fixed_zone, text(name), int(offset))
+        return _value_or_error(gotime.fixed_zone, text(name), int(offset), final=True)
 
     def op_time_zone_name(self, task: Task | None, zone: Any) -> tuple[bool, Any]:
         return True, (gotime.zone_name(text(zone)),)
@@ -837,7 +862,9 @@ class LuaCore:
     def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
         values = self.state.from_lua(fields)
         values = values if isinstance(values, dict) else {}
-        shown = " ".join(f"{key}={value}" for key, value in sorted(values.items(), key=lambda kv: str(kv[0])))
+        shown = " ".join(
+            f"{key}={_field_text(value)}" for key, value in sorted(values.items(), key=lambda kv: str(kv[0]))
+        )
         entry_id = self.code.entry_id
         extra = {"pid": self.effects.pid_text(), "entry": entry_id, "fields": values}
         self.effects.logger(entry_id, text(name)).log(
@@ -888,6 +915,21 @@ class LuaCore:
         if not self.effects.in_workflow:
             return True, (0, None)
         return True, (self.effects.workflow_history(text(what)), None)
+
+
+def _field_text(value: Any) -> str:
+    """A logger field as a log line shows it: tables as JSON, text as it is."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_fallback)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _json_fallback(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def option_problems(values: Any) -> tuple[errors.Error | None, bool | None]:

@@ -29,7 +29,6 @@ local raw_create = coroutine.create
 local raw_status = coroutine.status
 local raw_running = coroutine.running
 local raw_isyieldable = coroutine.isyieldable
-local traceback = debug.traceback
 local sethook = debug.sethook
 local raw_getmetatable = debug.getmetatable
 local pack, unpack = table.pack, table.unpack
@@ -97,23 +96,82 @@ local Error = {}
 Error.__index = Error
 Error.__metatable = "error"
 
-local function new_error(kind, message, retryable, details, stack)
+-- Kinds are the constants' own names (errors.NOT_FOUND == "NOT_FOUND", as the seeds print
+-- them); Wippy's runtime spells them "NotFound", and older Wippy code "not_found": every
+-- spelling of a known kind is that kind, so code written either way compares equal.
+local KIND_NAMES = {"INVALID", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "UNAVAILABLE",
+                    "INTERNAL", "CANCELED", "CONFLICT", "TIMEOUT", "RATE_LIMITED", "UNKNOWN"}
+local CANONICAL_KIND = {}
+for _, names in ipairs({KIND_NAMES, {"INVALID_STATE", "LIMIT_EXCEEDED", "EXITED", "TERMINATED"}}) do
+  for _, name in ipairs(names) do
+    local lower = string.lower(name)
+    CANONICAL_KIND[name], CANONICAL_KIND[lower] = name, name
+    CANONICAL_KIND[(string_gsub(string_gsub(lower, "^%l", string.upper), "_(%l)", string.upper))] = name
+  end
+end
+CANONICAL_KIND.Cancelled, CANONICAL_KIND.CANCELLED = "CANCELED", "CANCELED"
+local function canonical_kind(kind)
+  if kind == nil then return "" end
+  return CANONICAL_KIND[kind] or kind
+end
+
+-- Where an error was made: the Lua frames above the caller (the prelude's own left out),
+-- as errors.call_stack gives them. Filled in when the thread's name can be made (below).
+local getinfo = debug.getinfo
+local PRELUDE_SOURCE = getinfo(1, "S").source
+local MAX_FRAMES = 32
+local thread_name = function() return "main" end
+
+local function capture_stack(level)
+  local frames, n = {}, 0
+  level = level + 1
+  while n < MAX_FRAMES do
+    local info = getinfo(level, "Sln")
+    if info == nil then break end
+    if info.what ~= "C" and info.source ~= PRELUDE_SOURCE then
+      n = n + 1
+      frames[n] = {level = n, source = info.short_src, line = info.currentline,
+                   name = info.name or (info.what == "main" and "main chunk" or "?"), type = info.what}
+    end
+    level = level + 1
+  end
+  return {thread = thread_name(), frames = frames}
+end
+
+-- An error object: kind, message, retryable (true/false/nil), details (a table or nil), the
+-- context errors.wrap added (shown by tostring, never in message() or details()), and the
+-- stack where it was made (errors made by Lua code; nil for those an operation returns).
+local function new_error(kind, message, retryable, details, stack, context)
+  if details ~= nil and next(details) == nil then details = nil end
   return setmetatable({_kind = kind or "", _message = message or "", _retryable = retryable,
-                       _details = details, _stack = stack}, Error)
+                       _details = details, _stack = stack, _context = context}, Error)
 end
 
 local function is_error(value)
   return getmetatable(value) == "error" and rawget(value, "_message") ~= nil
 end
 
-function Error:kind() return self._kind end
+-- err:kind() reads the kind; err:kind(k), as Wippy code writes it
+-- (errors.new("denied"):kind(errors.PERMISSION_DENIED)), is a copy of kind k.
+function Error:kind(kind)
+  if kind == nil then return self._kind end
+  return new_error(canonical_kind(kind), self._message, self._retryable, self._details, self._stack, self._context)
+end
 function Error:message() return self._message end
 function Error:retryable() return self._retryable end
 function Error:details() return self._details end
-function Error:stack() return self._stack end
+function Error:stack()
+  local stack = self._stack
+  if stack == nil then return nil end
+  local lines = {"stack traceback:"}
+  for i, frame in ipairs(stack.frames) do
+    lines[i + 1] = "\t" .. frame.source .. ":" .. frame.line .. ": in " .. frame.name
+  end
+  return table.concat(lines, "\n")
+end
 Error.__tostring = function(self)
-  local context = type(self._details) == "table" and self._details.context
-  if type(context) == "string" or type(context) == "number" then return context .. ": " .. tostring(self._message) end
+  local context = self._context
+  if context ~= nil and context ~= "" then return context .. ": " .. tostring(self._message) end
   return tostring(self._message)
 end
 Error.__concat = function(a, b) return tostring(a) .. tostring(b) end
@@ -121,49 +179,52 @@ Error.__eq = function(a, b)
   return a._kind == b._kind and a._message == b._message
 end
 
-local errors = {
-  INVALID = "INVALID", NOT_FOUND = "NOT_FOUND", ALREADY_EXISTS = "ALREADY_EXISTS",
-  PERMISSION_DENIED = "PERMISSION_DENIED", UNAVAILABLE = "UNAVAILABLE", INTERNAL = "INTERNAL",
-  CANCELED = "CANCELED", CONFLICT = "CONFLICT", TIMEOUT = "TIMEOUT", RATE_LIMITED = "RATE_LIMITED",
-  UNKNOWN = "UNKNOWN",
-}
+-- The text of an error object where Lua code uses it as a string (string.find(err, …)).
+local function error_text(value)
+  if is_error(value) then return Error.__tostring(value) end
+  return value
+end
+
+local errors = {}
+for _, name in ipairs(KIND_NAMES) do errors[name] = name end
+
+-- An argument that is not valid: never retryable (the same call fails the same way).
+local function invalid(message) return new_error(errors.INVALID, message, false) end
 
 function errors.new(spec)
   if type(spec) == "table" and not is_error(spec) then
     if spec.message ~= nil and type(spec.message) ~= "string" then
       error("errors.new: message must be a string", 2)
     end
-    return new_error(spec.kind or "", spec.message or "", spec.retryable, spec.details)
+    local details = spec.details
+    if details ~= nil and type(details) ~= "table" then details = {value = details} end
+    return new_error(canonical_kind(spec.kind), spec.message or "", spec.retryable, details, capture_stack(2))
   end
   if type(spec) ~= "string" then
     error("errors.new: expected a message string or a table", 2)
   end
-  return new_error("", spec, nil, nil)
+  return new_error("", spec, nil, nil, capture_stack(2))
 end
 
+-- errors.wrap(err, context): the same kind, message, retryability and details, with the
+-- context in front when shown; the stack stays the one where err was made.
 function errors.wrap(err, context)
   if err == nil then return nil end
-  if not is_error(err) then err = new_error("", tostring(err)) end
-  local details = {}
-  if err._details then for k, v in pairs(err._details) do details[k] = v end end
-  local inner = details.context
-  details.context = inner and (tostring(context) .. ": " .. inner) or tostring(context)
-  return new_error(err._kind, err._message, err._retryable, details, err._stack)
+  if not is_error(err) then err = new_error("", tostring(err), nil, nil, capture_stack(2)) end
+  local text = tostring(context)
+  local inner = err._context
+  return new_error(err._kind, err._message, err._retryable, err._details,
+                   err._stack or capture_stack(2), inner and (text .. ": " .. inner) or text)
 end
 
 function errors.is(err, kind)
-  return is_error(err) and err._kind == kind
+  return is_error(err) and err._kind == canonical_kind(kind)
 end
 
+-- {thread = …, frames = {{level, source, line, name, type}, …}} where the error was made.
 function errors.call_stack(err)
   if is_error(err) then return err._stack end
   return nil
-end
-
--- Turn anything raised or returned as an error into an error object.
-local function to_error(value, default_kind)
-  if is_error(value) then return value end
-  return new_error(default_kind or errors.INTERNAL, tostring(value), nil, nil)
 end
 
 -- ---------------------------------------------------------------------------
@@ -221,13 +282,17 @@ end
 local function error_handler(err)
   if err == KILLED then return new_error(errors.INTERNAL, "process terminated", false, nil, nil) end
   if is_error(err) then
-    if err._stack == nil then rawset(err, "_stack", traceback(nil, 2)) end
+    if err._stack == nil then rawset(err, "_stack", capture_stack(2)) end
     return err
   end
   if type(err) == "table" and type(err.message) == "string" then
-    return new_error(err.kind or errors.INTERNAL, err.message, err.retryable, err.details, traceback(nil, 2))
+    local details = err.details
+    if details ~= nil and type(details) ~= "table" then details = {value = details} end
+    local kind = err.kind
+    return new_error(type(kind) == "string" and canonical_kind(kind) or errors.INTERNAL, err.message,
+                     err.retryable, details, capture_stack(2))
   end
-  return new_error(errors.INTERNAL, tostring(err), nil, nil, traceback(tostring(err), 2))
+  return new_error(errors.INTERNAL, tostring(err), nil, nil, capture_stack(2))
 end
 
 local function task_end(ok, ...)
@@ -380,14 +445,14 @@ local function duration_ns(value, what)
   if math_type(value) == "float" then
     local ns = math_floor(value + 0.5)  -- stays a float when NaN, infinite or beyond 64 bits
     if math_type(ns) == "integer" then return ns end
-    return nil, new_error(errors.INVALID, (what or "duration") .. ": " .. tostring(value) .. " is not a duration")
+    return nil, invalid((what or "duration") .. ": " .. tostring(value) .. " is not a duration")
   end
   if type(value) == "string" then
     local ns, err = host("parse_duration", value)
     if ns == nil then return nil, err end
     return ns
   end
-  return nil, new_error(errors.INVALID, (what or "duration") .. ": expected a string, a number of nanoseconds or a Duration")
+  return nil, invalid((what or "duration") .. ": expected a string, a number of nanoseconds or a Duration")
 end
 
 -- A Time is an instant (nanoseconds since the Unix epoch) and the location it
@@ -431,7 +496,7 @@ function Time:add(d)
   local ns, err = duration_ns(d)
   if ns == nil then error(err, 2) end
   local sum = add_ns(self._ns, ns)
-  if sum == nil then error(new_error(errors.INVALID, "Time:add: the result is outside the years 1678 to 2262"), 2) end
+  if sum == nil then error(invalid("Time:add: the result is outside the years 1678 to 2262"), 2) end
   return new_time_in(sum, self._zone)
 end
 function Time:sub(t) return new_duration(self._ns - time_arg(t, "Time:sub")) end
@@ -510,7 +575,7 @@ function time.unix(sec, nsec)
   if nanos == nil then error("time.unix: nanoseconds must be an integer", 2) end
   local ns = sec >= -MAX_UNIX and sec <= MAX_UNIX and add_ns(sec * 1000000000, nanos) or nil
   if ns == nil then
-    return nil, new_error(errors.INVALID, "time.unix: " .. sec .. " s and " .. nanos
+    return nil, invalid("time.unix: " .. sec .. " s and " .. nanos
       .. " ns are outside the times a Time holds (years 1678 to 2262)")
   end
   return new_time(ns)
@@ -526,14 +591,14 @@ function time.date(year, month, day, hour, minute, second, nsec, loc)
 end
 function time.parse(layout, value, loc)
   if type(layout) ~= "string" or type(value) ~= "string" then
-    return nil, new_error(errors.INVALID, "time.parse: expected a layout and a value string")
+    return nil, invalid("time.parse: expected a layout and a value string")
   end
   local ns, zone = op("time_parse", layout, value, zone_of(loc, "time.parse"))
   if ns == nil then return nil, zone end
   return new_time_in(ns, zone)
 end
 function time.load_location(name)
-  if type(name) ~= "string" then return nil, new_error(errors.INVALID, "time.load_location: expected a name") end
+  if type(name) ~= "string" then return nil, invalid("time.load_location: expected a name") end
   local zone, err = op("time_location", name)
   if zone == nil then return nil, err end
   return new_location(zone, name)
@@ -560,7 +625,7 @@ end
 function time.after(d)
   local ns, err = duration_ns(d, "time.after")
   if ns == nil then return nil, err end
-  if ns <= 0 then return nil, new_error(errors.INVALID, "time.after: duration must be positive") end
+  if ns <= 0 then return nil, invalid("time.after: duration must be positive") end
   return wrap_channel(op("after", ns))
 end
 
@@ -579,7 +644,7 @@ end
 function time.timer(d)
   local ns, err = duration_ns(d, "time.timer")
   if ns == nil then return nil, err end
-  if ns <= 0 then return nil, new_error(errors.INVALID, "time.timer: duration must be positive") end
+  if ns <= 0 then return nil, invalid("time.timer: duration must be positive") end
   local id, handle = op("timer", ns, false)
   return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
 end
@@ -587,7 +652,7 @@ end
 function time.ticker(d)
   local ns, err = duration_ns(d, "time.ticker")
   if ns == nil then return nil, err end
-  if ns <= 0 then return nil, new_error(errors.INVALID, "time.ticker: duration must be positive") end
+  if ns <= 0 then return nil, invalid("time.ticker: duration must be positive") end
   local id, handle = op("timer", ns, true)
   return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
 end
@@ -610,16 +675,16 @@ function process.id() return op("entry_id") end
 
 function process.send(dest, topic, ...)
   if select("#", ...) == 0 and topic == nil then
-    return nil, new_error(errors.INVALID, "process.send needs a destination and a topic")
+    return nil, invalid("process.send needs a destination and a topic")
   end
-  if type(dest) ~= "string" then return nil, new_error(errors.INVALID, "process.send: destination must be a PID or a name") end
-  if type(topic) ~= "string" then return nil, new_error(errors.INVALID, "process.send: topic must be a string") end
+  if type(dest) ~= "string" then return nil, invalid("process.send: destination must be a PID or a name") end
+  if type(topic) ~= "string" then return nil, invalid("process.send: topic must be a string") end
   return op("send", dest, topic, select("#", ...), ...)
 end
 
 local function spawn_with(spec, id, host_id, ...)
   if type(id) ~= "string" or type(host_id) ~= "string" then
-    return nil, new_error(errors.INVALID, "spawn needs an entry ID and a host ID")
+    return nil, invalid("spawn needs an entry ID and a host ID")
   end
   return op("spawn", id, host_id, spec, select("#", ...), ...)
 end
@@ -633,9 +698,9 @@ end
 
 local function exec_with(spec, id, host_id, ...)
   if type(id) ~= "string" or not string_find(id, ":", 1, true) then
-    return nil, new_error(errors.INVALID, "process.exec: entry ID must be namespace:name")
+    return nil, invalid("process.exec: entry ID must be namespace:name")
   end
-  if type(host_id) ~= "string" then return nil, new_error(errors.INVALID, "process.exec: host must be a string") end
+  if type(host_id) ~= "string" then return nil, invalid("process.exec: host must be a string") end
   return op("exec", id, host_id, spec, select("#", ...), ...)
 end
 
@@ -658,7 +723,7 @@ function process.cancel(dest, arg)
     elseif getmetatable(arg) == "duration" then
       deadline = arg._ns
     else
-      return nil, new_error(errors.INVALID, "process.cancel: expected a deadline or a reason")
+      return nil, invalid("process.cancel: expected a deadline or a reason")
     end
   end
   return op("cancel", dest, deadline, reason)
@@ -672,7 +737,7 @@ function process.unlink(dest) check_dest(dest, "process.unlink"); return op("unl
 function process.get_options() return op("get_options") end
 function process.set_options(options)
   if type(options) ~= "table" then
-    return false, new_error(errors.INVALID, "process.set_options: expected a table")
+    return false, invalid("process.set_options: expected a table")
   end
   local ok, err = op("set_options", options)
   if not ok then return false, err end
@@ -786,7 +851,7 @@ function Executor:with_actor() return self end
 function Executor:with_scope() return self end
 function Executor:call(target, ...)
   if type(target) ~= "string" or not string_find(target, ":", 1, true) then
-    return nil, new_error(errors.INVALID, "funcs.call: target must be namespace:name")
+    return nil, invalid("funcs.call: target must be namespace:name")
   end
   return op("call", target, self._s, select("#", ...), ...)
 end
@@ -812,7 +877,7 @@ function Future:cancel() return op("future_cancel", self._id) end
 
 function Executor:async(target, ...)
   if type(target) ~= "string" or not string_find(target, ":", 1, true) then
-    return nil, new_error(errors.INVALID, "funcs.async: target must be namespace:name")
+    return nil, invalid("funcs.async: target must be namespace:name")
   end
   local id, handle = op("call_async", target, self._s, select("#", ...), ...)
   if id == nil then return nil, handle end
@@ -827,7 +892,7 @@ function funcs.async(target, ...) return new_executor({}):async(target, ...) end
 local ctx = {}
 function ctx.get(key)
   if type(key) ~= "string" or key == "" then
-    return nil, new_error(errors.INVALID, "ctx.get: key must be a non-empty string")
+    return nil, invalid("ctx.get: key must be a non-empty string")
   end
   return op("ctx_get", key)
 end
@@ -861,22 +926,22 @@ local workflow = {}
 function workflow.info() return op("wf_info") end
 function workflow.exec(id, ...)
   if type(id) ~= "string" or not string_find(id, ":", 1, true) then
-    return nil, new_error(errors.INVALID, "workflow.exec: entry ID must be namespace:name")
+    return nil, invalid("workflow.exec: entry ID must be namespace:name")
   end
   return op("wf_exec", id, select("#", ...), ...)
 end
 function workflow.version(change_id, min_supported, max_supported)
   if math_type(min_supported) ~= "integer" or math_type(max_supported) ~= "integer" then
-    return nil, new_error(errors.INVALID, "workflow.version: versions must be integers")
+    return nil, invalid("workflow.version: versions must be integers")
   end
   if min_supported > max_supported then
-    return nil, new_error(errors.INVALID, "workflow.version: min_supported > max_supported")
+    return nil, invalid("workflow.version: min_supported > max_supported")
   end
   return op("wf_version", tostring(change_id), min_supported, max_supported)
 end
 function workflow.attrs(attrs)
   if type(attrs) ~= "table" or (attrs.search == nil and attrs.memo == nil) then
-    return nil, new_error(errors.INVALID, "workflow.attrs: needs a search or a memo table")
+    return nil, invalid("workflow.attrs: needs a search or a memo table")
   end
   return op("wf_attrs", attrs.search, attrs.memo)
 end
@@ -1004,6 +1069,17 @@ local safe_string = {}
 for k, v in pairs(string) do safe_string[k] = v end
 safe_string.dump = nil
 
+-- An error object is text wherever Lua code reads it as text, as in Wippy:
+-- string.find(err, "not found"), string.match(err, …), string.len(err)…
+-- (tostring, .. and string.format's %s already go through __tostring).
+for _, name in ipairs({"byte", "find", "gmatch", "gsub", "len", "lower", "match", "rep", "reverse", "sub", "upper"}) do
+  local fn = string[name]
+  safe_string[name] = function(s, a, b, c)
+    if type(s) == "table" and is_error(s) then s = Error.__tostring(s) end
+    return fn(s, a, b, c)
+  end
+end
+
 local safe_math = {}
 for k, v in pairs(math) do safe_math[k] = v end
 safe_math.random = function(m, n) return op("random", m, n) end
@@ -1027,6 +1103,16 @@ builtins.xpcall = function(fn, handler, ...)
     if err == KILLED then return KILLED end
     return handler(err)
   end, ...))
+end
+
+-- Wippy's runtime objects are userdata: type() says so of ours too (Wippy code
+-- tells an error object from a message string, or a Time from a number, that way).
+local USERDATA_KINDS = {error = true, time = true, duration = true, location = true, timer = true,
+                        channel = true, message = true, payload = true, future = true}
+builtins.type = function(value)
+  local kind = type(value)
+  if kind == "table" and USERDATA_KINDS[getmetatable(value)] then return "userdata" end
+  return kind
 end
 
 -- The metatables of Python objects (lupa's, shared by every process of the
@@ -1090,6 +1176,9 @@ if config.deterministic then
     return text
   end
 end
+
+-- The thread an error was made on, as tostring shows it (numbered in order in a workflow).
+thread_name = function() return (builtins.tostring((raw_running()))) end
 
 local function print_line(...)
   local parts = {}

@@ -41,6 +41,9 @@ _SYSTEM_RANDOM = random.SystemRandom()
 _PID_TEXTS: dict[bytes, PID] = {}
 """Destinations Lua named by PID text, parsed (Lua sends to the same few PIDs again and again)."""
 
+_CALLABLE_KINDS = frozenset(("function.lua", "process.lua"))
+"""Entries ``funcs.call`` runs (Wippy calls a process entry's main like a function)."""
+
 _ADDRESSED = frozenset(("send", "terminate", "cancel", "monitor", "unmonitor", "link", "unlink"))
 """Operations whose first argument is the destination process."""
 
@@ -186,8 +189,14 @@ class LuaProcess(CoroutineDriver):
         return self.cancel_timer(handle)
 
     def post(self, action: Callable[[], None]) -> None:
-        """Run ``action()`` in this process's context: through its own mailbox (any thread)."""
-        self._process.deliver((CALL, lambda _process: action()))
+        """Run ``action()`` in this process's context: through its own mailbox (any thread).
+
+        A wake-up that comes after the process ended (a call that finished after its
+        caller, a host shutting down) finds nobody waiting and is dropped.
+        """
+        process = self.process
+        if process is not None:
+            process.deliver((CALL, lambda _process: action()))
 
     def terminated(self) -> bool:
         """Asked by the Lua watchdog: was this process terminated while its Lua code runs?"""
@@ -358,7 +367,12 @@ class LuaProcess(CoroutineDriver):
     def call(
         self, target: str, executor: dict[str, Any], payloads: tuple[Any, ...], done: Done
     ) -> Callable[[], None] | None:
-        """A Python function on the node's pool, or a ``function.lua`` entry as its own process."""
+        """A Python function on the node's pool, or a ``function.lua`` or ``process.lua``
+        entry as a process of its own (whose end is the call's result).
+
+        Returns what cancels the call (``future:cancel()``): the entry's process is
+        terminated.  A Python function already running cannot be stopped (``None``).
+        """
         process = self._process
         node = process.node
         answered = threading.Lock()
@@ -375,9 +389,13 @@ class LuaProcess(CoroutineDriver):
             return None
         entry = node.kinds.entries.get(target) if node.kinds.entries is not None else None
         if entry is None:
-            raise errors.Error(errors.NOT_FOUND, f"function {target!r} not found")
-        if entry.kind != "function.lua":
-            raise errors.Error(errors.INVALID, f"{target!r} is a {entry.kind}, not a function.lua entry")
+            raise errors.Error(errors.NOT_FOUND, f"function {target!r} not found", retryable=False)
+        if entry.kind not in _CALLABLE_KINDS:
+            raise errors.Error(
+                errors.INVALID,
+                f"{target!r} is a {entry.kind} entry: funcs.call runs function.lua and process.lua entries",
+                retryable=False,
+            )
         timers: list[Timer] = []
         ended: list[bool] = []
 
@@ -387,6 +405,14 @@ class LuaProcess(CoroutineDriver):
                 timer.cancel()
             finish(value, error)
 
+        def stop() -> None:
+            for timer in timers:
+                timer.cancel()
+            try:
+                node.terminate(pid)
+            except errors.Error:
+                pass  # it finished meanwhile
+
         request = SpawnRequest(target, payloads, context=context or None, on_exit=finished)
         pid = node.spawn_request(request, process.host.id)
         timeout = (executor.get("options") or {}).get("timeout")
@@ -394,15 +420,12 @@ class LuaProcess(CoroutineDriver):
 
             def expire() -> None:
                 finish(None, errors.Error(errors.TIMEOUT, f"{target} timed out after {timeout} ms"))
-                try:
-                    node.terminate(pid)
-                except errors.Error:
-                    pass  # it finished meanwhile
+                stop()
 
             timers.append(node.timers.call_later(float(timeout) / 1000.0, expire))
             if ended:
                 timers[0].cancel()
-        return None
+        return stop
 
     # -- Effects: logs ----------------------------------------------------------------------------------------
 

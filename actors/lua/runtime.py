@@ -400,13 +400,20 @@ class LuaState:
         return tuple(map(self.to_lua, values))
 
     def error_to_lua(self, err: errors.Error) -> Any:
+        """The Lua error object for ``err``: ``details()["context"]`` (what ``errors.wrap``
+        adds) is its context, shown by ``tostring`` and never part of ``details()``."""
         details = err.details()
+        context = None
+        if details and isinstance(details.get("context"), str):
+            details = dict(details)
+            context = details.pop("context").encode()
         return self._new_error(
             err.kind().encode(),
             err.message().encode(),
             err.retryable(),
             self.to_lua(details) if details else None,
             None,
+            context,
         )
 
     def message_to_lua(self, message: Message) -> Any:
@@ -476,18 +483,69 @@ class LuaState:
             result[key] = self.from_lua(item, depth + 1)
         return result
 
+    def result_from_lua(self, value: Any, path: str = "the result", depth: int = 0) -> Any:
+        """Plain data for what a program returns, or ``INVALID`` naming what cannot leave it.
+
+        A function, a coroutine or a Python handle returned by an entry would arrive as
+        ``null``, and a table key that is not a string would be dropped or become text
+        on the way out (JSON, Temporal): refused with the path to it instead.  Lists
+        (keys 1..n) and tables with string keys are data.
+        """
+        kind = type(value)
+        if kind is bytes:
+            return text_or_bytes(value)
+        if value is None or kind is bool or kind is int or kind is float:
+            return value
+        lua_kind = lua_type(value)
+        if lua_kind != "table":
+            raise errors.Error(
+                errors.INVALID,
+                f"{path} is a {lua_kind or 'userdata'}: a program returns data (nil, booleans, numbers,"
+                " strings, and tables of them)",
+                retryable=False,
+            )
+        if depth > _MAX_DEPTH:
+            raise errors.Error(errors.INVALID, f"{path} is nested too deeply (or cyclic)", retryable=False)
+        if self._is_error(value):
+            return self.error_from_lua(value)
+        items = list(value.items())
+        count = len(items)
+        if count and all(type(key) is int for key, _ in items):
+            keys = sorted(key for key, _ in items)
+            if keys[0] == 1 and keys[-1] == count:
+                ordered = dict(items)
+                return [
+                    self.result_from_lua(ordered[index], f"{path}[{index}]", depth + 1)
+                    for index in range(1, count + 1)
+                ]
+        result: dict[Any, Any] = {}
+        for key, item in items:
+            if type(key) is not bytes:
+                shown = key if type(key) in (int, float, bool) else lua_type(key) or type(key).__name__
+                raise errors.Error(
+                    errors.INVALID,
+                    f"{path} has the key {shown!r}: a table a program returns is a list (keys 1..n)"
+                    " or has string keys only",
+                    retryable=False,
+                )
+            name = text_or_bytes(key)
+            result[name] = self.result_from_lua(item, f"{path}.{text(key)}", depth + 1)
+        return result
+
     def error_from_lua(self, value: Any) -> errors.Error:
         kind = text(value[b"_kind"] or b"")
         message = text(value[b"_message"] or b"")
         retryable = value[b"_retryable"]
         details = value[b"_details"]
+        context = value[b"_context"]
         converted = self.from_lua(details) if details is not None else None
         if converted is not None and not isinstance(converted, dict):
             converted = {"value": converted}
-        err = errors.Error(
+        if context is not None:
+            converted = {**(converted or {}), "context": text(context)}
+        return errors.Error(
             kind, message, retryable=retryable if isinstance(retryable, bool) else None, details=converted
         )
-        return err
 
     def is_error(self, value: Any) -> bool:
         return lua_type(value) == "table" and bool(self._is_error(value))
