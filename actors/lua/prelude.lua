@@ -1029,14 +1029,29 @@ local function utc_time(t)
   local yoe = y - era * 400
   local doy = (153 * ((month + 9) % 12) + 2) // 5 + t.day - 1
   local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-  return days * 86400 + (t.hour or 12) * 3600 + (t.min or 0) * 60 + (t.sec or 0)
+  return days * 86400 + t.hour * 3600 + t.min * 60 + t.sec
+end
+
+-- os.time{…} as Wippy's: a missing year, month or day is today's, a missing hour,
+-- minute or second 0 (plain Lua wants the day and takes noon); the table is not changed.
+local function date_fields(t)
+  if type(t) ~= "table" then error("os.time: expected a table of date fields", 3) end
+  local fields = {year = t.year, month = t.month, day = t.day, hour = t.hour or 0, min = t.min or 0,
+                  sec = t.sec or 0, isdst = t.isdst}
+  if fields.year == nil or fields.month == nil or fields.day == nil then
+    local today = os.date(config.deterministic and "!*t" or "*t", op("now") // 1000000000)
+    fields.year, fields.month, fields.day = fields.year or today.year, fields.month or today.month,
+                                            fields.day or today.day
+  end
+  return fields
 end
 
 local safe_os = {
+  platform = "wippy",  -- Wippy code asks os.platform whether Wippy's modules are there: they are
   time = function(t)
     if t == nil then return op("now") // 1000000000 end
-    if config.deterministic then return utc_time(t) end
-    return os.time(t)
+    if config.deterministic then return utc_time(date_fields(t)) end
+    return os.time(date_fields(t))
   end,
   clock = function()
     if config.deterministic then

@@ -486,10 +486,9 @@ class LuaState:
     def result_from_lua(self, value: Any, path: str = "the result", depth: int = 0) -> Any:
         """Plain data for what a program returns, or ``INVALID`` naming what cannot leave it.
 
-        A function, a coroutine or a Python handle returned by an entry would arrive as
-        ``null``, and a table key that is not a string would be dropped or become text
-        on the way out (JSON, Temporal): refused with the path to it instead.  Lists
-        (keys 1..n) and tables with string keys are data.
+        As :meth:`from_lua`, except that what it would lose silently is refused with the
+        path to it: a function, a coroutine or a Python handle (``null`` on the way out),
+        and a table key that is not a string or a number (dropped).
         """
         kind = type(value)
         if kind is bytes:
@@ -520,16 +519,26 @@ class LuaState:
                 ]
         result: dict[Any, Any] = {}
         for key, item in items:
-            if type(key) is not bytes:
-                shown = key if type(key) in (int, float, bool) else lua_type(key) or type(key).__name__
+            key_kind = type(key)
+            if key_kind is bytes:
+                key = text_or_bytes(key)
+                where = f"{path}.{text(key)}"
+            elif key_kind is int:
+                where = f"{path}[{key}]"
+            elif key_kind is float:
+                where = f"{path}[{key}]"
+                key = int(key) if key.is_integer() else str(key)
+            else:
+                shown = (
+                    ("true" if key else "false") if key_kind is bool else f"a {lua_type(key) or 'userdata'}"
+                )
                 raise errors.Error(
                     errors.INVALID,
-                    f"{path} has the key {shown!r}: a table a program returns is a list (keys 1..n)"
-                    " or has string keys only",
+                    f"{path} has a key that is {shown}: the keys of a table a program returns are"
+                    " strings or numbers",
                     retryable=False,
                 )
-            name = text_or_bytes(key)
-            result[name] = self.result_from_lua(item, f"{path}.{text(key)}", depth + 1)
+            result[key] = self.result_from_lua(item, where, depth + 1)
         return result
 
     def error_from_lua(self, value: Any) -> errors.Error:

@@ -26,6 +26,7 @@ __all__ = [
     "random_byte_count",
     "uuid_info",
     "uuid_named",
+    "uuid_v1",
     "uuid_v4",
     "uuid_v7",
 ]
@@ -62,11 +63,15 @@ def _trim(value: float) -> str:
 
 
 def json_encode(value: Any) -> str:
-    """JSON for a value converted from Lua (lists are arrays, dicts objects)."""
+    """JSON for a value converted from Lua (lists are arrays, dicts objects).
+
+    As Wippy's ``json.encode``: NaN and infinities are ``null``; a sparse array, a
+    table mixing list and string keys, or binary text fail ``INTERNAL``, not retryable.
+    """
     try:
         return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise errors.Error(errors.INVALID, f"json.encode: {exc}") from None
+        raise errors.Error(errors.INTERNAL, f"json.encode: {exc}", retryable=False) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -74,7 +79,9 @@ def _jsonable(value: Any) -> Any:
         if not value:
             return []  # an empty Lua table encodes as an array, as in the runtime
         if any(isinstance(key, int) for key in value):
-            raise TypeError("table mixes array and object keys, or is a sparse array")
+            if all(isinstance(key, int) for key in value):
+                raise TypeError("sparse array: the table's keys 1..n have gaps")
+            raise TypeError("the table mixes array and string keys")
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
@@ -83,7 +90,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         raise TypeError("binary string is not valid UTF-8")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("NaN and infinity cannot be encoded")
+        return None
     return value
 
 
@@ -107,12 +114,16 @@ def _json_int(digits: str) -> int | float:
 
 
 def json_decode(text: str) -> Any:
+    """The value of JSON ``text``: ``INVALID`` for an empty text, ``INTERNAL`` for text that is
+    not JSON (Wippy's kinds), neither retryable."""
+    if not text:
+        raise errors.Error(errors.INVALID, "json.decode: empty string", retryable=False)
     try:
         return json.loads(text, parse_int=_json_int)
     except RecursionError:
-        raise errors.Error(errors.INVALID, "json.decode: nested too deeply") from None
+        raise errors.Error(errors.INTERNAL, "json.decode: nested too deeply", retryable=False) from None
     except (TypeError, ValueError) as exc:
-        raise errors.Error(errors.INVALID, f"json.decode: {exc}") from None
+        raise errors.Error(errors.INTERNAL, f"json.decode: {exc}", retryable=False) from None
 
 
 # -- UUID ----------------------------------------------------------------------------------
@@ -137,34 +148,64 @@ def uuid_named(version: int, namespace: str, name: str) -> str:
     try:
         space = namespaces.get(namespace.lower()) or uuid.UUID(namespace)
     except ValueError:
-        raise errors.Error(errors.INVALID, f"invalid UUID namespace {namespace!r}") from None
+        raise errors.Error(errors.INVALID, f"invalid UUID namespace {namespace!r}", retryable=False) from None
     made = uuid.uuid3(space, name) if version == 3 else uuid.uuid5(space, name)
     return str(made)
 
 
+_VARIANTS = {uuid.RFC_4122: "RFC4122", uuid.RESERVED_NCS: "NCS", uuid.RESERVED_MICROSOFT: "Microsoft"}
+_GREGORIAN_OFFSET = 0x01B21DD213814000
+"""100 ns intervals from the Gregorian reform (1582-10-15, a v1 UUID's epoch) to 1970."""
+
+
+def uuid_v1(now_ns: int, random_bits: Callable[[int], int]) -> str:
+    """A version 1 UUID (RFC 9562 §5.1) at ``now_ns``: the 60-bit timestamp, then a random
+    clock sequence and a random node with the multicast bit set (§6.10: no MAC address is
+    read), so a workflow, whose clock and randomness are recorded, replays the same UUIDs."""
+    timestamp = now_ns // 100 + _GREGORIAN_OFFSET
+    clock_seq = random_bits(14)
+    node = random_bits(48) | (1 << 40)
+    fields = (
+        timestamp & 0xFFFF_FFFF,
+        (timestamp >> 32) & 0xFFFF,
+        (timestamp >> 48) & 0x0FFF,
+        clock_seq >> 8,
+        clock_seq & 0xFF,
+        node,
+    )
+    return str(uuid.UUID(fields=fields, version=1))
+
+
 def uuid_info(what: str, value: str) -> Any:
+    """``uuid.validate``, ``version``, ``variant`` and ``parse`` (Wippy's table: version,
+    variant, and for v1 and v7 the Unix ``timestamp`` in seconds, for v1 the 6-byte ``node``)."""
     try:
         parsed = uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         if what == "validate":
             return False
-        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}") from None
+        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}", retryable=False) from None
     if what == "validate":
         return True
     if what == "version":
         return parsed.version
+    variant = _VARIANTS.get(parsed.variant, "Future")
     if what == "variant":
-        return {uuid.RFC_4122: "RFC4122", uuid.RESERVED_NCS: "NCS", uuid.RESERVED_MICROSOFT: "Microsoft"}.get(
-            parsed.variant, "Future"
-        )
-    return str(parsed)
+        return variant
+    info: dict[str, Any] = {"version": parsed.version, "variant": variant}
+    if parsed.version == 1:
+        info["timestamp"] = (parsed.time - _GREGORIAN_OFFSET) // 10_000_000
+        info["node"] = parsed.node.to_bytes(6, "big")
+    elif parsed.version == 7:
+        info["timestamp"] = (parsed.int >> 80) // 1000
+    return info
 
 
 def uuid_format(value: str, style: str) -> str:
     try:
         parsed = uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
-        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}") from None
+        raise errors.Error(errors.INVALID, f"invalid UUID {value!r}", retryable=False) from None
     if style == "simple":
         return parsed.hex
     if style == "urn":

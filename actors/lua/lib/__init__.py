@@ -1,18 +1,19 @@
-"""The standard plug-in modules: ``json``, ``uuid`` and ``crypto``.
+"""The standard plug-in modules: ``json``, ``uuid``, ``crypto``, ``security`` and ``os``.
 
 They are registered with :func:`~actors.lua.modules.register_module` like the
 module of any other package would be (their Lua sources are beside this
-file), and all three may be used in workflows: their only clock and
-randomness are the caller's, recorded there.
+file).  All but ``security`` may be used in workflows (as in Wippy): their
+only clock and randomness are the caller's, recorded there.
 """
 
 from __future__ import annotations
 
-import uuid
 from importlib import resources
 from typing import Any
 
+from actors import errors
 from actors.lua import stdlib
+from actors.lua.lib import cryptolib, jsonschema
 from actors.lua.modules import Caller, register_module
 from actors.lua.runtime import text
 
@@ -32,9 +33,30 @@ def _json_decode(caller: Caller, value: Any) -> Any:
     return stdlib.json_decode(_text(value))
 
 
+def _json_validate(caller: Caller, schema: Any, data: Any, is_text: Any) -> tuple[Any, ...]:
+    if isinstance(schema, (str, bytes)):
+        try:
+            schema = stdlib.json_decode(_text(schema))
+        except errors.Error as err:
+            raise errors.Error(
+                errors.INVALID, f"json.validate: the schema is not JSON: {err.message()}", retryable=False
+            ) from None
+    if is_text:
+        data = stdlib.json_decode(_text(data))
+    try:
+        problems = jsonschema.validate(schema, data)
+    except jsonschema.SchemaError as exc:
+        raise errors.Error(
+            errors.INVALID, f"json.validate: the schema does not compile: {exc}", retryable=False
+        ) from None
+    if problems:
+        return False, jsonschema.problems_error(problems)
+    return (True,)
+
+
 def _uuid_new(caller: Caller, kind: Any) -> str:
-    if kind == "v1" and not caller.in_workflow:  # a workflow has no MAC address or clock sequence: v4
-        return str(uuid.uuid1())
+    if kind == "v1":
+        return stdlib.uuid_v1(caller.now_ns(), caller.random_bits)
     if kind == "v7":
         return stdlib.uuid_v7(caller.now_ns(), caller.random_bits)
     return stdlib.uuid_v4(caller.random_bits(128))
@@ -52,16 +74,12 @@ def _uuid_format(caller: Caller, value: Any, style: Any) -> str:
     return stdlib.uuid_format(_text(value), _text(style))
 
 
-def _random_bytes(caller: Caller, count: Any) -> bytes:
-    return caller.random_bytes(stdlib.random_byte_count(count))
-
-
 _HERE = resources.files(__name__)
 
 register_module(
     "json",
     _HERE / "json.lua",
-    {"encode": _json_encode, "decode": _json_decode},
+    {"encode": _json_encode, "decode": _json_decode, "validate": _json_validate},
     in_workflows=True,
 )
 register_module(
@@ -70,4 +88,6 @@ register_module(
     {"new": _uuid_new, "named": _uuid_named, "info": _uuid_info, "format": _uuid_format},
     in_workflows=True,
 )
-register_module("crypto", _HERE / "crypto.lua", {"random_bytes": _random_bytes}, in_workflows=True)
+register_module("crypto", _HERE / "crypto.lua", cryptolib.OPERATIONS, in_workflows=True)
+register_module("security", _HERE / "security.lua", {}, in_workflows=False)
+register_module("os", _HERE / "os.lua", {}, in_workflows=True)
