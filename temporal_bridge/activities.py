@@ -73,7 +73,7 @@ async def run_function(args: Sequence[RawValue]) -> Any:
         request = SpawnRequest(target, values, context=dict(context) or None, on_exit=done)
         pid = node.spawn_request(request, config.process_host)
     try:
-        value, error = await outcome
+        value, error = await _heartbeating(outcome)
     except asyncio.CancelledError:
         if pid is not None and node.is_alive(pid):
             node.terminate(pid)
@@ -81,6 +81,19 @@ async def run_function(args: Sequence[RawValue]) -> Any:
     if error is not None:
         raise to_application_error(error)
     return value
+
+
+async def _heartbeating(outcome: asyncio.Future[Any]) -> Any:
+    """Wait for ``outcome``, heartbeating meanwhile: Temporal tells an activity it was
+    canceled (``future:cancel()``) only in answer to a heartbeat, and then the function's
+    process is terminated; with a ``heartbeat_timeout`` the beats also keep it alive."""
+    timeout = activity.info().heartbeat_timeout
+    every = min(timeout.total_seconds() / 2, 5.0) if timeout else 5.0
+    while True:
+        try:
+            return await asyncio.wait_for(asyncio.shield(outcome), every)
+        except TimeoutError:
+            activity.heartbeat()
 
 
 _DELIVERED_KEYS = 100_000

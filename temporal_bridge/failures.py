@@ -48,6 +48,8 @@ def _from_application(failure: ApplicationError, wrapper: dict[str, Any]) -> err
         if isinstance(extra, dict) and "retryable" in extra:
             retryable = extra.get("retryable")
             details = extra.get("details")
+            if retryable is None and wrapper.get("_wrapper") == "activity" and not failure.non_retryable:
+                retryable = True  # an activity's error Temporal retries (as it did) is retryable
     if wrapper:
         details = {**(details or {}), **wrapper}
     return errors.Error(

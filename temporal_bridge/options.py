@@ -189,7 +189,8 @@ def retry_policy(name: str, value: Any) -> RetryPolicy:
         else:
             if not isinstance(item, list) or not all(isinstance(kind, str) for kind in item):
                 raise errors.Error(errors.INVALID, f"option {label}: expected a list of error kinds")
-            policy.non_retryable_error_types = list(item)
+            # Kinds in any spelling ("Invalid", Wippy's, or errors.INVALID): a failure's type is the constant.
+            policy.non_retryable_error_types = [errors.canonical_kind(kind) for kind in item]
     return policy
 
 
