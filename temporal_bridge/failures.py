@@ -81,7 +81,8 @@ def from_failure(exc: BaseException) -> errors.Error:
             )
         elif isinstance(cause, ApplicationError):
             if (
-                cause.type in ("ActivityNotRegisteredError", "NotFoundError")
+                cause.type
+                in ("ActivityNotRegisteredError", "NotFoundError", "ExternalWorkflowExecutionNotFound")
                 or "not registered" in cause.message
             ):
                 return errors.Error(errors.NOT_FOUND, cause.message, retryable=False, details=wrapper or None)

@@ -296,7 +296,7 @@ class _Validator:
         properties = schema.get("properties") or {}
         patterns = schema.get("patternProperties") or {}
         extra = schema.get("additionalProperties")
-        for key, item in value.items():
+        for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):  # in a stable order
             name = str(key)
             where = f"{path}/{name}"
             matched = False
