@@ -42,7 +42,7 @@ __all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "worker_config",
 
 logger = logging.getLogger("temporal_bridge")
 
-PASSTHROUGH_MODULES = ("actors", "temporal_bridge", "lupa", "msgpack", "yaml", "pykka")
+PASSTHROUGH_MODULES = ("actors", "temporal_bridge", "lupa", "msgpack", "yaml", "pykka", "cryptography")
 """Modules the workflow sandbox shares with the worker instead of re-importing."""
 
 _WORKER_OPTIONS = {

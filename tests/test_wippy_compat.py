@@ -9,6 +9,8 @@ does not hold, and the program also returns what it saw, compared here.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,13 +74,66 @@ def test_wippy_checks_pass_in_a_process(app: App) -> None:
     assert result == expected_checks()  # no "retried": a process does not retry a call
 
 
-def test_wippy_checks_pass_in_a_workflow(probe: Probe) -> None:
+def test_wippy_checks_pass_in_a_workflow_and_replay(app: App, probe: Probe, tmp_path: Path) -> None:
     pid = probe.spawn("app:checks_workflow", host=WORKER, monitor=True)
     exit_event = probe.expect_exit(pid, timeout=60)
-    value, error = exit_event.value, exit_event.error
-    assert error is None, error
+    assert exit_event.error is None, exit_event.error
     # Temporal retried the activity's error (retryable unknown) under the policy: true.
-    assert value == {**expected_checks(), "retried": True}
+    assert exit_event.value == {**expected_checks(), "retried": True}
+    # Stacks, kinds, encryption nonces, validation: the same on a replay, on another process.
+    assert_replays(app, pid, tmp_path)
+
+
+def history(app: App, pid: PID) -> str:
+    runtime = app._started[0]
+
+    async def fetch(client: Any) -> str:
+        return (await client.get_workflow_handle(pid.uniq).fetch_history()).to_json()
+
+    return runtime.loop.run(fetch(runtime.clients["app:temporal_client"]), timeout=60)
+
+
+def assert_replays(app: App, pid: PID, directory: Path, text: str | None = None) -> None:
+    path = directory / f"{pid.uniq}.json"
+    path.write_text(text if text is not None else history(app, pid))
+    replayed = replay(APP_DIR, [path])
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "replayed 1 histories, 0 failed" in replayed.stdout
+
+
+def rsa_pems() -> tuple[str, str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public, other_public = (
+        k.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+        for k in (key, other)
+    )
+    return private, public, other_public
+
+
+def test_rs256_tokens_in_a_process_and_a_workflow(app: App, probe: Probe) -> None:
+    pems = rsa_pems()
+    expected = {
+        "sub": "svc",
+        "forged": errors.INTERNAL,
+        "wrong_alg": errors.INTERNAL,
+        "unknown": errors.INVALID,
+    }
+    in_process = app.exec("app:jwt_rs256", *pems, timeout=30)
+    pid = probe.spawn("app:jwt_rs256_workflow", *pems, host=WORKER, monitor=True)
+    exit_event = probe.expect_exit(pid, timeout=60)
+    assert exit_event.error is None, exit_event.error
+    for result in (in_process, exit_event.value):
+        header = json.loads(base64.urlsafe_b64decode(result.pop("header") + "=="))
+        assert header == {"alg": "RS256", "typ": "JWT", "kid": "k1"}
+        assert result == expected
 
 
 # -- 3. errors read as text: a send that cannot be delivered ---------------------------------
@@ -181,18 +236,9 @@ def test_uuid_v1_in_a_workflow_is_version_1_and_replays(app: App, probe: Probe, 
     assert value["version"] == 1 and value["echoed"] == 8
     assert value["id"] != value["second"]
 
-    runtime = app._started[0]
-
-    async def history(client: Any) -> str:
-        return (await client.get_workflow_handle(pid.uniq).fetch_history()).to_json()
-
-    text = runtime.loop.run(history(runtime.clients["app:temporal_client"]), timeout=60)
+    text = history(app, pid)
     assert f'"activityId":"{value["id"]}"' in text.replace(" ", "")  # the UUID is in the history
-    path = tmp_path / "uuid-history.json"
-    path.write_text(text)
-    replayed = replay(APP_DIR, [path])
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert "replayed 1 histories, 0 failed" in replayed.stdout
+    assert_replays(app, pid, tmp_path, text)
 
 
 # -- issue 15 item 6: what a program returns, what it logs --------------------------------------
