@@ -1,33 +1,78 @@
 """An app: a YAML registry loaded into a running node.
 
 ``App(path)`` loads and validates every entry first (nothing starts when any
-entry is wrong), then ``start()`` creates the hosts the registry declares and
-hands the registry to the packages that own the other kinds (supervision for
-``process.service``, the Temporal bridge for ``temporal.*`` and
-``workflow.lua``).  ``stop()`` undoes it in reverse order.
+entry is wrong).  ``start()`` turns the app into *units* (its process hosts,
+the Temporal clients and workers, the service manager and each
+``auto_start`` service, each ``http.service``, each ``python.module``) and
+starts them in dependency order (see :mod:`actorflow._lifecycle`); ``stop()``
+stops them in reverse, one level's units in parallel.
+
+An app that keeps state in its state directory (an embedded Temporal server,
+or ``actorflow run``'s control socket) holds the directory's lock while it
+runs: a second run on the same directory is refused (see
+:mod:`actorflow._statedir`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from actors import Node, ProcessHost, errors
-from actors.entries import Registry, load_app
+from actorflow._lifecycle import Runner, Unit, check_startup
+from actorflow._statedir import StateLock
+from actorflow._units import HostUnit, service_units, temporal_units
+from actors import Node, errors
+from actors.entries import AppLoadError, Problem, Registry, load_app
 from actors.lua.pool import SHARED_STATE_MEMORY, StatePool
 from actors.lua.process import process_factory
 from actors.pid import PID
+from actors.seam import SpawnRequest
 
-__all__ = ["App", "Extension"]
+__all__ = ["FALLBACK_HOST", "App", "Extension", "default_extensions", "load"]
 
 logger = logging.getLogger("actorflow.app")
 
 FALLBACK_HOST = "app:processes"
 
-Extension = Callable[["App"], Any]
-"""``install(app)`` → an object with ``stop()`` (or ``None``), run at start in order."""
+Extension = Callable[["App"], list[Unit]]
+"""``units(app)``: the units a package runs for the app (started by the app, in order)."""
+
+
+def default_extensions() -> list[Extension]:
+    """The packages that run the non-process kinds (importing them registers the kinds)."""
+    import supervision  # noqa: F401  (registers process.service)
+    import temporal_bridge  # noqa: F401  (registers temporal.* and workflow.lua)
+    from actorflow import http
+    from actorflow._python import python_units
+
+    return [temporal_units, service_units, http.http_units, python_units]
+
+
+def load(path: str | Path) -> Registry:
+    """Load and validate the app at ``path`` with every kind known (what ``check`` does)."""
+    default_extensions()
+    registry = load_app(path)
+    _check_app(registry)
+    return registry
+
+
+def _check_app(registry: Registry) -> None:
+    problems = [
+        Problem(_relative(entry.file, registry.root), entry.line, entry.id, message)
+        for entry, message in check_startup(registry)
+    ]
+    if problems:
+        raise AppLoadError(problems)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 class App:
@@ -42,30 +87,56 @@ class App:
         progress: Callable[[str], None] | None = None,
         lua_state_memory: int | None = SHARED_STATE_MEMORY,
         lua_states: int = 8,
+        temporal_ui: bool = False,
+        lock: bool | None = None,
     ) -> None:
         self.path = Path(path).resolve()
         self.lua_state_memory = lua_state_memory
         """The memory cap of each shared Lua state (entries with ``memory_limit`` get their own)."""
         self.lua_states = lua_states
         """How many shared Lua states the Lua processes are spread over (see ``actors.lua.pool``)."""
+        self.temporal_ui = temporal_ui
+        """Embedded Temporal servers also serve the Web UI (on loopback)."""
         self.lua_pool: StatePool | None = None
         # The extensions' packages register their kinds: load only after that.
         self._extensions = list(extensions) if extensions is not None else default_extensions()
         self.registry: Registry = load_app(self.path)
-        self.state_dir = Path(state_dir) if state_dir else self.registry.root / ".actorflow"
+        _check_app(self.registry)
+        self.state_dir = Path(state_dir).resolve() if state_dir else self.registry.root / ".actorflow"
         self.node: Node | None = None
-        self._started: list[Any] = []
+        self.units: list[Unit] = []
+        self.runner = Runner()
+        self.temporal: Any = None
+        """The ``TemporalRuntime`` once started (clients, workers, the loop they run on)."""
+        self.services: Any = None
+        """The ``supervision.Services`` handle once started."""
+        self.http: dict[str, Any] = {}
+        """Running ``http.service`` servers by entry ID."""
         self._progress = progress or (lambda message: logger.info("%s", message))
+        self.runner.progress = self._progress
+        self._lock = StateLock(self.state_dir)
+        self._wants_lock = _uses_state_dir(self.registry) if lock is None else lock
+        self._stop_lock = threading.Lock()
+
+    @property
+    def default_host_id(self) -> str:
+        """The host Lua processes and handlers run on unless told otherwise: the first ``process.host``."""
+        hosts = self.registry.of_kind("process.host")
+        return hosts[0].id if hosts else FALLBACK_HOST
+
+    def progress(self, message: str) -> None:
+        """Report a start-up step (the CLI prints them; quiet by default elsewhere)."""
+        self._progress(message)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> App:
         if self.node is not None:
             return self
-        hosts = self.registry.of_kind("process.host")
-        default_host = hosts[0].id if hosts else FALLBACK_HOST
+        if self._wants_lock:
+            self._lock.acquire()
         node = Node(default_host="")
-        node.default_host_id = default_host
+        node.default_host_id = self.default_host_id
         node.kinds.entries = self.registry
         self.lua_pool = StatePool(max_memory=self.lua_state_memory, spread=self.lua_states)
         factory = process_factory(self.lua_pool)
@@ -73,34 +144,32 @@ class App:
         node.kinds.register_kind("function.lua", factory)
         self.node = node
         try:
+            hosts = self.registry.of_kind("process.host")
+            units: list[Unit] = [HostUnit(self, entry.id, entry) for entry in hosts]
             if not hosts:
-                node.add_host(ProcessHost(node, FALLBACK_HOST))
-                self._progress(f"started host {FALLBACK_HOST} (default)")
-            for entry in hosts:
-                workers = (entry.get("host") or {}).get("workers")
-                host = node.add_host(ProcessHost(node, entry.id, workers=workers))
-                self._progress(f"started host {entry.id} ({host.workers} workers)")
-            for install in self._extensions:
-                started = install(self)
-                if started is not None:
-                    self._started.append(started)
+                units.append(HostUnit(self, FALLBACK_HOST))
+            for extension in self._extensions:
+                units.extend(extension(self))
+            self.units = units
+            self.runner.start(units)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        node = self.node
-        if node is None:
-            return
-        for started in reversed(self._started):
+        """Stop every unit in reverse dependency order, then the node; release the state directory."""
+        with self._stop_lock:
+            node = self.node
+            if node is None:
+                self._lock.release()
+                return
             try:
-                started.stop()
-            except Exception:
-                logger.exception("stopping %r failed", started)
-        self._started.clear()
-        node.shutdown(timeout)
-        self.node = None
+                self.runner.stop()
+                node.shutdown(timeout)
+            finally:
+                self.node = None
+                self._lock.release()
 
     def __enter__(self) -> App:
         return self.start()
@@ -108,21 +177,40 @@ class App:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def require_node(self) -> Node:
+        if self.node is None:
+            raise errors.Error(errors.UNAVAILABLE, "the app is not started")
+        return self.node
+
+    _require_node = require_node
+
     # -- running things -----------------------------------------------------------------------
 
     def spawn(self, entry_id: str, *args: Any, host: str | None = None, **options: Any) -> PID:
-        node = self._require_node()
+        node = self.require_node()
         return node.spawn(entry_id, *args, host=host or self.host_for(entry_id), **options)
 
     def exec(self, entry_id: str, *args: Any, host: str | None = None, timeout: float | None = None) -> Any:
         """Run ``entry_id`` to completion; its value, or its error raised."""
-        node = self._require_node()
+        node = self.require_node()
         return node.exec(entry_id, *args, host=host or self.host_for(entry_id), timeout=timeout)
+
+    def start_entry(
+        self, entry_id: str, args: tuple[Any, ...], host: str | None, on_exit: Callable[[Any, Any], None]
+    ) -> PID:
+        """Spawn ``entry_id`` with ``on_exit(value, error)`` called when it ends (never missed)."""
+        node = self.require_node()
+        request = SpawnRequest(entry_id, tuple(args), on_exit=on_exit)
+        return node.spawn_request(request, host or self.host_for(entry_id))
+
+    def is_workflow(self, entry_id: str) -> bool:
+        entry = self.registry.get(entry_id)
+        return entry is not None and entry.kind == "workflow.lua"
 
     def host_for(self, entry_id: str) -> str:
         """The host an entry runs on unless told otherwise."""
         entry = self.registry.require(entry_id)
-        node = self._require_node()
+        node = self.require_node()
         if entry.kind in ("process.lua", "function.lua"):
             return node.default_host_id
         worker = entry.meta_get("temporal.workflow.worker")
@@ -130,15 +218,10 @@ class App:
             return entry.ref(worker)
         raise errors.Error(errors.INVALID, f"entry {entry_id} of kind {entry.kind} cannot be run directly")
 
-    def _require_node(self) -> Node:
-        if self.node is None:
-            raise errors.Error(errors.UNAVAILABLE, "the app is not started")
-        return self.node
 
-
-def default_extensions() -> list[Extension]:
-    """The packages that own the non-process kinds, in start order."""
-    import supervision
-    import temporal_bridge
-
-    return [temporal_bridge.install, supervision.install]
+def _uses_state_dir(registry: Registry) -> bool:
+    """True when the app keeps state in its state directory (an embedded Temporal server)."""
+    return any(
+        not entry.get("address") and entry.get("server") != "time_skipping"
+        for entry in registry.of_kind("temporal.client")
+    )

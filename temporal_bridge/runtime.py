@@ -71,9 +71,17 @@ class TemporalRuntime:
     """The Temporal side of one running app."""
 
     def __init__(
-        self, registry: Registry, node: Any, state_dir: Path, progress: Callable[[str], None]
+        self,
+        registry: Registry,
+        node: Any,
+        state_dir: Path,
+        progress: Callable[[str], None],
+        *,
+        ui: bool = False,
     ) -> None:
         self.registry = registry
+        self.ui = ui
+        """Embedded dev servers also serve the Temporal Web UI (on loopback)."""
         self.node = node
         self.state_dir = state_dir
         self.progress = progress
@@ -116,6 +124,7 @@ class TemporalRuntime:
                 namespaces=(namespace,),
                 search_attributes=dict(entry.get("search_attributes") or {}),
                 sqlite_pragmas=entry.get("sqlite_pragmas", DEFAULT_SQLITE_PRAGMAS),
+                ui=self.ui,
             )
             address = server.start()
             self.servers[entry.id] = server

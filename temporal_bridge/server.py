@@ -87,6 +87,7 @@ class DevServer:
         search_attributes: dict[str, str] | None = None,
         persistent: bool = True,
         sqlite_pragmas: Sequence[str] = DEFAULT_SQLITE_PRAGMAS,
+        ui: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).absolute()
         self.port = port
@@ -94,6 +95,9 @@ class DevServer:
         self.search_attributes = dict(search_attributes or {})
         self.persistent = persistent
         self.sqlite_pragmas = tuple(sqlite_pragmas)
+        self.ui = ui
+        """Serve the Temporal Web UI on loopback (``ui_address``); headless otherwise."""
+        self.ui_port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: Any = None
 
@@ -102,6 +106,11 @@ class DevServer:
         if self.port is None:
             raise errors.Error(errors.UNAVAILABLE, "the dev server is not started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_address(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the Web UI, when started with ``ui=True``."""
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port is not None else None
 
     @property
     def db_file(self) -> Path:
@@ -123,10 +132,13 @@ class DevServer:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--headless",
             "--log-level",
             "warn",
         ]
+        if self.ui_port is not None:  # loopback only, and no newsfeed fetched from the network
+            command += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        else:
+            command.append("--headless")
         if self.persistent:
             command += ["--db-filename", str(self.db_file)]
             for pragma in self.sqlite_pragmas:
@@ -147,6 +159,8 @@ class DevServer:
             self._stop_left_behind()
         if self.port is None:
             self.port = free_port()
+        if self.ui and self.ui_port is None:
+            self.ui_port = free_port()
         command = _die_with_this_thread() + self.command()
         self._log = _private_file(self.state_dir / "temporal-server.log")
         logger.info("starting Temporal dev server on %s (state %s)", self.address, self.db_file)

@@ -1,0 +1,436 @@
+"""Serving an ``http.service``: Starlette routes on uvicorn, one handler process per request.
+
+uvicorn runs on a thread of its own with its own event loop.  For each
+request the endpoint reads the body (bounded by ``max_body``, 413 past it;
+``timeouts.read``, 408 past it), spawns the endpoint's ``function.lua`` on
+the app's default process host with the request attached (see
+:mod:`actorflow.http.exchange`), and waits, without blocking the loop, for
+the handler to end or to flush:
+
+* the handler returns: the response it built is sent (or, if it built none,
+  its return value as JSON, 200; nothing at all, 204);
+* the handler fails (a Lua error, or ``nil, err``): 500 with a JSON error
+  body naming a request ID, and one ERROR log line with the same ID and the
+  error;
+* the handler is still running at the deadline (``timeouts.write``): it is
+  terminated and the client gets 504;
+* the handler flushes: the head goes out and the body streams until it ends.
+
+Many requests are many processes: they run concurrently on the host's
+workers, each with its own Lua environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import re
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Route as StarletteRoute
+
+from actorflow._lifecycle import lifecycle_of
+from actorflow.http._kinds import Route, ServiceConfig, routes_of, service_config
+from actorflow.http.exchange import Exchange, Request, bind_exchange, json_body, unbind_exchange
+from actors import errors
+from actors.entries import Entry
+from actors.seam import SpawnRequest
+
+if TYPE_CHECKING:
+    from actorflow.app import App
+
+__all__ = ["HttpServiceUnit", "build_asgi", "http_units"]
+
+logger = logging.getLogger("actorflow.http")
+
+_request_ids = itertools.count(1)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+async def _send_json(send: Any, status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> None:
+    await _send_bytes(send, status, json_body(body), [("content-type", "application/json"), *(headers or [])])
+
+
+async def _send_bytes(send: Any, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1", "replace")) for name, value in headers]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Endpoint:
+    """The ASGI app of one route: a request in, a handler process, a response out."""
+
+    def __init__(self, app: App, config: ServiceConfig, route: Route) -> None:
+        self.app = app
+        self.config = config
+        self.route = route
+        self.host_id = app.default_host_id
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        route, config = self.route, self.config
+        method = scope["method"]
+        if route.methods is not None and method not in route.methods and method != "HEAD":
+            # The OPTIONS a router with CORS accepts for its preflights: no handler runs.
+            await _send_bytes(send, 204, b"", [("allow", ", ".join(route.methods))])
+            return
+        request_id = f"{next(_request_ids):x}"
+        headers = tuple(
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
+        )
+        declared = next((value for name, value in headers if name == "content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > config.max_body:
+            await self._too_large(send)
+            return
+        try:
+            body = await asyncio.wait_for(_read_body(receive, config.max_body), config.read_timeout)
+        except _TooLarge:
+            await self._too_large(send)
+            return
+        except TimeoutError:
+            await _send_json(
+                send, 408, {"error": {"kind": errors.TIMEOUT, "message": "request body not read in time"}}
+            )
+            return
+        except _Disconnected:
+            return
+        client = scope.get("client")
+        request = Request(
+            method=method,
+            path=scope["path"],
+            params={key: str(value) for key, value in scope.get("path_params", {}).items()},
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+            remote_addr=f"{client[0]}:{client[1]}" if client else "",
+            scheme=scope.get("scheme", "http"),
+        )
+        await self._serve(request, request_id, receive, send)
+
+    async def _too_large(self, send: Any) -> None:
+        await _send_json(
+            send,
+            413,
+            {
+                "error": {
+                    "kind": errors.LIMIT_EXCEEDED,
+                    "message": f"request body over {self.config.max_body} bytes",
+                }
+            },
+        )
+
+    async def _serve(self, request: Request, request_id: str, receive: Any, send: Any) -> None:
+        loop = asyncio.get_running_loop()
+        exchange = Exchange(request, loop)
+        node = self.app.require_node()
+
+        def ended(value: Any, error: errors.Error | None) -> None:
+            exchange.finish(value, error)
+            unbind_exchange(exchange)
+
+        spawn = SpawnRequest(self.route.func, (), on_exit=ended)
+        try:
+            pid = bind_exchange(exchange, lambda: node.spawn_request(spawn, self.host_id))
+        except errors.Error as err:
+            self._log_failure(request, request_id, err)
+            await _send_json(
+                send, 503, _error_body(errors.UNAVAILABLE, "the handler could not start", request_id)
+            )
+            return
+        done = False
+        try:
+            assert exchange.events is not None
+            try:
+                event = await asyncio.wait_for(exchange.events.get(), self.config.handler_timeout)
+            except TimeoutError:
+                logger.warning(
+                    "%s %s → 504 (request %s): %s still running after %g s; terminated",
+                    request.method, request.path, request_id, self.route.func, self.config.handler_timeout,
+                )  # fmt: skip
+                await _send_json(
+                    send, 504, _error_body(errors.TIMEOUT, "the handler did not answer in time", request_id)
+                )
+                return
+            if event[0] == "end":
+                done = True
+                await self._respond(exchange, event[1], event[2], request_id, send)
+            else:
+                done = await self._stream(exchange, event, request_id, receive, send)
+        finally:
+            if not done:
+                try:
+                    node.terminate(pid)
+                except errors.Error:
+                    pass  # it ended meanwhile
+
+    async def _respond(
+        self, exchange: Exchange, value: Any, error: errors.Error | None, request_id: str, send: Any
+    ) -> None:
+        request, response = exchange.request, exchange.response
+        if error is not None:
+            self._log_failure(request, request_id, error)
+            await _send_json(
+                send, 500, _error_body(error.kind() or errors.INTERNAL, "the handler failed", request_id)
+            )
+            return
+        if response.touched:
+            await _send_bytes(send, response.status, b"".join(response.body), response.header_list())
+            return
+        if value is None:
+            await _send_bytes(send, 204, b"", [])
+            return
+        try:
+            body = json_body(value)
+        except errors.Error as err:
+            self._log_failure(request, request_id, err)
+            await _send_json(
+                send, 500, _error_body(errors.INTERNAL, "the handler's result is not JSON", request_id)
+            )
+            return
+        await _send_bytes(send, 200, body, [("content-type", "application/json")])
+
+    async def _stream(
+        self, exchange: Exchange, head: tuple[Any, ...], request_id: str, receive: Any, send: Any
+    ) -> bool:
+        """Send a flushed response as it comes; True once the handler ended."""
+        assert exchange.events is not None
+        _, status, headers = head
+        raw = [
+            (name.lower().encode("latin-1"), value.encode("latin-1", "replace")) for name, value in headers
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        disconnected = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            while True:
+                getter = asyncio.ensure_future(exchange.events.get())
+                finished, _ = await asyncio.wait({getter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in finished:
+                    getter.cancel()
+                    return False  # the client left: the handler is terminated
+                event = getter.result()
+                if event[0] == "data":
+                    await send({"type": "http.response.body", "body": event[1], "more_body": True})
+                    exchange.sent(len(event[1]))
+                    continue
+                if event[0] == "end" and event[2] is not None:
+                    self._log_failure(exchange.request, request_id, event[2])
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return True
+        finally:
+            disconnected.cancel()
+
+    def _log_failure(self, request: Request, request_id: str, error: errors.Error) -> None:
+        logger.error(
+            "%s %s → 500 (request %s): %s: %s: %s",
+            request.method, request.path, request_id, self.route.func, error.kind(), error.message(),
+        )  # fmt: skip
+
+
+def _error_body(kind: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"kind": kind, "message": message, "request_id": request_id}}
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _wait_disconnect(receive: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _middleware(route: Route) -> list[Middleware]:
+    options = route.options
+    result = []
+    for name in route.middleware:
+        if name == "cors":
+            origins = [
+                item.strip()
+                for item in str(options.get("cors.allow.origins", "*")).split(",")
+                if item.strip()
+            ]
+            plain = [origin for origin in origins if "*." not in origin]
+            patterns = [re.escape(origin).replace(r"\*", "[^.]+") for origin in origins if "*." in origin]
+            result.append(
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=plain,
+                    allow_origin_regex="|".join(patterns) or None,
+                    allow_methods=_split(
+                        options.get("cors.allow.methods", "GET,POST,PUT,DELETE,OPTIONS,PATCH")
+                    ),
+                    allow_headers=_split(
+                        options.get(
+                            "cors.allow.headers", "Origin,Content-Type,Accept,Authorization,X-Requested-With"
+                        )
+                    ),
+                    expose_headers=_split(options.get("cors.expose.headers", "")),
+                    allow_credentials=str(options.get("cors.allow.credentials", "false")).lower() == "true",
+                    max_age=int(options.get("cors.max.age", 86400)),
+                )
+            )
+        elif name == "compress":
+            level = {"fastest": 1, "default": 6, "best": 9}.get(
+                str(options.get("compress.level", "default")), 6
+            )
+            result.append(
+                Middleware(
+                    GZipMiddleware,
+                    minimum_size=int(options.get("compress.min.length", 1024)),
+                    compresslevel=level,
+                )
+            )
+    return result
+
+
+def _split(value: Any) -> list[str]:
+    return [item.strip() for item in str(value).split(",") if item.strip()]
+
+
+def build_asgi(
+    app: App, config: ServiceConfig, routes: list[Route], extra: list[Any] | None = None
+) -> Starlette:
+    """The Starlette app of one ``http.service`` (``extra``: more Starlette routes, for benchmarks)."""
+    served = []
+    for route in routes:
+        methods = None if route.methods is None else list(route.methods)
+        if methods is not None and "cors" in route.middleware and "OPTIONS" not in methods:
+            methods.append("OPTIONS")
+        served.append(
+            StarletteRoute(
+                route.path,
+                endpoint=Endpoint(app, config, route),
+                methods=methods,
+                name=route.endpoint_id,
+                middleware=_middleware(route) or None,
+            )
+        )
+    return Starlette(routes=[*served, *(extra or [])])
+
+
+class HttpServiceUnit:
+    """One ``http.service``: its routes served by uvicorn on a thread of its own."""
+
+    def __init__(self, app: App, entry: Entry) -> None:
+        self.app = app
+        self.entry = entry
+        self.id = entry.id
+        self.provides = frozenset({entry.id})
+        self.lifecycle = lifecycle_of(entry)
+        routes = routes_of(app.registry, entry.id)
+        # Handlers run on the default host; the functions themselves start nothing.
+        self.requires = frozenset({*self.lifecycle.requires, app.default_host_id})
+        self.routes = routes
+        self.config = service_config(entry)
+        self.extra_routes: list[Any] = []
+        """More Starlette routes served next to the app's (benchmarks compare against them)."""
+        self.address: str | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = self.config
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.host, config.port))
+            sock.listen(2048)
+        except OSError as exc:
+            sock.close()
+            raise errors.Error(
+                errors.UNAVAILABLE, f"cannot listen on {self.entry.get('addr')}: {exc.strerror or exc}"
+            ) from None
+        host, port = sock.getsockname()[:2]
+        shown = "127.0.0.1" if host == "0.0.0.0" else host
+        self.address = f"http://{shown}:{port}" if family == socket.AF_INET else f"http://[{host}]:{port}"
+        asgi = build_asgi(self.app, config, self.routes, self.extra_routes)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                asgi,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                proxy_headers=False,
+                server_header=False,
+                timeout_keep_alive=max(1, math.ceil(config.idle_timeout)),
+                limit_concurrency=config.max_concurrent,
+                timeout_graceful_shutdown=max(1, math.ceil(self.lifecycle.stop_timeout)),
+            )
+        )
+        self._server = server
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            except BaseException as exc:  # SystemExit from uvicorn's start-up included
+                failure.append(exc)
+                logger.error("http.service %s stopped: %r", self.id, exc)
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name=f"http-{self.id}", daemon=True)
+        self._thread.start()
+        while not server.started:
+            if not self._thread.is_alive():
+                raise errors.Error(
+                    errors.UNAVAILABLE, f"{self.id} did not start: {failure[0]!r}" if failure else ""
+                )
+            time.sleep(0.005)
+        self.app.http[self.id] = self
+        self.app.progress(f"http {self.id} listening on {self.address} ({len(self.routes)} endpoints)")
+
+    def stop(self, timeout: float) -> None:
+        server, thread = self._server, self._thread
+        self.app.http.pop(self.id, None)
+        if server is None or thread is None:
+            return
+        server.should_exit = True  # stop accepting; requests in flight get until the graceful timeout
+        thread.join(timeout + 0.5)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(2.0)
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "address": self.address, "endpoints": len(self.routes)}
+
+
+def http_units(app: App) -> list[Any]:
+    """One unit per ``http.service`` whose ``lifecycle.auto_start`` is not false."""
+    return [
+        HttpServiceUnit(app, entry)
+        for entry in app.registry.of_kind("http.service")
+        if lifecycle_of(entry).auto_start is not False
+    ]
