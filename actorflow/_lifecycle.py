@@ -165,13 +165,19 @@ class Runner:
     _started: list[_Started] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, units: Sequence[Unit]) -> None:
-        """Start every unit in dependency order; a required failure stops what started and raises."""
+    def start(self, units: Sequence[Unit], abort: threading.Event | None = None) -> None:
+        """Start every unit in dependency order; a required failure stops what started and raises.
+
+        ``abort`` set (an interrupt) stops starting: what started is stopped and ``CANCELED`` raised.
+        """
         ordered = levels(units)
         for unit in units:
             self.states[unit.id] = "pending"
         for index, level in enumerate(ordered):
             for unit in level:
+                if abort is not None and abort.is_set():
+                    self.stop()
+                    raise errors.Error(errors.CANCELED, "interrupted while starting")
                 error = self._start_one(unit)
                 if error is None:
                     with self._lock:
@@ -192,6 +198,8 @@ class Runner:
     def _start_one(self, unit: Unit) -> errors.Error | None:
         """Start ``unit`` within its ``start_timeout``; the error, or None when it runs."""
         self.states[unit.id] = "starting"
+        if getattr(unit, "start_on_caller_thread", False):
+            return self._start_here(unit)
         outcome: list[BaseException | None] = []
         done = threading.Event()
         abandoned = threading.Event()
@@ -223,6 +231,36 @@ class Runner:
             return failure
         logger.debug("starting %s failed", unit.id, exc_info=failure)
         return errors.from_exception(failure)
+
+    def _start_here(self, unit: Unit) -> errors.Error | None:
+        """Start on this thread (a unit whose child processes must die with it: Linux ties a
+        child's parent-death signal to the thread that forked it); the timeout is judged after."""
+        began = time.monotonic()
+        try:
+            unit.start()
+        except Exception as exc:
+            self.states[unit.id] = "failed"
+            logger.debug("starting %s failed", unit.id, exc_info=True)
+            return errors.from_exception(exc)
+        took = time.monotonic() - began
+        if took > unit.lifecycle.start_timeout:
+            _stop_quietly(unit, unit.lifecycle.stop_timeout)
+            self.states[unit.id] = "failed"
+            return errors.Error(
+                errors.TIMEOUT,
+                f"took {took:.1f} s to start (lifecycle.start_timeout is {unit.lifecycle.start_timeout:g} s)",
+            )
+        self.states[unit.id] = "running"
+        return None
+
+    def stop_budget(self) -> float:
+        """How long :meth:`stop` may take: the largest ``stop_timeout`` of each level, added up."""
+        by_level: dict[int, float] = {}
+        for item in self._started:
+            by_level[item.level] = max(
+                by_level.get(item.level, 0.0), item.unit.lifecycle.stop_timeout + STOP_GRACE
+            )
+        return sum(by_level.values())
 
     def stop(self) -> None:
         """Stop what started, highest level first; one level's units in parallel."""

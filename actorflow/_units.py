@@ -54,6 +54,9 @@ class HostUnit:
 class TemporalUnit:
     """Every ``temporal.client`` and ``temporal.worker`` of the app, started together."""
 
+    start_on_caller_thread = True
+    """The embedded server must die with the app: started from the main thread (see Runner)."""
+
     def __init__(self, app: App) -> None:
         self.app = app
         registry = app.registry

@@ -130,7 +130,8 @@ class App:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> App:
+    def start(self, abort: threading.Event | None = None) -> App:
+        """Start every unit in dependency order (``abort`` set: stop starting, raise ``CANCELED``)."""
         if self.node is not None:
             return self
         if self._wants_lock:
@@ -151,7 +152,7 @@ class App:
             for extension in self._extensions:
                 units.extend(extension(self))
             self.units = units
-            self.runner.start(units)
+            self.runner.start(units, abort)
         except BaseException:
             self.stop()
             raise

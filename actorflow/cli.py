@@ -1,118 +1,345 @@
 """The ``actorflow`` command.
 
-``actorflow exec APP_DIR ENTRY [JSON_ARG ...]`` loads the app (validating
-every entry), starts its hosts, runs one entry to completion with the given
-arguments, prints its return value as JSON on the last line of stdout and
-stops.  Exit status 0 on success; 1 with the error's kind and message on
-stderr otherwise; 2 for a usage error.
+Running apps:
 
-``actorflow check APP_DIR`` only loads and validates.
+* ``actorflow run APP_DIR`` starts the app (Temporal, hosts, workers, HTTP
+  services, services) in dependency order, prints what runs, and serves
+  until SIGINT/SIGTERM or ``actorflow stop``; exit status 0 after a clean stop.
+* ``actorflow exec APP_DIR ENTRY [JSON_ARG ...]`` starts the app, runs one
+  entry to completion, prints its return value as JSON on the last line of
+  stdout and stops.  Exit status 0 on success, 1 with the error's kind and
+  message on stderr otherwise.
+* ``actorflow check APP_DIR`` only loads and validates.
 
-Progress goes to stderr (``-q`` silences it); the Lua programs' own logs and
-``print`` go to stderr at INFO, the runtime's at WARNING (``-v`` for more).
+Looking at a running app (through its control socket; exit status 2 when no
+app runs there): ``ps``, ``tree``, ``send``, ``spawn``, ``workflows``,
+``stop``; tables for people, ``--json`` for scripts.
+
+Usage errors exit with 2.  Progress goes to stderr (``-q`` silences it); the
+Lua programs' own logs and ``print`` go to stderr at INFO, the runtime's at
+WARNING (``-v`` for more).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from actorflow._jsonio import parse_json_argument, to_json_text
 from actors import errors
 from actors.entries import AppLoadError
 
 __all__ = ["main"]
 
+NO_APP = 2
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
+    _configure_logging(args.verbose, args.quiet, getattr(args, "log_level", None))
     progress = _Progress(quiet=args.quiet)
     try:
-        if args.command == "check":
-            return _check(args, progress)
-        return _exec(args, progress)
+        return _COMMANDS[args.command](args, progress)
     except AppLoadError as err:
         print(f"error: {err.kind()}: {err.message()}", file=sys.stderr)
         return 1
     except errors.Error as err:
-        print(f"error: {err.kind()}: {err}", file=sys.stderr)
+        print(f"error: {err.kind()}: {err.message()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback for the user unless asked
+        logging.getLogger("actorflow.cli").debug("unexpected failure", exc_info=True)
+        error = errors.from_exception(exc)
+        hint = "" if args.verbose else " (-v for details)"
+        print(f"error: {error.kind()}: {error.message()}{hint}", file=sys.stderr)
+        return 1
+
+
+# -- arguments ---------------------------------------------------------------------------------------
+
+
+def _seconds(text: str) -> float:
+    from actorflow._run import positive_seconds
+
+    try:
+        return positive_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="actorflow", description="Run actorflow apps.")
+    # -v and -q are accepted before and after the command: the command's copies
+    # default to SUPPRESS, so they only override what the top level set.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv: debug)"
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines"
+    )
+    parser = argparse.ArgumentParser(prog="actorflow", description="Run and look at actorflow apps.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("exec", help="run one entry to completion and print its result as JSON")
-    run.add_argument("app", help="app directory (YAML entries)")
-    run.add_argument("entry", help="entry ID, e.g. app:main")
-    run.add_argument("args", nargs="*", help="arguments, each a JSON value")
-    run.add_argument("--host", help="host to run on (default: the app's first process.host)")
-    run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
-    run.add_argument("--state-dir", help="where durable state lives (default: APP_DIR/.actorflow)")
-    check = commands.add_parser("check", help="load and validate an app")
-    check.add_argument("app", help="app directory (YAML entries)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=False, help="no progress lines")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text, parents=[common])
+        sub.add_argument("app", help="the app directory (YAML entries)")
+        return sub
+
+    def state_dir(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--state-dir", help="the app's state directory (default: APP_DIR/.actorflow)")
+
+    run = command("run", "start the app and serve until SIGINT/SIGTERM or actorflow stop")
+    state_dir(run)
+    run.add_argument("--ui", action="store_true", help="serve the Temporal Web UI of the embedded server")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="the runtime's log level (default: warning)",
+    )
+
+    run_one = command("exec", "run one entry to completion and print its result as JSON")
+    run_one.add_argument("entry", help="entry ID, e.g. app:main")
+    run_one.add_argument("args", nargs="*", help="arguments, each a JSON value")
+    run_one.add_argument("--host", help="host to run on (default: the app's first process.host)")
+    run_one.add_argument(
+        "--timeout", type=_seconds, default=None, help="stop waiting after this many seconds"
+    )
+    run_one.add_argument(
+        "--on-timeout",
+        choices=["cancel", "leave"],
+        default="cancel",
+        help="a workflow still running at the timeout is cancelled, so its compensation runs (default), "
+        "or left running",
+    )
+    state_dir(run_one)
+
+    command("check", "load and validate an app: every problem with file and line")
+
+    ps = command("ps", "list the processes of a running app")
+    tree = command("tree", "show the services and supervision trees of a running app")
+    send = command("send", "send a message to a process (PID or registered name) of a running app")
+    send.add_argument("dest", metavar="PID|NAME")
+    send.add_argument("topic")
+    send.add_argument("payload", nargs="?", help="the payload, a JSON value")
+    send.add_argument(
+        "--wait", type=_seconds, default=None, help="wait this long for replies sent back to us"
+    )
+    send.add_argument("--replies", type=int, default=-1, help="stop waiting after this many replies")
+    spawn = command("spawn", "start an entry in a running app; prints its PID")
+    spawn.add_argument("entry")
+    spawn.add_argument("host", help="the host (a process.host, or a temporal.worker for a workflow)")
+    spawn.add_argument("args", nargs="*", help="arguments, each a JSON value")
+    workflows = command(
+        "workflows", "list the running (or --closed) workflows of a running app, from Temporal"
+    )
+    workflows.add_argument("--closed", action="store_true", help="closed workflows instead of running ones")
+    workflows.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    stop = command("stop", "stop a running app (as SIGTERM would) and wait until it has stopped")
+    stop.add_argument(
+        "--timeout", type=_seconds, default=120.0, help="give up waiting after this many seconds"
+    )
+    for sub in (ps, tree, send, spawn, workflows, stop):
+        state_dir(sub)
+        sub.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
     return parser
 
 
-def _parse_args(values: list[str]) -> list[Any]:
-    parsed = []
-    for index, value in enumerate(values, 1):
-        try:
-            parsed.append(json.loads(value))
-        except json.JSONDecodeError as exc:
-            raise errors.Error(errors.INVALID, f"argument {index} is not JSON ({exc.msg}): {value}") from None
-    return parsed
+def _call_args(values: list[str]) -> list[Any]:
+    return [parse_json_argument(value, index) for index, value in enumerate(values, 1)]
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    if args.state_dir:
+        return Path(args.state_dir).resolve()
+    return Path(args.app).resolve() / ".actorflow"
+
+
+# -- commands ----------------------------------------------------------------------------------------
 
 
 def _check(args: argparse.Namespace, progress: _Progress) -> int:
-    from actorflow.app import default_extensions
-    from actors.entries import load_app
+    from actorflow.app import load
 
-    default_extensions()  # registers the kinds other packages own
-    registry = load_app(args.app)
+    registry = load(args.app)
     progress(f"{args.app}: {len(registry)} entries, all valid")
     return 0
 
 
-def _exec(args: argparse.Namespace, progress: _Progress) -> int:
+def _run(args: argparse.Namespace, progress: _Progress) -> int:
+    from actorflow._run import Signals, run_app, write_out
     from actorflow.app import App
 
-    call_args = _parse_args(args.args)
+    signals = Signals().install()
+    app = App(args.app, state_dir=args.state_dir, progress=progress, temporal_ui=args.ui, lock=True)
+    progress(f"{len(app.registry)} entries loaded from {args.app}")
+    status, clean = run_app(app, progress, write_out, signals)
+    return _leave(status, clean)
+
+
+def _exec(args: argparse.Namespace, progress: _Progress) -> int:
+    from actorflow._run import Signals, exec_entry, stop_app
+    from actorflow.app import App
+
+    call_args = _call_args(args.args)
+    signals = Signals().install()
     progress(f"loading {args.app}")
     app = App(args.app, state_dir=args.state_dir, progress=progress)
     progress(f"{len(app.registry)} entries loaded")
+    app.start(abort=signals.requested)
     started = time.monotonic()
-    with app:
-        progress(f"running {args.entry}")
-        value = app.exec(args.entry, *call_args, host=args.host, timeout=args.timeout)
-        elapsed = time.monotonic() - started
-        progress(f"{args.entry} finished in {elapsed:.2f} s; stopping")
     try:
-        text = json.dumps(value, ensure_ascii=False, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise errors.Error(errors.INVALID, f"result is not JSON-encodable: {exc}") from None
-    sys.stdout.write(text + "\n")
+        progress(f"running {args.entry}")
+        outcome = exec_entry(
+            app,
+            args.entry,
+            call_args,
+            host=args.host,
+            timeout=args.timeout,
+            on_timeout=args.on_timeout,
+            signals=signals,
+            progress=progress,
+        )
+        progress(f"{args.entry} ended after {time.monotonic() - started:.2f} s; stopping")
+    finally:
+        clean = stop_app(app, progress)
+    if outcome.error is not None:
+        print(f"error: {outcome.error.kind()}: {outcome.error.message()}", file=sys.stderr)
+        return _leave(130 if outcome.error.kind() == errors.CANCELED else 1, clean)
+    sys.stdout.write(to_json_text(outcome.value) + "\n")
     sys.stdout.flush()
-    return 0
+    return _leave(0, clean)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, errors.Error):
-        return {"kind": value.kind(), "message": value.message()}
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+def _leave(status: int, clean: bool) -> int:
+    """``status``; after a shutdown cut short, exit at once (threads still stuck would hold the exit)."""
+    if not clean:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def _ask(args: argparse.Namespace, op: str, **fields: Any) -> Any:
+    from actorflow.control import NoAppRunning, request
+
+    try:
+        return request(_state_dir(args), op, **fields)
+    except NoAppRunning as exc:
+        raise _NoApp(args.app, str(exc)) from None
+
+
+class _NoApp(Exception):
+    def __init__(self, app: str, detail: str) -> None:
+        super().__init__(
+            f"no actorflow app is running in {app} ({detail}); start it with: actorflow run {app}"
+        )
+
+
+def _operator(handler: Any) -> Any:
+    def command(args: argparse.Namespace, progress: _Progress) -> int:
+        try:
+            result = handler(args)
+        except _NoApp as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return NO_APP
+        if args.json:
+            print(to_json_text(result, indent=2))
+        elif isinstance(result, str):
+            print(result)
+        return 0
+
+    return command
+
+
+@_operator
+def _ps(args: argparse.Namespace) -> Any:
+    from actorflow._tables import format_processes
+
+    rows = _ask(args, "ps")
+    return rows if args.json else format_processes(rows)
+
+
+@_operator
+def _tree(args: argparse.Namespace) -> Any:
+    from actorflow._tables import format_services
+
+    tree = _ask(args, "tree")
+    return tree if args.json else format_services(tree)
+
+
+@_operator
+def _send(args: argparse.Namespace) -> Any:
+    payloads = [parse_json_argument(args.payload, 1)] if args.payload is not None else []
+    wait = args.wait or 0.0
+    result = _ask(
+        args, "send", to=args.dest, topic=args.topic, payloads=payloads, wait=wait, replies=args.replies,
+        timeout=wait + 30.0,
+    )  # fmt: skip
+    if args.json:
+        return result
+    lines = [f"sent {args.topic} to {result['to']}"]
+    for reply in result["replies"]:
+        payload = "" if reply["payload"] is None else "  " + to_json_text(reply["payload"])
+        lines.append(f"{reply['topic']}{payload}")
+    if args.wait and not result["replies"]:
+        lines.append(f"no reply within {wait:g} s")
+    return "\n".join(lines)
+
+
+@_operator
+def _spawn(args: argparse.Namespace) -> Any:
+    result = _ask(args, "spawn", entry=args.entry, host=args.host, args=_call_args(args.args))
+    return result if args.json else result["pid"]
+
+
+@_operator
+def _workflows(args: argparse.Namespace) -> Any:
+    from actorflow._tables import format_workflows
+
+    rows = _ask(args, "workflows", closed=args.closed, limit=args.limit)
+    return rows if args.json else format_workflows(rows, closed=args.closed)
+
+
+@_operator
+def _stop(args: argparse.Namespace) -> Any:
+    from actorflow._statedir import lock_holder
+
+    state_dir = _state_dir(args)
+    answer = _ask(args, "stop")
+    pid = answer.get("pid")
+    deadline = time.monotonic() + args.timeout
+    while lock_holder(state_dir) is not None:
+        if time.monotonic() > deadline:
+            raise errors.Error(errors.TIMEOUT, f"app (pid {pid}) still stopping after {args.timeout:g} s")
+        time.sleep(0.05)
+    return {"stopped": True, "pid": pid} if args.json else f"stopped {args.app} (pid {pid})"
+
+
+_COMMANDS = {
+    "run": _run,
+    "exec": _exec,
+    "check": _check,
+    "ps": _ps,
+    "tree": _tree,
+    "send": _send,
+    "spawn": _spawn,
+    "workflows": _workflows,
+    "stop": _stop,
+}
+
+
+# -- output ------------------------------------------------------------------------------------------
 
 
 class _Progress:
@@ -133,7 +360,7 @@ class _LuaFormatter(logging.Formatter):
         return f"  {entry:<22} {level}{record.getMessage()}"
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
+def _configure_logging(verbose: int, quiet: bool, level_name: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -143,11 +370,15 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     lua = logging.getLogger("actors.lua")
     lua.addHandler(lua_handler)
     lua.propagate = False
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING)
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    if level_name:
+        level = getattr(logging, level_name.upper())
+    root.setLevel(level)
     logging.getLogger("actors.lua").setLevel(logging.WARNING if quiet else logging.INFO)
-    if verbose < 2:
+    if level > logging.DEBUG:
         logging.getLogger("temporalio").setLevel(logging.WARNING)
-    if verbose < 1:
+        logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    if level > logging.INFO:
         # A function returning an error fails its activity: expected, and the
         # Lua program says what happened; temporalio would print a traceback.
         logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
