@@ -51,7 +51,7 @@ def processes(app: App) -> list[dict[str, Any]]:
             if proc is None:
                 continue
             router = getattr(proc.behaviour, "router", None)
-            pending = router.pending_count() if router is not None else 0
+            pending = router.pending_count if router is not None else 0
             if proc.result is not None:
                 status = "exiting"
             elif getattr(proc, "_scheduled", False):

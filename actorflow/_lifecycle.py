@@ -192,7 +192,7 @@ class Runner:
                     continue
                 self.stop()
                 raise errors.Error(
-                    error.kind(), f"{unit.id} did not start: {error.message()}", retryable=error.retryable()
+                    error.kind(), f"{error.message()} (starting {unit.id})", retryable=error.retryable()
                 )
 
     def _start_one(self, unit: Unit) -> errors.Error | None:

@@ -91,7 +91,7 @@ class PythonServiceUnit:
         path, problem = _file_of(self.entry, self.app.registry.root)
         if path is None:
             raise errors.Error(errors.INVALID, f"{self.id}: {problem}")
-        name = "actorflow_app_" + re.sub(r"\W", "_", self.id)
+        name = re.sub(r"\W", "_", self.id)  # app:workers → app_workers (the module of its classes)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise errors.Error(errors.INVALID, f"{self.id}: cannot import {path}")

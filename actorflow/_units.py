@@ -61,7 +61,7 @@ class TemporalUnit:
         self.app = app
         registry = app.registry
         members = registry.of_kind("temporal.client", "temporal.worker")
-        self.id = "temporal"
+        self.id = ", ".join(entry.id for entry in registry.of_kind("temporal.client"))
         self.provides = frozenset(entry.id for entry in members)
         cycles = [lifecycle_of(entry, start_timeout=60.0) for entry in members]
         requires = {item for cycle in cycles for item in cycle.requires}

@@ -263,7 +263,11 @@ def _duplicate_route(entry: Entry, registry: Registry) -> list[str]:
         key = _route_key(other, registry)
         same_place = key is not None and key[0] == mine[0] and key[2] == mine[2]
         if same_place and key is not None and (key[1] == mine[1] or "*" in (key[1], mine[1])):
-            return [f"route {mine[1]} {mine[2]} is already served by {other.id} ({other.where()})"]
+            try:
+                where = f"{other.file.relative_to(registry.root)}:{other.line}"
+            except ValueError:
+                where = other.where()
+            return [f"route {mine[1]} {mine[2]} is already served by {other.id} ({where})"]
     return []
 
 
