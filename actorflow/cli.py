@@ -230,7 +230,7 @@ def _leave(status: int, clean: bool) -> int:
     return status
 
 
-def _ask(args: argparse.Namespace, op: str, **fields: Any) -> Any:
+def _ask(args: argparse.Namespace, op: str, /, **fields: Any) -> Any:
     from actorflow.control import NoAppRunning, request
 
     try:

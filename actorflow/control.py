@@ -213,7 +213,7 @@ def _int(message: dict[str, Any], key: str, default: int) -> int:
     return value
 
 
-def request(state_dir: Path, op: str, *, timeout: float = 60.0, **fields: Any) -> Any:
+def request(state_dir: Path, op: str, /, *, timeout: float = 60.0, **fields: Any) -> Any:
     """Ask the app running on ``state_dir``; its result, or its error raised.
 
     Raises :class:`NoAppRunning` when no app answers there.
