@@ -29,7 +29,7 @@ __all__ = ["ExecOutcome", "Signals", "exec_entry", "run_app", "stop_app", "summa
 EXTRA_STOP_SECONDS = 5.0
 """Time past the stop budget allowed for the node, the Temporal loop and the dev server."""
 
-CANCEL_WAIT = 10.0
+CANCEL_WAIT = 5.0
 """How long ``exec`` waits for a workflow it cancelled to finish its compensation."""
 
 
@@ -70,17 +70,19 @@ def stop_app(app: App, progress: Callable[[str], None]) -> bool:
 
     began = time.monotonic()
     threading.Thread(target=run, name="actorflow-stop", daemon=True).start()
-    if done.wait(budget):
+    clean = done.wait(budget)
+    if clean:
         progress(f"stopped in {time.monotonic() - began:.2f} s")
-        return True
-    progress(f"still stopping after {budget:.0f} s: exiting without waiting for the rest")
-    temporal = app.temporal
-    for server in list(getattr(temporal, "servers", {}).values()):
+    else:
+        progress(f"still stopping after {budget:.0f} s: exiting without waiting for the rest")
+    # A unit left behind (a Temporal worker waiting for a stuck workflow) must not
+    # leave its embedded server running after we exit.
+    for server in list(getattr(app.temporal, "servers", {}).values()):
         try:
-            server.stop(timeout=2.0)  # never leave the embedded server running behind us
+            server.stop(timeout=2.0)
         except Exception:
             pass
-    return False
+    return clean
 
 
 def summary(app: App) -> dict[str, Any]:

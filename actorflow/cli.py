@@ -222,12 +222,18 @@ def _exec(args: argparse.Namespace, progress: _Progress) -> int:
 
 
 def _leave(status: int, clean: bool) -> int:
-    """``status``; after a shutdown cut short, exit at once (threads still stuck would hold the exit)."""
-    if not clean:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    return status
+    """Exit with ``status`` at once, the app being stopped (``clean`` or cut short).
+
+    Not through the interpreter's exit: it joins every thread a thread pool
+    ever started, and a workflow stuck in a Lua loop holds one of Temporal's
+    forever (temporalio can also crash in its own teardown, sdk-python issue
+    300).  Everything the app started has been stopped; output is flushed.
+    """
+    logging.getLogger("actorflow.cli").debug("leaving with status %d (clean stop: %s)", status, clean)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _ask(args: argparse.Namespace, op: str, /, **fields: Any) -> Any:

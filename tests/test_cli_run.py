@@ -193,3 +193,72 @@ def test_exec_refuses_arguments_it_cannot_carry_without_a_traceback(tmp_path: Pa
     for bad in ("nan", "-1", "inf", "0"):
         result = actorflow("exec", str(app), "app:echo", "1", "--timeout", bad)
         assert result.returncode == 2 and "--timeout" in result.stderr, result.stderr
+
+
+ORDER_APP = """
+namespace: app
+entries:
+  - {name: processes, kind: process.host}
+  - {name: temporal_client, kind: temporal.client}
+  - {name: worker, kind: temporal.worker, client: app:temporal_client, task_queue: orders}
+  - {name: charge, kind: function.lua, source: file://charge.lua, modules: [logger]}
+  - {name: refund, kind: function.lua, source: file://refund.lua, modules: [logger]}
+  - name: order
+    kind: workflow.lua
+    source: file://order.lua
+    modules: [funcs]
+    meta: {temporal: {workflow: {worker: app:worker}}}
+"""
+
+ORDER_FILES = {
+    "charge.lua": 'local logger = require("logger")\n'
+    'return function(order) logger:info("charged", {order = order.id}) return {id = "pay-" .. order.id} end\n',
+    "refund.lua": 'local logger = require("logger")\n'
+    'return function(order) logger:info("refunded", {order = order.id}) return true end\n',
+    # Charged, then waits (for shipping, say); a cancel refunds before it ends.
+    "order.lua": """
+local funcs = require("funcs")
+return function(order)
+    local events = process.events()
+    funcs.call("app:charge", order)
+    while true do
+        local event = events:receive()
+        if event.kind == process.event.CANCEL then
+            funcs.call("app:refund", order)
+            return {status = "cancelled", refunded = true}
+        end
+    end
+end
+""",
+}
+
+
+def test_exec_timeout_cancels_a_workflow_so_it_compensates_or_leaves_it_running(tmp_path: Path) -> None:
+    app = tmp_path / "orders"
+    app.mkdir()
+    (app / "app.yaml").write_text(ORDER_APP)
+    for name, text in ORDER_FILES.items():
+        (app / name).write_text(text)
+    state = tmp_path / "state"
+    cancelled = actorflow(
+        "exec", str(app), "app:order", '{"id": "o-1"}', "--timeout", "3", "--state-dir", str(state)
+    )
+    assert cancelled.returncode == 1, cancelled.stderr
+    assert "error: TIMEOUT: workflow {app:temporal_client@app:worker|" in cancelled.stderr
+    assert "still running after 3 s: cancelled, it ended (normally)" in cancelled.stderr
+    assert "charged order=o-1" in cancelled.stderr and "refunded order=o-1" in cancelled.stderr
+    assert cancelled.stdout == ""
+
+    left = actorflow(
+        "exec", str(app), "app:order", '{"id": "o-2"}', "--timeout", "2", "--on-timeout", "leave",
+        "--state-dir", str(state),
+    )  # fmt: skip
+    assert left.returncode == 1
+    assert "still running after 2 s: left running" in left.stderr
+    assert "charged order=o-2" in left.stderr and "refunded" not in left.stderr
+    with RunningApp(app, state) as running:  # the run picks up the workflow left running
+        rows = json.loads(running.cli("workflows", "--json").stdout)
+        assert [(row["type"], row["status"]) for row in rows] == [("app:order", "RUNNING")]
+        closed = json.loads(running.cli("workflows", "--closed", "--json").stdout)
+        assert [(row["type"], row["status"]) for row in closed] == [("app:order", "COMPLETED")]
+        assert running.interrupt()[0] == 0
