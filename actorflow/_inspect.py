@@ -86,7 +86,7 @@ def tree(app: App) -> dict[str, Any]:
                     "id": state["id"],
                     "process": state["process"],
                     "pid": str(state["pid"]) if state["pid"] is not None else None,
-                    "state": state["state"],
+                    "state": str(state["state"]),
                     "restarts": state["restarts"],
                     "last_error": state["last_error"],
                 }
@@ -99,6 +99,8 @@ def tree(app: App) -> dict[str, Any]:
         for pid in pids():
             proc = host.process(pid)
             actor = getattr(getattr(proc, "behaviour", None), "actor", None)
+            if app.services is not None and pid == app.services.pid:
+                continue  # shown as the services
             if isinstance(actor, Supervisor) and proc is not None and proc.alive:
                 try:
                     trees.append(SupervisorRef(node, pid).tree())

@@ -81,9 +81,8 @@ namespace: app
 entries:
   - {name: worker, kind: process.lua, source: "return function() end"}
   - {name: a, kind: process.service, process: app:worker, host: app:processes,
-     lifecycle: {auto_start: true, depends_on: [app:b]}}
-  - {name: b, kind: process.service, process: app:worker, host: app:processes,
-     lifecycle: {auto_start: true, depends_on: [app:a]}}
+     lifecycle: {auto_start: true, depends_on: [app:gateway]}}
+  - {name: gateway, kind: http.service, addr: "127.0.0.1:0", lifecycle: {depends_on: [app:a]}}
   - {name: processes, kind: process.host}
 """,
     )
@@ -91,7 +90,7 @@ entries:
     with pytest.raises(errors.Error) as caught:
         app.start()
     assert caught.value.kind() == errors.INVALID
-    assert "cycle: app:a → app:b → app:a" in caught.value.message()
+    assert "cycle: app:a → app:gateway → app:a" in caught.value.message()
     assert app.node is None
 
 

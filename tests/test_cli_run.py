@@ -59,9 +59,9 @@ def test_run_serves_http_ps_lists_it_and_sigint_stops_within_the_largest_stop_ti
         assert sorted(row["entry"] for row in rows) == [
             "app:stubborn",
             "app:stubborn",
-            "supervision.service.ServiceManager",
+            "supervision.supervisor.Supervisor",
         ]
-        manager = next(row for row in rows if row["entry"].endswith("ServiceManager"))
+        manager = next(row for row in rows if row["entry"].endswith("Supervisor"))
         assert all(row["pid"] in manager["links"] for row in rows if row["entry"] == "app:stubborn")
         table = running.cli("ps").stdout.splitlines()
         assert table[0].split() == ["PID", "ENTRY", "HOST", "STATUS", "MAILBOX", "LINKS", "MONITORS", "NAMES"]
