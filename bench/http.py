@@ -1,0 +1,275 @@
+"""HTTP benchmark: a request through a Lua handler against a plain Starlette handler, one server.
+
+The app under test runs in this process (uvicorn + Starlette, as ``actorflow
+run`` serves it); the load comes from separate client processes (httpx,
+keep-alive connections, a fixed number of requests in flight), so the
+clients do not share the server's interpreter.  Each pair of scenarios runs
+on the same server, alternated (A B A B) so a drift of the machine hits both:
+
+* ``hello``: ``GET /api/hello`` served by a ``function.lua`` handler (one Lua
+  process per request) against ``GET /plain/hello``, a Starlette handler
+  returning the same JSON, on the same uvicorn server;
+* ``order``: seed 003's order handler as written (it reads the JSON body and
+  starts the order workflow with a business ID) against a Python Starlette
+  handler that starts the same workflow with the temporalio client.
+
+Prints requests per second, p50 and p99 latency and the ratios.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's http package: keep its folder off the path.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+APP = """
+namespace: app
+entries:
+  - {name: processes, kind: process.host, host: {workers: 1}}
+  - name: gateway
+    kind: http.service
+    addr: "127.0.0.1:0"
+    max_concurrent: 4096
+  - {name: api, kind: http.router, meta: {server: gateway}, prefix: /api}
+  - {name: hello, kind: function.lua, source: "return function() return {message = 'hello'} end"}
+  - {name: get_hello, kind: http.endpoint, meta: {router: api}, method: GET, path: /hello, func: hello}
+"""
+
+ORDER_ENTRIES = """
+  - {name: temporal_client, kind: temporal.client}
+  - {name: worker, kind: temporal.worker, client: app:temporal_client, task_queue: orders}
+  - name: order_workflow
+    kind: workflow.lua
+    source: file://order_workflow.lua
+    meta: {temporal: {workflow: {worker: app:worker}}}
+  - name: create_order
+    kind: function.lua
+    source: file://create_order.lua
+    modules: [http, json]
+  - {name: post_order, kind: http.endpoint, meta: {router: api}, method: POST, path: /orders, func: create_order}
+"""
+
+# Waits for a decision that never comes in the benchmark: starting is what is measured.
+ORDER_WORKFLOW = """
+local function main(order)
+    local inbox = process.inbox()
+    inbox:receive()
+    return {status = "done"}
+end
+return { main = main }
+"""
+
+# Seed 003's handler, as written.
+CREATE_ORDER = """
+local http = require("http")
+local json = require("json")
+
+local function handler()
+    local req = http.request()
+    local order = json.decode(req:body())
+
+    local spawner = process
+        .with_context({request_id = req:header("X-Request-ID")})
+        :with_options({
+            ["temporal.workflow.id"] = "order-" .. order.id,
+            ["temporal.workflow.id_conflict_policy"] = "fail",
+        })
+
+    local pid, err = spawner:spawn(
+        "app:order_workflow",
+        "app:worker",
+        order
+    )
+
+    if err then
+        return http.response():status(409):json({error = tostring(err)})
+    end
+
+    return http.response():status(202):json({
+        workflow_id = tostring(pid),
+        status = "started"
+    })
+end
+
+return { main = handler }
+"""
+
+
+def _client(address: str, path: str, method: str, seconds: float, concurrency: int, queue: Any) -> None:
+    """One load process: ``concurrency`` requests in flight for ``seconds``; latencies back."""
+    import httpx
+
+    async def worker(client: httpx.AsyncClient, deadline: float, latencies: list[float], failures: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            began = loop.time()
+            if method == "POST":
+                body = json.dumps({"id": uuid.uuid4().hex, "customer": "ada", "total": 42})
+                response = await client.post(path, content=body, headers={"content-type": "application/json"})
+            else:
+                response = await client.get(path)
+            if response.status_code >= 400:
+                failures.append(response.status_code)
+            latencies.append(loop.time() - began)
+
+    async def main() -> tuple[list[float], list[int]]:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        latencies: list[float] = []
+        failures: list[int] = []
+        async with httpx.AsyncClient(base_url=address, limits=limits, timeout=30) as client:
+            deadline = asyncio.get_running_loop().time() + seconds
+            await asyncio.gather(*(worker(client, deadline, latencies, failures) for _ in range(concurrency)))
+        return latencies, failures
+
+    queue.put(asyncio.run(main()))
+
+
+def load(address: str, path: str, method: str, seconds: float, clients: int, concurrency: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [
+        context.Process(target=_client, args=(address, path, method, seconds, concurrency, queue))
+        for _ in range(clients)
+    ]
+    began = time.monotonic()
+    for process in processes:
+        process.start()
+    latencies: list[float] = []
+    failures: list[int] = []
+    for _ in processes:
+        got, failed = queue.get(timeout=seconds + 120)
+        latencies.extend(got)
+        failures.extend(failed)
+    for process in processes:
+        process.join()
+    took = time.monotonic() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rate": len(latencies) / seconds,
+        "p50": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan"),
+        "failures": len(failures),
+        "wall": took,
+    }
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rate": statistics.mean(run["rate"] for run in runs),
+        "p50": statistics.mean(run["p50"] for run in runs),
+        "p99": statistics.mean(run["p99"] for run in runs),
+        "failures": sum(run["failures"] for run in runs),
+        "requests": sum(run["requests"] for run in runs),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one measured run")
+    parser.add_argument("--rounds", type=int, default=2, help="A B rounds per comparison")
+    parser.add_argument("--clients", type=int, default=1, help="client processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight per client")
+    parser.add_argument("--no-order", action="store_true", help="only the hello comparison (no Temporal)")
+    args = parser.parse_args()
+
+    import logging
+
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from actorflow._python import python_units
+    from actorflow._units import service_units, temporal_units
+    from actorflow.app import App
+    from actorflow.http import http_units
+
+    logging.basicConfig(level=logging.WARNING)
+    with_order = not args.no_order
+    state: dict[str, Any] = {}
+
+    async def plain_hello(request: Request) -> JSONResponse:
+        return JSONResponse({"message": "hello"})
+
+    async def python_order(request: Request) -> JSONResponse:
+        """What a Python service would do: start the workflow with the temporalio client."""
+        order = json.loads(await request.body())
+        bench_app: App = state["app"]
+        runtime = bench_app.temporal
+        client = runtime.clients["app:temporal_client"]
+        coro = client.start_workflow(
+            state["workflow_type"], order, id=f"py-order-{order['id']}", task_queue=state["task_queue"]
+        )
+        try:
+            handle = await asyncio.wrap_future(runtime.loop.submit(coro))
+        except Exception as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"workflow_id": handle.id, "status": "started"}, status_code=202)
+
+    def units(app: App) -> list[Any]:
+        made = http_units(app)
+        for unit in made:
+            unit.extra_routes.append(Route("/plain/hello", plain_hello))
+            unit.extra_routes.append(Route("/plain/orders", python_order, methods=["POST"]))
+        return made
+
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        root = Path(tmp) / "app"
+        root.mkdir()
+        (root / "app.yaml").write_text(APP + (ORDER_ENTRIES if with_order else ""))
+        (root / "order_workflow.lua").write_text(ORDER_WORKFLOW)
+        (root / "create_order.lua").write_text(CREATE_ORDER)
+        app = App(root, state_dir=Path(tmp) / "state", extensions=[temporal_units, service_units, units, python_units])
+        app.start()
+        state["app"] = app
+        try:
+            address = app.http["app:gateway"].address
+            if with_order:
+                from temporal_bridge.entries import workflow_type_name
+
+                state["workflow_type"] = workflow_type_name(app.registry.require("app:order_workflow"))
+                state["task_queue"] = app.temporal.configs[0].task_queue
+            comparisons = [("hello", ("GET", "/api/hello"), ("GET", "/plain/hello"))]
+            if with_order:
+                comparisons.append(("order", ("POST", "/api/orders"), ("POST", "/plain/orders")))
+            print(f"server {address}; {args.clients} client process(es) × {args.concurrency} in flight, "
+                  f"{args.rounds} × {args.seconds:g} s per side")  # fmt: skip
+            for name, lua_side, python_side in comparisons:
+                load(address, lua_side[1], lua_side[0], 1.0, args.clients, args.concurrency)  # warm-up
+                load(address, python_side[1], python_side[0], 1.0, args.clients, args.concurrency)
+                lua_runs, python_runs = [], []
+                for _ in range(args.rounds):
+                    lua_runs.append(load(address, lua_side[1], lua_side[0], args.seconds, args.clients, args.concurrency))
+                    python_runs.append(
+                        load(address, python_side[1], python_side[0], args.seconds, args.clients, args.concurrency)
+                    )
+                lua, python = _merge(lua_runs), _merge(python_runs)
+                label = "Lua handler" if name == "hello" else "seed 003 handler (Lua)"
+                peer = "Starlette handler" if name == "hello" else "Python + temporalio client"
+                print(f"\n{name}:")
+                for text, result in ((label, lua), (peer, python)):
+                    print(f"  {text:<28} {result['rate']:8.0f} req/s   p50 {result['p50']:6.2f} ms   "
+                          f"p99 {result['p99']:7.2f} ms   ({result['requests']} requests, {result['failures']} failed)")  # fmt: skip
+                print(f"  ratio Lua / Python: {lua['rate'] / python['rate']:.2f}×")
+        finally:
+            app.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
