@@ -331,7 +331,7 @@ def _header_text(value: Any, what: str) -> str:
 
 # -- which process serves which exchange ------------------------------------------------------------
 
-_exchanges: dict[PID, Exchange] = {}
+_exchanges: dict[str, Exchange] = {}  # by the PID's text: what a Lua module's caller knows
 _binding = threading.Lock()
 
 
@@ -340,21 +340,23 @@ def bind_exchange(exchange: Exchange, spawn: Callable[[], PID]) -> PID:
     with _binding:
         pid = spawn()
         exchange.pid = pid
-        _exchanges[pid] = exchange
+        _exchanges[str(pid)] = exchange
     return pid
 
 
 def unbind_exchange(exchange: Exchange) -> None:
     """Forget ``exchange`` (its handler ended); waits for a bind still in progress."""
     with _binding:
-        if exchange.pid is not None and _exchanges.get(exchange.pid) is exchange:
-            del _exchanges[exchange.pid]
+        key = str(exchange.pid)
+        if exchange.pid is not None and _exchanges.get(key) is exchange:
+            del _exchanges[key]
 
 
-def exchange_of(pid: PID) -> Exchange | None:
+def exchange_of(pid: PID | str) -> Exchange | None:
     """The exchange a handler process serves, or None for a process that is not a handler."""
-    exchange = _exchanges.get(pid)
+    key = str(pid)
+    exchange = _exchanges.get(key)
     if exchange is None:
         with _binding:  # a handler asking in its first step waits for its spawner to bind it
-            exchange = _exchanges.get(pid)
+            exchange = _exchanges.get(key)
     return exchange
