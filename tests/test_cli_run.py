@@ -108,6 +108,7 @@ def test_operator_commands_say_when_no_app_is_running(tmp_path: Path) -> None:
 def test_counter_example_driven_with_send_tree_and_workflows(tmp_path: Path) -> None:
     with RunningApp(EXAMPLES / "counter", tmp_path / "state") as running:
         assert "worker    app:worker  task queue counter" in running.summary
+        wait_for(lambda: "counter started" in "".join(running.stderr))  # logged once it has its name
         # The start messages added 2 + 1 + 4; the counter answers ack, then ok with the value.
         added = running.cli("send", "counter", "increment", '{"amount": 5}', "--wait", "30", "--replies", "2")
         assert added.returncode == 0, added.stderr
