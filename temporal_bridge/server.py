@@ -132,13 +132,15 @@ class DevServer:
             "127.0.0.1",
             "--port",
             str(self.port),
+            *(
+                # the Web UI on loopback only, and no newsfeed fetched from the network
+                ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+                if self.ui_port is not None
+                else ["--headless"]
+            ),
             "--log-level",
             "warn",
         ]
-        if self.ui_port is not None:  # loopback only, and no newsfeed fetched from the network
-            command += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
-        else:
-            command.append("--headless")
         if self.persistent:
             command += ["--db-filename", str(self.db_file)]
             for pragma in self.sqlite_pragmas:
