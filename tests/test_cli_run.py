@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,14 @@ import pytest
 from tests.cli_support import ROOT, RunningApp, actorflow, wait_for
 
 EXAMPLES = ROOT / "examples"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
 
 STUBBORN = """
 return function()
@@ -28,6 +37,7 @@ entries:
   - {name: hello, kind: function.lua, source: "return function() return {hello = 'world'} end"}
   - {name: get_hello, kind: http.endpoint, meta: {router: api}, method: GET, path: /hello, func: hello}
   - {name: stubborn, kind: process.lua, source: file://stubborn.lua}
+  - {name: polite, kind: process.lua, source: "return function() process.events():receive() end"}
   - {name: slow_a, kind: process.service, process: app:stubborn, host: app:processes,
      lifecycle: {auto_start: true, stop_timeout: 2s}}
   - {name: slow_b, kind: process.service, process: app:stubborn, host: app:processes,
@@ -71,6 +81,13 @@ def test_run_serves_http_ps_lists_it_and_sigint_stops_within_the_largest_stop_ti
         assert tree.returncode == 0
         assert "app:slow_a" in tree.stdout and "running  restarts 0" in tree.stdout
 
+        spawned = running.cli("spawn", "app:polite", "app:processes")
+        assert spawned.returncode == 0, spawned.stderr
+        pid = spawned.stdout.strip()
+        assert pid in {row["pid"] for row in json.loads(running.cli("ps", "--json").stdout)}
+        unknown = running.cli("spawn", "app:nothing", "app:processes")
+        assert unknown.returncode == 1 and "error: NOT_FOUND: entry 'app:nothing' not found" in unknown.stderr
+
         # A second run on the same state directory is refused; the first one goes on serving.
         second = actorflow("run", str(http_app), "--state-dir", str(running.state_dir), timeout=60)
         assert second.returncode == 1
@@ -106,8 +123,11 @@ def test_operator_commands_say_when_no_app_is_running(tmp_path: Path) -> None:
 
 
 def test_counter_example_driven_with_send_tree_and_workflows(tmp_path: Path) -> None:
-    with RunningApp(EXAMPLES / "counter", tmp_path / "state") as running:
+    with RunningApp(EXAMPLES / "counter", tmp_path / "state", "--ui") as running:
         assert "worker    app:worker  task queue counter" in running.summary
+        ui = re.search(r"^\s+web ui\s+(http://127\.0\.0\.1:\d+)$", running.summary, re.MULTILINE)
+        assert ui, running.summary
+        assert wait_for(lambda: _answers(ui.group(1)), timeout=30)  # the Temporal Web UI serves
         wait_for(lambda: "counter started" in "".join(running.stderr))  # logged once it has its name
         # The start messages added 2 + 1 + 4; the counter answers ack, then ok with the value.
         added = running.cli("send", "counter", "increment", '{"amount": 5}', "--wait", "30", "--replies", "2")
@@ -263,3 +283,17 @@ def test_exec_timeout_cancels_a_workflow_so_it_compensates_or_leaves_it_running(
         closed = json.loads(running.cli("workflows", "--closed", "--json").stdout)
         assert [(row["type"], row["status"]) for row in closed] == [("app:order", "COMPLETED")]
         assert running.interrupt()[0] == 0
+
+
+def test_an_unreachable_temporal_address_is_an_error_line_not_a_traceback(tmp_path: Path) -> None:
+    app = tmp_path / "remote"
+    app.mkdir()
+    (app / "app.yaml").write_text(
+        "namespace: app\nentries:\n"
+        "  - {name: temporal_client, kind: temporal.client, address: '127.0.0.1:1', connection_timeout: 2s}\n"
+        "  - {name: main, kind: process.lua, source: 'return function() return 1 end'}\n"
+    )
+    result = actorflow("exec", str(app), "app:main", "-q")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "127.0.0.1:1" in result.stderr and "(starting app:temporal_client)" in result.stderr
