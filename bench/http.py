@@ -114,7 +114,9 @@ def _client(address: str, path: str, method: str, seconds: float, concurrency: i
     """One load process: ``concurrency`` requests in flight for ``seconds``; latencies back."""
     import httpx
 
-    async def worker(client: httpx.AsyncClient, deadline: float, latencies: list[float], failures: list[int]) -> None:
+    async def worker(
+        client: httpx.AsyncClient, deadline: float, latencies: list[float], failures: list[int]
+    ) -> None:
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
             began = loop.time()
@@ -139,7 +141,9 @@ def _client(address: str, path: str, method: str, seconds: float, concurrency: i
     queue.put(asyncio.run(main()))
 
 
-def load(address: str, path: str, method: str, seconds: float, clients: int, concurrency: int) -> dict[str, Any]:
+def load(
+    address: str, path: str, method: str, seconds: float, clients: int, concurrency: int
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     processes = [
@@ -194,9 +198,7 @@ def main() -> int:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from actorflow._python import python_units
-    from actorflow._units import service_units, temporal_units
-    from actorflow.app import App
+    from actorflow.app import App, default_extensions
     from actorflow.http import http_units
 
     logging.basicConfig(level=logging.WARNING)
@@ -234,7 +236,9 @@ def main() -> int:
         (root / "app.yaml").write_text(APP + (ORDER_ENTRIES if with_order else ""))
         (root / "order_workflow.lua").write_text(ORDER_WORKFLOW)
         (root / "create_order.lua").write_text(CREATE_ORDER)
-        app = App(root, state_dir=Path(tmp) / "state", extensions=[temporal_units, service_units, units, python_units])
+        # The app's own extensions, with the benchmark's Starlette routes added to its HTTP service.
+        extensions = [units if extension is http_units else extension for extension in default_extensions()]
+        app = App(root, state_dir=Path(tmp) / "state", extensions=extensions)
         app.start()
         state["app"] = app
         try:
@@ -254,9 +258,18 @@ def main() -> int:
                 load(address, python_side[1], python_side[0], 1.0, args.clients, args.concurrency)
                 lua_runs, python_runs = [], []
                 for _ in range(args.rounds):
-                    lua_runs.append(load(address, lua_side[1], lua_side[0], args.seconds, args.clients, args.concurrency))
+                    lua_runs.append(
+                        load(address, lua_side[1], lua_side[0], args.seconds, args.clients, args.concurrency)
+                    )
                     python_runs.append(
-                        load(address, python_side[1], python_side[0], args.seconds, args.clients, args.concurrency)
+                        load(
+                            address,
+                            python_side[1],
+                            python_side[0],
+                            args.seconds,
+                            args.clients,
+                            args.concurrency,
+                        )
                     )
                 lua, python = _merge(lua_runs), _merge(python_runs)
                 label = "Lua handler" if name == "hello" else "seed 003 handler (Lua)"

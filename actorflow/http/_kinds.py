@@ -11,6 +11,9 @@ actorflow adds two limits to ``http.service``: ``max_body`` (bytes, default
 at once, default 1024; more get 503).  ``timeouts.write`` is the handler's
 deadline (default 60 s; past it the client gets 504 and the handler is
 terminated); ``timeouts.read`` bounds reading the request body (408).
+Handlers run on the service's own process host (its ID is the service's),
+with ``host.worker_count`` workers (default 16): a handler waiting on I/O
+(a workflow start) holds one of them, not a worker of the app's hosts.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ SUPPORTED_MIDDLEWARE = tuple(sorted(MIDDLEWARE_OPTIONS))
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_MAX_CONCURRENT = 1024
 DEFAULT_HANDLER_TIMEOUT = 60.0
+DEFAULT_HANDLER_WORKERS = 16
 
 _SEGMENT = re.compile(r"\{([^{}]*)\}")
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.\.\.)?$")
@@ -83,6 +87,7 @@ class ServiceConfig:
     idle_timeout: float
     max_body: int
     max_concurrent: int
+    handler_workers: int
 
 
 def service_config(entry: Entry) -> ServiceConfig:
@@ -105,6 +110,7 @@ def service_config(entry: Entry) -> ServiceConfig:
         idle_timeout=seconds("idle", 5.0) or 5.0,
         max_body=int(entry.get("max_body") or DEFAULT_MAX_BODY),
         max_concurrent=int(entry.get("max_concurrent") or DEFAULT_MAX_CONCURRENT),
+        handler_workers=int(entry.get("host.worker_count") or DEFAULT_HANDLER_WORKERS),
     )
 
 
@@ -184,7 +190,10 @@ def _check_service(entry: Entry, registry: Registry) -> list[str]:
                         messages.append(f"timeouts.{key} must not be negative")
                 except errors.Error as err:
                     messages.append(err.message())
-    for key in ("max_body", "max_concurrent"):
+    host = entry.get("host")
+    if host is not None and not isinstance(host, dict):
+        messages.append("host must be a mapping (worker_count, buffer_size)")
+    for key in ("max_body", "max_concurrent", "host.worker_count", "host.buffer_size"):
         value = entry.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             messages.append(f"{key} must be a positive integer")

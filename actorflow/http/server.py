@@ -3,7 +3,7 @@
 uvicorn runs on a thread of its own with its own event loop.  For each
 request the endpoint reads the body (bounded by ``max_body``, 413 past it;
 ``timeouts.read``, 408 past it), spawns the endpoint's ``function.lua`` on
-the app's default process host with the request attached (see
+the service's process host with the request attached (see
 :mod:`actorflow.http.exchange`), and waits, without blocking the loop, for
 the handler to end or to flush:
 
@@ -16,8 +16,9 @@ the handler to end or to flush:
   terminated and the client gets 504;
 * the handler flushes: the head goes out and the body streams until it ends.
 
-Many requests are many processes: they run concurrently on the host's
-workers, each with its own Lua environment.
+Many requests are many processes: they run concurrently on the workers of
+the service's own process host (its ID is the service's; ``host.worker_count``
+workers, default 16), each with its own Lua environment.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from starlette.routing import Route as StarletteRoute
 from actorflow._lifecycle import lifecycle_of
 from actorflow.http._kinds import Route, ServiceConfig, routes_of, service_config
 from actorflow.http.exchange import Exchange, Request, bind_exchange, json_body, unbind_exchange
-from actors import errors
+from actors import ProcessHost, errors
 from actors.entries import Entry
 from actors.seam import SpawnRequest
 
@@ -78,11 +79,11 @@ async def _send_bytes(send: Any, status: int, body: bytes, headers: list[tuple[s
 class Endpoint:
     """The ASGI app of one route: a request in, a handler process, a response out."""
 
-    def __init__(self, app: App, config: ServiceConfig, route: Route) -> None:
+    def __init__(self, app: App, config: ServiceConfig, route: Route, host_id: str) -> None:
         self.app = app
         self.config = config
         self.route = route
-        self.host_id = app.default_host_id
+        self.host_id = host_id
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         route, config = self.route, self.config
@@ -319,9 +320,12 @@ def _split(value: Any) -> list[str]:
 
 
 def build_asgi(
-    app: App, config: ServiceConfig, routes: list[Route], extra: list[Any] | None = None
+    app: App, config: ServiceConfig, routes: list[Route], host_id: str, extra: list[Any] | None = None
 ) -> Starlette:
-    """The Starlette app of one ``http.service`` (``extra``: more Starlette routes, for benchmarks)."""
+    """The Starlette app of one ``http.service``, its handlers run on ``host_id``.
+
+    ``extra``: more Starlette routes served next to the app's (benchmarks compare against them).
+    """
     served = []
     for route in routes:
         methods = None if route.methods is None else list(route.methods)
@@ -330,7 +334,7 @@ def build_asgi(
         served.append(
             StarletteRoute(
                 route.path,
-                endpoint=Endpoint(app, config, route),
+                endpoint=Endpoint(app, config, route, host_id),
                 methods=methods,
                 name=route.endpoint_id,
                 middleware=_middleware(route) or None,
@@ -356,6 +360,8 @@ class HttpServiceUnit:
         self.extra_routes: list[Any] = []
         """More Starlette routes served next to the app's (benchmarks compare against them)."""
         self.address: str | None = None
+        self.handlers: ProcessHost | None = None
+        """The process host the handlers run on (its ID is the service's)."""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -375,7 +381,15 @@ class HttpServiceUnit:
         host, port = sock.getsockname()[:2]
         shown = "127.0.0.1" if host == "0.0.0.0" else host
         self.address = f"http://{shown}:{port}" if family == socket.AF_INET else f"http://[{host}]:{port}"
-        asgi = build_asgi(self.app, config, self.routes, self.extra_routes)
+        # The handlers' own host: a handler that waits on I/O (a workflow start is a call to
+        # Temporal) holds one of its workers, never one of the app's process hosts.
+        try:
+            self.handlers = ProcessHost(self.app.require_node(), self.id, workers=config.handler_workers)
+            self.app.require_node().add_host(self.handlers)
+        except BaseException:
+            sock.close()
+            raise
+        asgi = build_asgi(self.app, config, self.routes, self.id, self.extra_routes)
         server = uvicorn.Server(
             uvicorn.Config(
                 asgi,
@@ -415,16 +429,23 @@ class HttpServiceUnit:
     def stop(self, timeout: float) -> None:
         server, thread = self._server, self._thread
         self.app.http.pop(self.id, None)
-        if server is None or thread is None:
-            return
-        server.should_exit = True  # stop accepting; requests in flight get until the graceful timeout
-        thread.join(timeout + 0.5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(2.0)
+        began = time.monotonic()
+        if server is not None and thread is not None:
+            server.should_exit = True  # stop accepting; requests in flight get until the graceful timeout
+            thread.join(timeout + 0.5)
+            if thread.is_alive():
+                server.force_exit = True
+                thread.join(2.0)
+        if self.handlers is not None:  # handlers still running (a streaming one) are cancelled
+            self.handlers.stop(max(0.5, timeout - (time.monotonic() - began)))
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "address": self.address, "endpoints": len(self.routes)}
+        return {
+            "id": self.id,
+            "address": self.address,
+            "endpoints": len(self.routes),
+            "workers": self.handlers.workers if self.handlers is not None else None,
+        }
 
 
 def http_units(app: App) -> list[Any]:
