@@ -297,3 +297,45 @@ def test_an_unreachable_temporal_address_is_an_error_line_not_a_traceback(tmp_pa
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "127.0.0.1:1" in result.stderr and "(starting app:temporal_client)" in result.stderr
+
+
+def test_a_second_sigint_stops_at_once_and_exec_is_cancelled_by_sigint(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    app = tmp_path / "slow"
+    app.mkdir()
+    (app / "app.yaml").write_text(
+        "namespace: app\nentries:\n"
+        "  - {name: processes, kind: process.host}\n"
+        "  - {name: stubborn, kind: process.lua, source: file://stubborn.lua}\n"
+        "  - {name: slow, kind: process.service, process: app:stubborn, host: app:processes,\n"
+        "     lifecycle: {auto_start: true, stop_timeout: 60s}}\n"
+    )
+    (app / "stubborn.lua").write_text(STUBBORN)
+    with RunningApp(app, tmp_path / "state") as running:
+        running.process.send_signal(signal.SIGINT)
+        wait_for(lambda: "· stopping" in "".join(running.stderr))
+        began = time.monotonic()
+        running.process.send_signal(signal.SIGINT)  # the service would hold the stop for 60 s
+        assert running.process.wait(10) == 130
+        assert time.monotonic() - began < 5
+        assert "interrupted again: exiting now" in "".join(running.stderr)
+
+    (app / "app.yaml").write_text(  # no service now: only the entry exec runs
+        "namespace: app\nentries:\n  - {name: stubborn, kind: process.lua, source: file://stubborn.lua}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actorflow.cli", "exec", str(app), "app:stubborn", "--state-dir", str(tmp_path / "x")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "running app:stubborn" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "error: CANCELED: process {app:processes|" in err and "interrupted: cancelled" in err
