@@ -1,9 +1,9 @@
 """HTTP benchmark: a request through a Lua handler against a plain Starlette handler, one server.
 
 The app under test runs in this process (uvicorn + Starlette, as ``actorflow
-run`` serves it); the load comes from separate client processes (httpx,
-keep-alive connections, a fixed number of requests in flight), so the
-clients do not share the server's interpreter.  Each pair of scenarios runs
+run`` serves it); the load comes from separate client processes (h11 on
+asyncio, keep-alive connections, a fixed number of requests in flight), so
+the clients do not share the server's interpreter.  Each pair of scenarios runs
 on the same server, alternated (A B A B) so a drift of the machine hits both:
 
 * ``hello``: ``GET /api/hello`` served by a ``function.lua`` handler (one Lua
@@ -111,31 +111,54 @@ return { main = handler }
 
 
 def _client(address: str, path: str, method: str, seconds: float, concurrency: int, queue: Any) -> None:
-    """One load process: ``concurrency`` requests in flight for ``seconds``; latencies back."""
-    import httpx
+    """One load process: ``concurrency`` keep-alive connections for ``seconds``; latencies back.
 
-    async def worker(
-        client: httpx.AsyncClient, deadline: float, latencies: list[float], failures: list[int]
-    ) -> None:
+    The client speaks HTTP/1.1 through h11 (uvicorn's own parser) on asyncio
+    streams: much lighter than a full client library, so the server, not the
+    client, is what limits the rate.
+    """
+    import h11
+
+    host, port = address.removeprefix("http://").rsplit(":", 1)
+
+    async def connection(deadline: float, latencies: list[float], failures: list[int]) -> None:
         loop = asyncio.get_running_loop()
-        while loop.time() < deadline:
-            began = loop.time()
-            if method == "POST":
-                body = json.dumps({"id": uuid.uuid4().hex, "customer": "ada", "total": 42})
-                response = await client.post(path, content=body, headers={"content-type": "application/json"})
-            else:
-                response = await client.get(path)
-            if response.status_code >= 400:
-                failures.append(response.status_code)
-            latencies.append(loop.time() - began)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        conn = h11.Connection(h11.CLIENT)
+        try:
+            while loop.time() < deadline:
+                body = b""
+                headers = [("host", f"{host}:{port}")]
+                if method == "POST":
+                    body = json.dumps({"id": uuid.uuid4().hex, "customer_id": "ada", "total": 42}).encode()
+                    headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+                began = loop.time()
+                data = conn.send(h11.Request(method=method, target=path, headers=headers))
+                if body:
+                    data += conn.send(h11.Data(data=body))
+                data += conn.send(h11.EndOfMessage())
+                writer.write(data)
+                status = 0
+                while True:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        conn.receive_data(await reader.read(65536))
+                    elif isinstance(event, h11.Response):
+                        status = event.status_code
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+                latencies.append(loop.time() - began)
+                if status >= 400:
+                    failures.append(status)
+                conn.start_next_cycle()
+        finally:
+            writer.close()
 
     async def main() -> tuple[list[float], list[int]]:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         latencies: list[float] = []
         failures: list[int] = []
-        async with httpx.AsyncClient(base_url=address, limits=limits, timeout=30) as client:
-            deadline = asyncio.get_running_loop().time() + seconds
-            await asyncio.gather(*(worker(client, deadline, latencies, failures) for _ in range(concurrency)))
+        deadline = asyncio.get_running_loop().time() + seconds
+        await asyncio.gather(*(connection(deadline, latencies, failures) for _ in range(concurrency)))
         return latencies, failures
 
     queue.put(asyncio.run(main()))
