@@ -26,7 +26,8 @@ def _exchange(caller: Caller) -> Exchange:
     exchange = exchange_of(caller.pid)
     if exchange is None:
         raise errors.Error(
-            errors.INTERNAL, "no HTTP request: http.request() and http.response() work in an http.endpoint's handler"
+            errors.INTERNAL,
+            "no HTTP request: http.request() and http.response() work in an http.endpoint's handler",
         )
     return exchange
 
