@@ -37,8 +37,10 @@ logger = logging.getLogger("actorflow.app")
 
 FALLBACK_HOST = "app:processes"
 
-Extension = Callable[["App"], list[Unit]]
-"""``units(app)``: the units a package runs for the app (started by the app, in order)."""
+Extension = Callable[["App"], list[Unit] | None]
+"""``units(app)``: the units a package runs for the app (the app starts them in dependency
+order).  Called in order when the app starts, with the node made and nothing started yet:
+an extension may also just prepare the node (register functions) and return ``None``."""
 
 
 def default_extensions() -> list[Extension]:
@@ -150,7 +152,7 @@ class App:
             if not hosts:
                 units.append(HostUnit(self, FALLBACK_HOST))
             for extension in self._extensions:
-                units.extend(extension(self))
+                units.extend(extension(self) or ())
             self.units = units
             self.runner.start(units, abort)
         except BaseException:
