@@ -39,14 +39,11 @@ def processes(app: App) -> list[dict[str, Any]]:
     """Every process on the app's process hosts: PID, entry, host, status, mailbox, links, monitors, names."""
     node = app.require_node()
     names: dict[PID, list[str]] = {}
-    for name, pid in node.registry.items():
+    for name, pid in node.names.items():
         names.setdefault(pid, []).append(name)
     rows = []
-    for host in node.hosts():
-        pids = getattr(host, "pids", None)
-        if pids is None:
-            continue
-        for pid in pids():
+    for host in app.process_hosts():
+        for pid in host.pids():
             proc = host.process(pid)
             if proc is None:
                 continue
@@ -92,11 +89,8 @@ def tree(app: App) -> dict[str, Any]:
                 }
             )
     trees = []
-    for host in node.hosts():
-        pids = getattr(host, "pids", None)
-        if pids is None:
-            continue
-        for pid in pids():
+    for host in app.process_hosts():
+        for pid in host.pids():
             proc = host.process(pid)
             actor = getattr(getattr(proc, "behaviour", None), "actor", None)
             if app.services is not None and pid == app.services.pid:

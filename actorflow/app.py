@@ -185,6 +185,15 @@ class App:
         """What the packages started, in start order (the Temporal runtime first; older tests use it)."""
         return [started for started in (self.temporal, self.services) if started is not None]
 
+    def process_hosts(self) -> list[Any]:
+        """The process hosts the app started (its ``process.host`` entries, each HTTP service's handlers)."""
+        hosts = []
+        for unit in self.units:
+            host = getattr(unit, "host", None) or getattr(unit, "handlers", None)
+            if host is not None and hasattr(host, "pids"):
+                hosts.append(host)
+        return hosts
+
     def require_node(self) -> Node:
         if self.node is None:
             raise errors.Error(errors.UNAVAILABLE, "the app is not started")

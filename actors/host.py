@@ -229,6 +229,10 @@ class ProcessHost(Host):
     def forget(self, proc: Process) -> None:
         self._procs.pop(proc.pid, None)
 
+    def pids(self) -> list[PID]:
+        """The PIDs of the processes this host runs (``actorflow ps`` lists them)."""
+        return list(self._procs)
+
     def count(self) -> int:
         return len(self._procs)
 

@@ -86,3 +86,8 @@ class Names:
             for name in self._by_pid.pop(pid, ()):
                 if self._names.get(name) == pid:
                     del self._names[name]
+
+    def items(self) -> list[tuple[str, PID]]:
+        """Every name and its PID, sorted by name (what ``actorflow ps`` shows)."""
+        with self._lock:
+            return sorted(self._names.items())

@@ -295,7 +295,8 @@ def test_an_unreachable_temporal_address_is_an_error_line_not_a_traceback(tmp_pa
     )
     result = actorflow("exec", str(app), "app:main", "-q")
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: UNAVAILABLE: cannot connect to Temporal at 127.0.0.1:1")
+    assert "Traceback" not in result.stderr
     assert "127.0.0.1:1" in result.stderr and "(starting app:temporal_client)" in result.stderr
 
 
