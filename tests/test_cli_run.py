@@ -160,7 +160,8 @@ def test_counter_example_driven_with_send_tree_and_workflows(tmp_path: Path) -> 
         wait_for(lambda: "exited" in running.cli("tree").stdout)  # the starter ends with the counter
         status, _took = running.interrupt()
     assert status == 0, running.output()
-    assert "counter finished result={'final_counter': 12}" in "".join(running.stderr)
+    finished_lines = [line for line in running.stderr if "counter finished" in line]
+    assert len(finished_lines) == 1 and "final_counter" in finished_lines[0] and "12" in finished_lines[0]
 
 
 def test_supervision_example_shows_a_crashed_worker_restarting_in_tree(tmp_path: Path) -> None:
