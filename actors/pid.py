@@ -12,20 +12,56 @@ unique within the node (a hex counter for local processes, the workflow ID for
 workflows) and ``node`` routes the PID: empty for the local node, a
 ``temporal.client`` entry ID for workflows.  The node named ``local`` is the
 default and never printed.
+
+**Escaping.**  A workflow ID may be any text Temporal accepts, ``|``, ``{``
+and ``}`` included (``"counter-" .. process.pid()`` is
+``counter-{app:processes|0x00001}``).  So that every PID's text parses back
+to the same PID, the ``uniq`` part is printed with those three characters and
+``%`` percent-encoded: ``%7C``, ``%7B``, ``%7D``, ``%25``::
+
+    PID("app:worker", "counter-{app:processes|0x00001}", "app:temporal_client")
+    {app:temporal_client@app:worker|counter-%7Bapp:processes%7C0x00001%7D}
+
+Parsing decodes them (upper or lower case hex); a ``%`` followed by anything
+else is kept as it is.  The IDs of local processes (``0x00001``) never need
+escaping, so their text is unchanged.  ``uniq`` itself (the workflow ID
+Temporal knows) is always the plain text.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from actors import errors
 
-__all__ = ["LOCAL_NODE", "MAX_PID_LENGTH", "PID", "is_pid_text"]
+__all__ = ["LOCAL_NODE", "MAX_PID_LENGTH", "PID", "escape_uniq", "is_pid_text", "unescape_uniq"]
 
 LOCAL_NODE = "local"
 
-MAX_PID_LENGTH = 2048
-"""The longest PID text :meth:`PID.parse` accepts (a Temporal workflow ID is at most 1,000 characters)."""
+MAX_PID_LENGTH = 4096
+"""The longest PID text :meth:`PID.parse` accepts (a Temporal workflow ID is at most 1,000
+characters, 3,000 once its ``|``, ``{``, ``}`` and ``%`` are escaped)."""
+
+_ESCAPES = {"%": "%25", "|": "%7C", "{": "%7B", "}": "%7D"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+_UNESCAPE = re.compile("%(25|7[CcBbDd])")
+_UNESCAPED = {"25": "%", "7C": "|", "7B": "{", "7D": "}"}
+
+
+def escape_uniq(uniq: str) -> str:
+    """``uniq`` as printed in a PID's text: ``%``, ``|``, ``{``, ``}`` percent-encoded."""
+    if uniq.isalnum() or not ("%" in uniq or "|" in uniq or "{" in uniq or "}" in uniq):
+        return uniq
+    return uniq.translate(_ESCAPE_TABLE)
+
+
+def unescape_uniq(text: str) -> str:
+    """The ``uniq`` a PID's text names (the inverse of :func:`escape_uniq`)."""
+    if "%" not in text:
+        return text
+    return _UNESCAPE.sub(lambda match: _UNESCAPED[match.group(1).upper()], text)
+
 
 _PARSED_LIMIT = 50_000
 _CACHED_LENGTH = 256  # longer texts are parsed every time: the cache stays small
@@ -47,7 +83,8 @@ class PID:
         object.__setattr__(self, "node", node)
         object.__setattr__(self, "host", host)
         object.__setattr__(self, "uniq", uniq)
-        text = f"{{{node}@{host}|{uniq}}}" if node else f"{{{host}|{uniq}}}"
+        printed = escape_uniq(uniq)
+        text = f"{{{node}@{host}|{printed}}}" if node else f"{{{host}|{printed}}}"
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_hash", hash(text))
 
@@ -55,10 +92,10 @@ class PID:
     def parse(cls, text: str) -> PID:
         """Parse the ``{[node@]host|uniq}`` form; ``INVALID`` error when malformed.
 
-        The PID parsed always prints as a text that parses back to it: a
-        text that would not (``{local@a@b|1}``, whose host ``a@b`` would
-        print as node ``a``) is refused, and so is one longer than
-        :data:`MAX_PID_LENGTH`.  PIDs are immutable, so recent parses are
+        The ``uniq`` part is unescaped (see the module docstring).  The PID
+        parsed always prints as a text that parses back to it: a text that
+        would not (``{local@a@b|1}``, whose host ``a@b`` would print as node
+        ``a``) is refused, and so is one longer than :data:`MAX_PID_LENGTH`.  PIDs are immutable, so recent parses are
         kept: Lua code names every destination by its text, and sends to
         the same PIDs again and again.
         """
@@ -73,8 +110,9 @@ class PID:
                 errors.INVALID, f"malformed PID {text[:60]!r}…: longer than {MAX_PID_LENGTH} characters"
             )
         head, _, tail = text[1:-1].partition("|")
-        # A legacy three-part form {host|x|uniq} keeps only the last part.
-        uniq = tail.rsplit("|", 1)[-1]
+        # A legacy three-part form {host|x|uniq} keeps only the last part (a '|' of
+        # a workflow ID is escaped, so a raw one can only be this).
+        uniq = unescape_uniq(tail.rsplit("|", 1)[-1])
         node, at, host = head.partition("@")
         if not at:
             node, host = "", head

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from actors import codec, errors
 from actors.errors import Error
-from actors.pid import MAX_PID_LENGTH, PID
+from actors.pid import MAX_PID_LENGTH, PID, is_pid_text
 
 from .fuzz_support import fuzz
 
@@ -65,6 +65,45 @@ def test_pid_text_parses_to_a_pid_that_round_trips_or_is_invalid(text: str) -> N
     assert len(str(pid)) <= MAX_PID_LENGTH
 
 
+WORKFLOW_IDS = st.one_of(
+    st.text(min_size=1, max_size=1000),
+    st.lists(
+        st.sampled_from(["{", "}", "|", "%", "%7C", "%7c", "%25", "@", "0x00001", "a", "é"]), max_size=12
+    ).map("".join),
+)
+
+
+@fuzz(600)
+@given(WORKFLOW_IDS, st.sampled_from(["", "app:temporal_client", "node1"]))
+@example("counter-{app:processes|0x00001}", "app:temporal_client")  # was parsed as workflow "0x00001}"
+@example("a|b|c", "app:temporal_client")  # was read as the legacy three-part form
+@example("50%", "")
+@example("%7C", "app:temporal_client")  # literal text that looks like an escape
+@example("}", "")
+def test_every_workflow_id_round_trips_through_its_pid_text(uniq: str, node: str) -> None:
+    """Issue 13: any ID Temporal accepts, '|', '{', '}' and '%' included, survives its PID's text."""
+    pid = PID("app:worker", uniq, node)
+    text = str(pid)
+    assert is_pid_text(text)
+    again = PID.parse(text)
+    assert (again.node, again.host, again.uniq) == (pid.node, "app:worker", uniq)
+    assert again == pid and str(again) == text
+    assert codec.decode(codec.encode(pid)) == pid
+    assert len(text) <= MAX_PID_LENGTH
+
+
+def test_local_pids_and_plain_workflow_ids_print_unescaped() -> None:
+    assert str(PID("app:processes", "0x00001")) == "{app:processes|0x00001}"
+    assert str(PID("app:worker", "order-123", "app:temporal_client")) == (
+        "{app:temporal_client@app:worker|order-123}"
+    )
+    assert str(PID("app:worker", "counter-{app:processes|0x00001}", "app:temporal_client")) == (
+        "{app:temporal_client@app:worker|counter-%7Bapp:processes%7C0x00001%7D}"
+    )
+    assert PID.parse("{app:p|50%}").uniq == "50%"  # a '%' that escapes nothing is kept
+    assert PID.parse("{app:p|x|y}").uniq == "y"  # the legacy three-part form
+
+
 @fuzz(100)
 @given(st.one_of(st.none(), st.integers(), st.floats(), st.binary(), st.lists(st.text()), st.booleans()))
 def test_a_pid_of_another_type_is_invalid(value: Any) -> None:
@@ -80,10 +119,10 @@ SCALARS = st.one_of(
     st.floats(allow_nan=False),
     st.text(),  # lone surrogates too: INVALID
     st.binary(),
-    st.builds(  # PIDs as a host makes them: no '|' or '@' in the host, no '|' in the ID
+    st.builds(  # PIDs as a host makes them: no '|' or '@' in the host; any ID (workflow IDs)
         PID,
         st.text(max_size=10).filter(lambda host: "|" not in host and "@" not in host),
-        st.text(max_size=10).filter(lambda uniq: "|" not in uniq),
+        st.text(max_size=10),
         st.sampled_from(["", "node1", "app:temporal_client"]),
     ),
     st.builds(
