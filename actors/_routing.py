@@ -131,7 +131,15 @@ class Router:
     # -- routing ------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Move every pending item that can move now into its channel, in order."""
+        """Move every pending item that can move now into its channel, in arrival order.
+
+        Messages for different channels are handed over in the order they
+        arrived (the spec: the mailbox is flushed in order), so the tasks
+        they wake run in that order: an ``increment`` sent before a
+        ``finish`` is seen first even when ``finish``'s listener was opened
+        first.  A channel with no room blocks only its own topic (or, for the
+        inbox, every topic without a listener).
+        """
         self.dirty = False
         events = self._events_pending
         if events and self._events is not None:
@@ -140,36 +148,55 @@ class Router:
         by_topic = self._by_topic
         if not by_topic:
             return
-        for topic, subscription in self._topics.items():
-            queue = by_topic.get(topic)
-            if queue is None:
-                continue
-            channel = subscription.channel
-            raw = not subscription.messages
-            while queue:
-                message = queue[0][1]
-                if not channel.offer(message.payload if raw else message):
-                    break
-                queue.popleft()
+        if len(by_topic) == 1:  # the common case: one topic has messages waiting
+            topic, queue = next(iter(by_topic.items()))
+            subscription = self._topics.get(topic)
+            if subscription is not None:
+                channel = subscription.channel
+                raw = not subscription.messages
+                while queue:
+                    message = queue[0][1]
+                    if not channel.offer(message.payload if raw else message):
+                        break
+                    queue.popleft()
+            elif self._inbox is not None:
+                inbox = self._inbox
+                while queue and inbox.offer(queue[0][1]):
+                    queue.popleft()
             if not queue:
                 del by_topic[topic]
-        if self._inbox is not None:
-            self._flush_inbox(self._inbox)
+            return
+        self._flush_in_order(by_topic)
 
-    def _flush_inbox(self, inbox: Channel) -> None:
-        """Unlistened topics go to the inbox in global arrival order."""
-        by_topic = self._by_topic
+    def _flush_in_order(self, by_topic: dict[str, deque[tuple[int, Message]]]) -> None:
+        """Several topics have messages waiting: deliver the oldest deliverable one, repeatedly."""
         topics = self._topics
+        inbox = self._inbox
+        blocked: set[str] = set()
+        inbox_open = inbox is not None
         while True:
-            oldest: deque[tuple[int, Message]] | None = None
-            oldest_topic = ""
+            oldest_topic: str | None = None
+            oldest_seq = 0
             for topic, queue in by_topic.items():
-                if topic not in topics and (oldest is None or queue[0][0] < oldest[0][0]):
-                    oldest, oldest_topic = queue, topic
-            if oldest is None or not inbox.offer(oldest[0][1]):
+                if topic in blocked or (not inbox_open and topic not in topics):
+                    continue
+                seq = queue[0][0]
+                if oldest_topic is None or seq < oldest_seq:
+                    oldest_topic, oldest_seq = topic, seq
+            if oldest_topic is None:
                 return
-            oldest.popleft()
-            if not oldest:
+            queue = by_topic[oldest_topic]
+            message = queue[0][1]
+            subscription = topics.get(oldest_topic)
+            if subscription is not None:
+                if not subscription.channel.offer(message if subscription.messages else message.payload):
+                    blocked.add(oldest_topic)
+                    continue
+            elif inbox is None or not inbox.offer(message):
+                inbox_open = False
+                continue
+            queue.popleft()
+            if not queue:
                 del by_topic[oldest_topic]
 
     def close(self) -> None:
