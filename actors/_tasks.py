@@ -142,6 +142,11 @@ class Scheduler:
         self._runnable.append((task, None, None))
         return task
 
+    @property
+    def spawned(self) -> int:
+        """How many tasks were ever spawned (a driver compares it to see whether any were)."""
+        return self._next_id
+
     def end_main(self, ok: bool, result: Any) -> None:
         """The main coroutine ended before it became a task (it finished in its first run)."""
         self.outcome = (ok, result)

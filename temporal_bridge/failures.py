@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import WorkflowFailureError
+from temporalio.client import (
+    RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -55,6 +61,13 @@ def _from_application(failure: ApplicationError, wrapper: dict[str, Any]) -> err
     return errors.Error(
         failure.type or errors.INTERNAL, failure.message, retryable=retryable, details=details
     )
+
+
+def _from_query_failure(message: str) -> errors.Error:
+    """A query's failure comes back as its message only; an unknown query is ``NOT_FOUND``."""
+    if message.startswith("unknown query") or "no handler" in message or "not found" in message:
+        return errors.Error(errors.NOT_FOUND, message, retryable=False)
+    return errors.Error(errors.INVALID, message, retryable=False)
 
 
 def from_failure(exc: BaseException) -> errors.Error:
@@ -109,7 +122,13 @@ def from_failure(exc: BaseException) -> errors.Error:
             if cause.status == RPCStatusCode.INVALID_ARGUMENT:
                 return errors.Error(errors.INVALID, cause.message, retryable=False)
             return errors.Error(errors.UNAVAILABLE, cause.message, retryable=True)
-        elif not isinstance(cause, WorkflowFailureError):
+        elif isinstance(cause, WorkflowQueryFailedError):
+            return _from_query_failure(cause.message)
+        elif isinstance(cause, WorkflowQueryRejectedError):
+            return errors.Error(errors.INVALID, str(cause), retryable=False)
+        elif isinstance(cause, RPCTimeoutOrCancelledError):
+            return errors.Error(errors.TIMEOUT, str(cause), retryable=True)
+        elif not isinstance(cause, (WorkflowFailureError, WorkflowUpdateFailedError)):
             break
         cause = cause.__cause__
     return errors.from_exception(exc)

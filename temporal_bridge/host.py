@@ -15,6 +15,9 @@
 A message's payloads are encoded once, by ``node.send``: the encoded bytes
 travel as the signal's Temporal payloads (see :mod:`temporal_bridge.converter`).
 
+:meth:`TemporalPeer.update` and :meth:`TemporalPeer.query` send a workflow a
+Temporal update or query (:mod:`temporal_bridge.updates` is their public face).
+
 Calls come from process threads; the Temporal client lives on the bridge's
 private loop, so they are handed over and, where the caller needs the
 answer (a start, a signal), awaited.
@@ -29,6 +32,8 @@ import logging
 import threading
 import time
 import uuid
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from temporalio.client import Client
@@ -46,7 +51,7 @@ from temporal_bridge.failures import from_failure
 from temporal_bridge.options import workflow_options
 from temporal_bridge.workflow import CANCEL_DEADLINE_SIGNAL, LINK_DOWN_SIGNAL
 
-__all__ = ["TemporalPeer", "WorkflowHost"]
+__all__ = ["TemporalPeer", "WorkflowHost", "peer_for"]
 
 logger = logging.getLogger("temporal_bridge.host")
 
@@ -69,6 +74,20 @@ a watcher asks again.  Any other answer (``NOT_FOUND``: no such workflow) is fin
 WATCH_RETRY_FIRST = 0.2
 WATCH_RETRY_MAX = 5.0
 """Seconds between a watcher's tries while Temporal is unreachable: doubling, bounded."""
+
+
+_PEERS: weakref.WeakKeyDictionary[Any, dict[str, TemporalPeer]] = weakref.WeakKeyDictionary()
+"""Each node's Temporal peers, by client ID (the node keeps its routing private)."""
+
+
+def peer_for(node: Any, pid: PID) -> TemporalPeer:
+    """The peer that reaches workflow ``pid`` from ``node``; ``INVALID`` for a non-workflow PID."""
+    peer = _PEERS.get(node, {}).get(pid.node) if pid.node else None
+    if peer is None:
+        raise errors.Error(
+            errors.INVALID, f"{pid} is not the PID of a workflow (no temporal.client {pid.node or '-'!r})"
+        )
+    return peer
 
 
 class TemporalPeer(Host):
@@ -96,6 +115,7 @@ class TemporalPeer(Host):
         self.rpc_timeout = rpc_timeout
         self._watchers: dict[tuple[str, str, str], concurrent.futures.Future[None]] = {}
         self._lock = threading.Lock()
+        _PEERS.setdefault(node, {})[client_id] = self
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -222,11 +242,36 @@ class TemporalPeer(Host):
             await asyncio.sleep(pause)
             pause = min(pause * 2, WATCH_RETRY_MAX)
 
+    # -- updates and queries -------------------------------------------------------------------------
+
+    def update(self, pid: PID, name: str, args: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
+        """Send the workflow the Temporal update ``name`` and wait for its outcome.
+
+        The workflow sees a message on topic ``name`` from ``{update|<id>}``;
+        its ``ok`` reply is the value returned, ``nak`` (a rejection) and
+        ``error`` are raised as :class:`~actors.errors.Error`.  ``timeout``
+        (default: the peer's ``rpc_timeout``) bounds the wait: ``TIMEOUT``.
+        """
+        return self._call(self.update_async(pid, name, args), timeout)
+
+    async def update_async(self, pid: PID, name: str, args: Sequence[Any] = ()) -> Any:
+        """:meth:`update` on the bridge's loop (errors as temporalio raises them)."""
+        handle = self.client.get_workflow_handle(pid.uniq)
+        return await handle.execute_update(name, args=list(args))
+
+    def query(self, pid: PID, name: str, args: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
+        """Ask the workflow the query ``name`` (every Lua workflow answers ``pid`` and ``state``)."""
+        return self._call(self.query_async(pid, name, args), timeout)
+
+    async def query_async(self, pid: PID, name: str, args: Sequence[Any] = ()) -> Any:
+        handle = self.client.get_workflow_handle(pid.uniq)
+        return await handle.query(name, args=list(args))
+
     # -- RPCs -------------------------------------------------------------------------------------------
 
-    def _call(self, coro: Any) -> Any:
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
         try:
-            return self.loop.run(coro, self.rpc_timeout)
+            return self.loop.run(coro, self.rpc_timeout if timeout is None else timeout)
         except errors.Error:
             raise
         except concurrent.futures.TimeoutError:

@@ -18,10 +18,30 @@ Lua                         Temporal
 ``process.send``            signal to a workflow; local activity to a process
 ``process.inbox/listen``    signals (buffered from the first instant)
 ``events()``                CANCEL requests and children's EXITs
+``process.upgrade``         continue-as-new
+Temporal update ``U``       a message on topic ``U`` from ``{update|<id>}``;
+                            the replies ``ack``/``nak``/``ok``/``error``
+                            accept, reject or complete it
+queries ``pid``, ``state``  answered by the driver
 ==========================  =================================================
 
 Everything is deterministic: a replay on another worker process gives the
 same commands (a fixed Lua string hash seed makes ``pairs()`` order stable).
+
+**Updates.**  Temporal runs an update's validator before it accepts the
+update, and a rejected update leaves no trace in the history.  The Lua
+program decides (``nak`` rejects), so the validator delivers the message and
+runs the program right there, as one round of the run loop in which every
+operation that would leave a trace (a Temporal command, a timer, a send,
+anything the history records) is *parked* rather than performed.  If the
+program answered ``nak`` and nothing was parked, the update is rejected;
+otherwise it is accepted and the update handler performs the parked
+operations, in order, at once.  On a replay (no validator) the handler runs
+that same round with the same parking, at the same point of the same
+workflow task, so both runs issue the same commands.  What the round cannot
+see is a plain Lua variable the code changed before its ``nak``: the code
+that decides to reject must not change state (Temporal's rule for
+validators), or a replay may differ.
 """
 
 from __future__ import annotations
@@ -39,9 +59,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from actors import errors
     from actors.events import Cancel, Exit, LinkDown, Message
-    from actors.lua.core import LuaCore, RunBudget
+    from actors.lua.core import LUA_OP, LuaCore, RunBudget
     from actors.lua.effects import Done
-    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState
+    from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, text
     from actors.pid import PID, is_pid_text
     from actors.scheduling import DEADLOCK_MESSAGE, DEADLOCKED, DONE, Router, Scheduler, Task
     from temporal_bridge import _workers
@@ -53,9 +73,12 @@ with workflow.unsafe.imports_passed_through():
 __all__ = [
     "CANCEL_DEADLINE_SIGNAL",
     "LINK_DOWN_SIGNAL",
+    "QUERIES",
     "RELAY_ACTIVITY",
     "TASK_BUDGET",
     "TOPOLOGY_PID",
+    "UPDATE_HOST",
+    "UPDATE_REPLIES",
     "LuaWorkflow",
     "RunawayLua",
 ]
@@ -69,6 +92,62 @@ RELAY_ACTIVITY = "__actorflow_relay"
 TOPOLOGY_PID = PID("", "topology")
 _RELAY_TIMEOUT = timedelta(seconds=30)
 
+UPDATE_HOST = "update"
+"""The host part of the PID a Temporal update's message comes from: ``{update|<update ID>}``."""
+UPDATE_REPLIES = ("ack", "nak", "ok", "error")
+"""What a workflow may send an update's sender: accept, reject, complete, fail."""
+QUERIES = ("pid", "state")
+"""The queries every Lua workflow answers (spec §12.10)."""
+
+_PARKED = frozenset(
+    {
+        "terminate",
+        "cancel",
+        "spawn",
+        "exec",
+        "upgrade",
+        "call",
+        "call_async",
+        "future_cancel",
+        "sleep",
+        "after",
+        "timer",
+        "timer_stop",
+        "timer_reset",
+        "wf_exec",
+        "wf_version",
+        "wf_attrs",
+    }
+)
+"""Operations an update's first round parks: each leaves a trace in the history (a command,
+a timer, a patch marker) or starts work that does (``send`` too, except a reply to an update)."""
+_TRACES = frozenset({"set_options", "listen", "inbox", "events", "unlisten", "chan_close"})
+"""Operations the first round performs but that change the program's state: after one of
+them a ``nak`` can no longer reject (the update is accepted and fails instead)."""
+
+
+class _Update:
+    """A Temporal update the Lua program is answering."""
+
+    __slots__ = ("accepted", "done", "error", "id", "parked", "rejection", "traced", "value")
+
+    def __init__(self, update_id: str) -> None:
+        self.id = update_id
+        self.accepted = False
+        self.done = False
+        self.value: Any = None
+        self.error: errors.Error | None = None
+        self.rejection: errors.Error | None = None
+        """Set when the program answered ``nak`` before ``ack``."""
+        self.parked: list[tuple[Task, tuple[Any, ...]]] = []
+        """Operations of the first round, to perform once the update is accepted."""
+        self.traced = False
+        """The first round did something a rejected update could not take back."""
+
+    def finish(self, value: Any = None, error: errors.Error | None = None) -> None:
+        self.done, self.value, self.error = True, value, error
+
+
 TASK_BUDGET = 1.5
 """Seconds one round of a workflow's run loop may run Lua without waiting (below Temporal's
 2 s deadlock detector): past it the Lua code is stopped and the workflow task fails."""
@@ -81,6 +160,13 @@ class RunawayLua(RuntimeError):
 
 def _fail(kind: str, message: str) -> ApplicationError:
     return to_application_error(errors.Error(kind, message, retryable=False))
+
+
+def _reply_error(value: Any, kind: str, default: str) -> errors.Error:
+    """The error a ``nak`` or ``error`` reply carries: an error object as it is, else its text."""
+    if isinstance(value, errors.Error):
+        return value
+    return errors.Error(kind, default if value is None else str(value), retryable=False)
 
 
 @workflow.defn(dynamic=True)
@@ -104,6 +190,13 @@ class LuaWorkflow:
         self._forced_failure: errors.Error | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.budget = RunBudget(self.task_budget)
+        self._updates: dict[str, _Update] = {}
+        self._round: _Update | None = None
+        """The update whose first round is running (its operations are parked)."""
+        self._after_update = False
+        """Parked operations are being performed from an update handler."""
+        self._continue_as_new: tuple[str | None, tuple[Any, ...]] | None = None
+        self._random: Any = None
 
     task_budget: float | None = TASK_BUDGET
     """The watchdog's budget for this worker's workflows (``None``: no watchdog)."""
@@ -160,6 +253,7 @@ class LuaWorkflow:
         context = headers.get(CONTEXT_HEADER)
         self.context = dict(context) if isinstance(context, dict) else {}
         self.pid = str(PID(config.worker_id, info.workflow_id, config.client_id))
+        self._random = workflow.random()  # the same object all run long (reseeded in place)
         converter = workflow.payload_converter()
         values = [converter.from_payload(arg.payload) for arg in args]
         state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT, deterministic=True)
@@ -173,6 +267,8 @@ class LuaWorkflow:
             raise to_application_error(errors.Error(err.kind(), err.message(), retryable=False)) from None
         self.scheduler.spawn(self.core.main_task(fn, tuple(values)), main=True)
         while True:
+            if self._continue_as_new is not None:  # asked for while an update was handled
+                self._upgrade_now(*self._continue_as_new)
             budget.start()
             status = self.scheduler.advance(until_quiet=False)
             self._check_budget()
@@ -205,9 +301,137 @@ class LuaWorkflow:
             )
 
     def perform(self, task: Task, op: tuple[Any, ...]) -> tuple[bool, Any] | None:
-        """The scheduler's driver: every operation is a Lua one, performed by the core."""
+        """The scheduler's driver: every operation is a Lua one, performed by the core.
+
+        During an update's first round, operations that leave a trace are parked
+        (see the module docstring) and the task waits until they are performed.
+        """
         assert self.core is not None
+        update = self._round
+        if update is not None and op[0] == LUA_OP:
+            name = op[1]
+            if name in _PARKED or (name == "send" and not self._is_update_reply(op[2])):
+                update.parked.append((task, op))
+                return None
+            if name in _TRACES:
+                update.traced = True
         return self.core.perform(task, op)
+
+    # -- updates and queries ----------------------------------------------------------------------
+
+    @workflow.update(dynamic=True)
+    async def on_update(self, name: str, args: Sequence[RawValue]) -> Any:
+        """A Temporal update: a message to the program, answered by its replies."""
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        update = self._updates.get(update_id)
+        if update is None:  # no validator ran (a replay), or it ran before the program started
+            if self.core is None:
+                await workflow.wait_condition(lambda: self.core is not None)
+            update = self._first_round(update_id, name, args)
+        self._perform_parked(update)
+        if not update.done:
+            await workflow.wait_condition(lambda: update.done)
+        self._updates.pop(update_id, None)
+        if update.error is not None:
+            raise to_application_error(update.error)
+        return update.value
+
+    @on_update.validator
+    def validate_update(self, name: str, args: Sequence[RawValue]) -> None:
+        """Run the program's first round on the update: a ``nak`` with no trace rejects it."""
+        if name.startswith("@"):
+            raise _fail(errors.INVALID, f"cannot send an update to @ topics ({name!r} is reserved)")
+        if self.scheduler.outcome is not None:
+            raise _fail(errors.INVALID, "the workflow's program has ended: nobody can answer the update")
+        if self.core is None:
+            return  # accepted: the handler delivers it once the program runs
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        update = self._first_round(update_id, name, args)
+        if update.rejection is not None and not update.accepted and not update.traced and not update.parked:
+            del self._updates[update_id]
+            raise to_application_error(update.rejection)
+
+    def _first_round(self, update_id: str, name: str, args: Sequence[RawValue]) -> _Update:
+        """Deliver the update's message and run one round of the program, parking what leaves a trace."""
+        converter = workflow.payload_converter()
+        values = tuple(converter.from_payload(arg.payload) for arg in args)
+        update = self._updates[update_id] = _Update(update_id)
+        spawned = self.scheduler.spawned
+        self.router.push_message(Message(name, PID(UPDATE_HOST, update_id), values))
+        self._round = update
+        try:
+            self.budget.start()  # a runaway round is stopped; the run loop then fails the task
+            self.scheduler.advance(until_quiet=False)
+        finally:
+            self.budget.stop()
+            self._round = None
+        if self.scheduler.spawned != spawned:  # a coroutine.spawn
+            update.traced = True
+        self.woken = True  # the run loop looks at how the program stands
+        return update
+
+    def _perform_parked(self, update: _Update) -> None:
+        """Perform the first round's parked operations, in order (the update is accepted)."""
+        parked, update.parked = update.parked, []
+        if not parked:
+            return
+        assert self.core is not None
+        self._after_update = True
+        try:
+            for task, op in parked:
+                completed = self.core.perform(task, op)
+                if completed is not None:
+                    ok, value = completed
+                    if ok:
+                        self.scheduler.wake(task, value)
+                    else:
+                        self.scheduler.wake(task, exc=value)
+        finally:
+            self._after_update = False
+        self.woken = True
+
+    def _is_update_reply(self, args: tuple[Any, ...]) -> bool:
+        destination = text(args[0]) if args else ""
+        if not is_pid_text(destination):
+            return False
+        try:
+            pid = PID.parse(destination)
+        except errors.Error:
+            return False
+        return not pid.node and pid.host == UPDATE_HOST
+
+    def _reply(self, update_id: str, topic: str, payloads: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The program answered an update: ``ack``, ``nak``, ``ok`` or ``error``."""
+        update = self._updates.get(update_id)
+        if update is None or update.done:
+            raise errors.Error(errors.NOT_FOUND, f"update {update_id!r} is not waiting for a reply")
+        value = None if not payloads else payloads[0] if len(payloads) == 1 else list(payloads)
+        if topic == "ack":
+            update.accepted = True
+        elif topic == "nak":
+            reason = _reply_error(value, errors.INVALID, "update rejected")
+            if not update.accepted:
+                update.rejection = reason
+            update.finish(error=reason)
+        elif topic == "ok":
+            update.finish(value=value)
+        elif topic == "error":
+            update.finish(error=_reply_error(value, errors.INTERNAL, "update failed"))
+        else:
+            raise errors.Error(
+                errors.INVALID,
+                f"an update's sender takes the replies {', '.join(UPDATE_REPLIES)}, not {topic!r}",
+            )
+        return (True,)
+
+    @workflow.query(dynamic=True)
+    def on_query(self, name: str, args: Sequence[RawValue]) -> Any:
+        """``pid``: the workflow ID; ``state``: a map (empty: the program's state is its own)."""
+        if name == "pid":
+            return workflow.info().workflow_id
+        if name == "state":
+            return {}
+        raise _fail(errors.NOT_FOUND, f"unknown query {name!r}: a Lua workflow answers {', '.join(QUERIES)}")
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -285,14 +509,20 @@ class LuaWorkflow:
     def now_ns(self) -> int:
         return workflow.time_ns()
 
+    def _rng(self) -> Any:
+        """The workflow's seeded randomness (recorded, replayed): using it is a trace."""
+        if self._round is not None:
+            self._round.traced = True
+        return self._random if self._random is not None else workflow.random()
+
     def uniform(self) -> float:
-        return workflow.random().random()
+        return self._rng().random()
 
     def random_bits(self, count: int) -> int:
-        return workflow.random().getrandbits(count)
+        return self._rng().getrandbits(count)
 
     def random_bytes(self, count: int) -> bytes:
-        return workflow.random().randbytes(count)
+        return self._rng().randbytes(count)
 
     def start_timer(self, seconds: float, fire: Callable[[], None], repeat: bool) -> asyncio.Task[Any]:
         """A durable timer (one ``workflow.sleep`` per tick)."""
@@ -333,6 +563,8 @@ class LuaWorkflow:
             self.router.push_message(Message(topic, PID.parse(self.pid), payloads))
             return (True,)
         pid = PID.parse(dest) if is_pid_text(dest) else None
+        if pid is not None and not pid.node and pid.host == UPDATE_HOST:
+            return self._reply(pid.uniq, topic, payloads)
         assert self.config is not None
         if pid is not None and pid.node == self.config.client_id:
             outgoing = self._outgoing()
@@ -495,7 +727,18 @@ class LuaWorkflow:
         self._later(done, execute)
 
     def upgrade(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
-        """Continue-as-new (raises Temporal's ContinueAsNewError, which ends this run)."""
+        """Continue-as-new (raises Temporal's ContinueAsNewError, which ends this run).
+
+        From an update handler (a parked ``process.upgrade``) it is left to the run
+        loop, the only place Temporal accepts it from; the calling task never resumes.
+        """
+        if self._after_update:
+            self._continue_as_new = (entry_id, payloads)
+            self.woken = True
+            return
+        self._upgrade_now(entry_id, payloads)
+
+    def _upgrade_now(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
         assert self.config is not None
         target = self.config.entry_types.get(entry_id) if entry_id is not None else None
         OUTGOING.set(self._outgoing())

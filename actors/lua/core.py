@@ -655,12 +655,17 @@ class LuaCore:
             task, self.effects.exec, text(entry_id), text(host_id), self._table(spec), payloads
         )
 
-    def op_upgrade(self, task: Task | None, entry_id: Any, count: int, *packed: Any) -> tuple[bool, Any]:
+    def op_upgrade(
+        self, task: Task | None, entry_id: Any, count: int, *packed: Any
+    ) -> tuple[bool, Any] | None:
+        """``process.upgrade``: the program goes on in new code; the calling task never resumes."""
+        if task is None:
+            return None  # from inside a Lua call (host_now): yielded first, code is switched outside Lua
         try:
             self.effects.upgrade(None if entry_id is None else text(entry_id), self.payloads(count, packed))
         except errors.Error as err:
             return False, err  # a failed upgrade crashes the program (spec)
-        return True, ()
+        return None
 
     def op_call(self, task: Task | None, target: Any, executor: Any, count: int, *packed: Any) -> Any:
         if task is None:

@@ -1,0 +1,259 @@
+"""The rest of the workflow reference (issue 13), on the real Temporal dev server.
+
+Updates and queries (spec §12.10) sent by temporalio's own client, by the
+Python API and by the Lua ``temporal`` module; start messages and EXIT
+(issue 17, item 6); ``tq_prefix``; monitors and links at the edges; what a
+workflow may and may not do to other processes.  docs/workflow-features.md
+maps each row of the spec's checklist to its test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+import temporal_bridge
+from actorflow.app import App
+from actorflow.pytest_plugin import running_app, temporal_environment
+from actors import Error, Probe, errors
+
+from .replay_support import assert_all_replay
+
+APP_DIR = Path(__file__).parent / "apps" / "workflow_ref"
+WORKER = "app:worker"
+pytestmark = pytest.mark.temporal("dev")
+
+
+@pytest.fixture(scope="module")
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    state = tmp_path_factory.mktemp("ref-state")
+    with running_app(APP_DIR, state_dir=state, temporal=temporal_environment(request)) as running:
+        yield running
+
+
+@pytest.fixture
+def probe(app: App) -> Iterator[Probe]:
+    assert app.node is not None
+    with Probe(app.node, trap_links=True, default_timeout=30) as probe:
+        yield probe
+
+
+def run(app: App, coro_factory: Any) -> Any:
+    """Run ``coro_factory(client)`` on the bridge's loop with the app's own client."""
+    runtime = app._started[0]
+    return runtime.loop.run(coro_factory(runtime.clients["app:temporal_client"]), timeout=60)
+
+
+def plain_client(app: App) -> Any:
+    """``factory(coro)``: runs ``coro(client)`` with a client of temporalio's own, not the app's
+    (no interceptors; only actorflow's payload converter, to read msgpack results)."""
+    runtime = app._started[0]
+    target = runtime.clients["app:temporal_client"].service_client.config.target_host
+
+    def with_client(coro: Any) -> Any:
+        async def go() -> Any:
+            client = await Client.connect(target, data_converter=temporal_bridge.data_converter)
+            return await coro(client)
+
+        return runtime.loop.run(go(), timeout=60)
+
+    return with_client
+
+
+def history_events(app: App, workflow_id: str) -> list[str]:
+    from temporalio.api.enums.v1 import EventType
+
+    async def go(client: Any) -> list[str]:
+        return [
+            EventType.Name(event.event_type)
+            async for event in client.get_workflow_handle(workflow_id).fetch_history_events()
+        ]
+
+    return run(app, go)
+
+
+def drive(app: App, mode: str, *args: Any) -> Any:
+    return app.exec("app:driver", mode, *args, timeout=60)
+
+
+def failure_of(info: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> ApplicationError:
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError), cause
+    return cause
+
+
+# -- updates and queries (spec §12.10) -------------------------------------------------------------
+
+
+def test_seed_counter_serves_updates_from_a_temporal_client_and_signals_from_processes(
+    app: App, probe: Probe
+) -> None:
+    """Seed 003's counter, unchanged: ack/ok replies complete an update, nak rejects it."""
+    pid = probe.spawn("app:counter_workflow", {"initial": 10}, host=WORKER, monitor=True)
+    with_client = plain_client(app)
+
+    async def updates(client: Any) -> list[Any]:
+        handle = client.get_workflow_handle(pid.uniq)
+        results: list[Any] = [await handle.execute_update("increment", {"amount": 5})]
+        for name, argument in (("increment", {"amount": "x"}), ("decrement", {"amount": 100})):
+            try:
+                await handle.execute_update(name, argument)
+            except WorkflowUpdateFailedError as failed:
+                results.append((failed.cause.type, failed.cause.message))  # type: ignore[attr-defined]
+        results.append(await handle.query("pid"))
+        results.append(await handle.query("state"))
+        return results
+
+    assert with_client(updates) == [
+        {"value": 15},
+        (errors.INVALID, "amount must be a number"),
+        (errors.INVALID, "would result in negative value"),
+        pid.uniq,
+        {},
+    ]
+    # The same code serves a process's signal: the replies come back as messages.
+    probe.send(pid, "decrement", {"amount": 3})
+    assert probe.expect_message("ack").sender == pid
+    assert probe.expect_message("ok").payload == {"value": 12}
+    probe.send(pid, "decrement", {"amount": 50})
+    assert probe.expect_message("nak").payload == "would result in negative value"
+    assert temporal_bridge.update(app.node, pid, "finish") == {"message": "finishing"}
+    assert probe.expect_exit(pid).value == {"final_counter": 12}
+    # A nak before ack is a rejection: no trace in the history; the accepted ones are there.
+    events = history_events(app, pid.uniq)
+    assert events.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 2
+    assert events.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 2
+
+
+def test_an_update_arrives_as_a_message_from_an_update_pid(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:echo_sender_workflow", host=WORKER, monitor=True)
+
+    async def update(client: Any) -> Any:
+        return await client.get_workflow_handle(pid.uniq).execute_update("who", 1, id="upd|{1}")
+
+    assert plain_client(app)(update) == {"from": "{update|upd%7C%7B1%7D}", "topic": "who", "data": 1}
+    probe.send(pid, "stop")
+    probe.expect_exit(pid)
+
+
+def test_updates_whose_first_round_leaves_a_trace(app: App, probe: Probe) -> None:
+    """Timers, activities, randomness, new subscriptions before the reply: accepted, then completed."""
+    pid = probe.spawn("app:update_workflow", host=WORKER, monitor=True)
+    node = app.node
+    assert temporal_bridge.update(node, pid, "slow") == {"slept": True, "generation": 1}
+    assert temporal_bridge.update(node, pid, "call", 21) == 42  # funcs.call before the reply
+    with pytest.raises(Error) as refused:  # the activity's error, sent back with nak
+        temporal_bridge.update(node, pid, "call", "x")
+    assert (refused.value.kind(), refused.value.message()) == (errors.INVALID, "not a number")
+    for name, message in (("traced_nak", "changed my mind"), ("random_nak", "rolled ")):
+        with pytest.raises(Error) as failed:
+            temporal_bridge.update(node, pid, name)
+        assert failed.value.kind() == errors.INVALID and failed.value.message().startswith(message)
+    with pytest.raises(Error) as busy:
+        temporal_bridge.update(node, pid, "fail")
+    assert (busy.value.kind(), busy.value.message(), busy.value.retryable()) == (
+        errors.CONFLICT,
+        "busy",
+        False,
+    )
+    events = history_events(app, pid.uniq)
+    # slow, call, call, traced_nak, random_nak, fail: each accepted (a nak after a trace fails it)
+    assert events.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 6
+    # process.upgrade from an update: continue-as-new, the same PID serves the next run
+    assert temporal_bridge.update(node, pid, "upgrade") == {"upgrading_from": 1}
+    assert temporal_bridge.update(node, pid, "slow") == {"slept": True, "generation": 2}
+    assert temporal_bridge.query(node, pid, "pid") == pid.uniq
+    assert temporal_bridge.update(node, pid, "stop") == {"generation": 2}
+    assert probe.expect_exit(pid).value == {"generation": 2}
+
+
+def test_updates_and_queries_that_cannot_be_served(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:update_workflow", host=WORKER, monitor=True)
+    node = app.node
+    with pytest.raises(Error) as reserved:
+        temporal_bridge.update(node, pid, "@pid/inbox")
+    assert reserved.value.kind() == errors.INVALID
+    with pytest.raises(Error) as unknown:
+        temporal_bridge.query(node, pid, "nope")
+    assert unknown.value.kind() == errors.NOT_FOUND and "pid, state" in unknown.value.message()
+    with pytest.raises(Error) as missing:
+        temporal_bridge.update(node, "{app:temporal_client@app:worker|no-such-workflow}", "slow")
+    assert missing.value.kind() == errors.NOT_FOUND
+    with pytest.raises(Error) as not_workflow:
+        temporal_bridge.update(node, probe.pid, "slow")
+    assert not_workflow.value.kind() == errors.INVALID
+    assert temporal_bridge.update(node, pid, "stop") == {"generation": 1}
+    probe.expect_exit(pid)
+    # A closed workflow still answers queries (Temporal replays it to ask).
+    assert temporal_bridge.query(node, pid, "state") == {}
+    with pytest.raises(Error) as closed:
+        temporal_bridge.update(node, pid, "slow")
+    assert closed.value.kind() == errors.NOT_FOUND
+
+
+def test_updates_and_queries_from_lua(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:counter_workflow", {"initial": 1}, host=WORKER, monitor=True)
+    result = drive(app, "lua_updates", str(pid))
+    assert result["value"] == {"value": 3} and result.get("err") is None
+    assert result["nak"] == {"kind": errors.INVALID, "message": "amount must be a number"}
+    assert (result["workflow_id"], result["state"]) == (pid.uniq, {})
+    assert result["unknown_query"]["kind"] == errors.NOT_FOUND
+    assert result["unknown_workflow"]["kind"] == errors.NOT_FOUND
+    assert result["not_a_workflow"]["kind"] == errors.INVALID
+    probe.send(pid, "finish")
+    assert probe.expect_exit(pid).value == {"final_counter": 3}
+
+
+# -- start messages and EXIT (issue 17, item 6) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"temporal.workflow.id": "start-messages-explicit"},
+        {
+            "temporal.workflow.id": "start-messages-existing",
+            "temporal.workflow.id_conflict_policy": "use_existing",
+        },
+    ],
+    ids=["generated-id", "explicit-id", "use-existing"],
+)
+def test_the_exit_of_a_workflow_started_with_messages_carries_its_result(
+    app: App, options: dict[str, Any]
+) -> None:
+    result = drive(app, "start_messages_exit", options)
+    assert result["replies"] == ["ack", "ok", "ack", "ok"]
+    assert (result["kind"], result["from"], result.get("error")) == ("pid.exit", True, None)
+    assert result["value"] == {"final_counter": 6}
+
+
+def test_wippy_start_messages_reaching_an_existing_workflow_are_all_applied(app: App) -> None:
+    """Wippy's own test (startup_messages_explicit_id_use_existing.lua), as its authors wrote it."""
+    result = drive(app, "wippy_use_existing", "wippy-use-existing")
+    assert result["same"] is True and result.get("error") is None
+    assert result["value"]["final_counter"] == 5
+    assert result["value"]["updates_processed"] == 2
+
+
+# -- every history of this module, replayed ----------------------------------------------------------
+
+
+def test_every_workflow_this_module_ran_replays_in_another_process(app: App, tmp_path: Path) -> None:
+    """Last in the module: updates (accepted, rejected, parked), continue-as-new, start messages."""
+
+    async def histories(client: Any) -> list[str]:
+        found = []
+        async for execution in client.list_workflows():
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            found.append((await handle.fetch_history()).to_json())
+        return found
+
+    found = run(app, histories)
+    assert len(found) >= 8
+    assert_all_replay(APP_DIR, found, tmp_path)
