@@ -15,7 +15,19 @@ from typing import Any
 
 from actors import errors
 
-__all__ = ["WorkerConfig", "lookup", "register", "unregister"]
+__all__ = ["ActivitySpec", "WorkerConfig", "lookup", "register", "unregister"]
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    """A ``function.lua``/``process.lua`` entry with ``meta.temporal.activity.worker``."""
+
+    worker_id: str
+    """The only worker it is registered on."""
+    task_queue: str
+    """That worker's (prefixed) task queue: where calls from workflows are scheduled."""
+    local: bool = False
+    """``meta.temporal.activity.local``: calls are Temporal local activities."""
 
 
 @dataclass
@@ -30,6 +42,9 @@ class WorkerConfig:
     """Every workflow entry ID of the app → its Temporal type name."""
     worker_queues: dict[str, str] = field(default_factory=dict)
     """Every temporal.worker entry ID of the same client → its task queue."""
+    activities: dict[str, ActivitySpec] = field(default_factory=dict)
+    """Every entry of the app declared an activity (``meta.temporal.activity``) → where it runs.
+    Entries not listed run on any worker, as the activity type of a ``funcs.call``."""
     node: Any = None
     """The node activities run function entries on."""
     process_host: str = ""

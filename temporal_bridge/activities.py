@@ -1,11 +1,17 @@
 """Activities: ``funcs.call`` from a workflow, and the relay to local processes.
 
-* The dynamic activity runs whatever ``funcs.call`` named: a ``function.lua``
-  entry (as a process on the app's process host, with the workflow's context)
-  or a Python function registered on the node.  An error result becomes an
-  ``ApplicationError`` with the error's kind, so retry policies and
-  ``non_retryable_error_types`` see the kind, and the workflow gets the same
-  error back.
+* An entry that declares ``meta.temporal.activity.worker`` is registered as
+  the activity named by its entry ID on that worker only
+  (:func:`entry_activity`); ``local: true`` makes the workflow's calls to it
+  Temporal local activities (see ``LuaWorkflow.call``).
+* The dynamic activity runs whatever else ``funcs.call`` named, on every
+  worker: a ``function.lua`` or ``process.lua`` entry without that meta (as a
+  process on the app's process host, with the workflow's context) or a Python
+  function registered on the node.  It refuses an entry registered on
+  another worker (``NOT_FOUND``).
+* Either way an error result becomes an ``ApplicationError`` with the
+  error's kind, so retry policies and ``non_retryable_error_types`` see the
+  kind, and the workflow gets the same error back.
 * ``__actorflow_relay`` is a local activity that performs what a workflow asks
   of local processes (send, terminate, cancel), once: on replay its recorded
   result is used and nothing is sent again.
@@ -31,7 +37,7 @@ from temporal_bridge._context import ACTIVITY_CONTEXT
 from temporal_bridge.failures import to_application_error
 from temporal_bridge.workflow import RELAY_ACTIVITY
 
-__all__ = ["relay", "run_function"]
+__all__ = ["entry_activity", "relay", "run_function"]
 
 
 def _config() -> _workers.WorkerConfig:
@@ -47,13 +53,36 @@ def _config() -> _workers.WorkerConfig:
 @activity.defn(dynamic=True)
 async def run_function(args: Sequence[RawValue]) -> Any:
     """Run the function entry (or Python function) named by the activity type."""
-    info = activity.info()
     config = _config()
-    node = config.node
+    target = activity.info().activity_type
+    declared = config.activities.get(target)
+    if declared is not None and declared.worker_id != config.worker_id:
+        raise to_application_error(
+            errors.Error(
+                errors.NOT_FOUND,
+                f"activity {target!r} is registered on worker {declared.worker_id} only, not on "
+                f"{config.worker_id}",
+                retryable=False,
+            )
+        )
     converter = activity.payload_converter()
-    values = tuple(converter.from_payload(arg.payload) for arg in args)
+    return await _run(config, target, tuple(converter.from_payload(arg.payload) for arg in args))
+
+
+def entry_activity(entry_id: str) -> Any:
+    """The activity named ``entry_id`` (an entry with ``meta.temporal.activity.worker``)."""
+
+    async def run_entry(*args: Any) -> Any:
+        return await _run(_config(), entry_id, args)
+
+    run_entry.__name__ = run_entry.__qualname__ = f"activity {entry_id}"
+    return activity.defn(name=entry_id)(run_entry)
+
+
+async def _run(config: _workers.WorkerConfig, target: str, values: tuple[Any, ...]) -> Any:
+    """Run ``target`` (a registered Python function or a Lua entry) with ``values``; its value."""
+    node = config.node
     context = ACTIVITY_CONTEXT.get() or {}
-    target = info.activity_type
     loop = asyncio.get_running_loop()
     outcome: asyncio.Future[tuple[Any, errors.Error | None]] = loop.create_future()
 

@@ -1,15 +1,18 @@
 """The Temporal kinds: ``temporal.client``, ``temporal.worker``, ``workflow.lua``.
 
 Registered with the entry loader on import, so an app using them is
-validated (file, line, entry) like every other app.
+validated (file, line, entry) like every other app.  The ``function.lua``
+and ``process.lua`` kinds (``actors``'s) are extended with their Temporal
+meta, ``meta.temporal.activity.{worker, local}``, checked here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
-from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
+from actors.entries import Entry, KindSpec, Registry, check_lifecycle, kind_spec, register_kind
 
 __all__ = ["SEARCH_ATTRIBUTE_TYPES", "workflow_type_name"]
 
@@ -87,6 +90,47 @@ def workflow_type_name(entry: Entry) -> str:
     name = entry.meta_get("temporal.workflow.name")
     return name if isinstance(name, str) and name else entry.id
 
+
+def _check_activity_meta(entry: Entry, registry: Registry) -> list[str]:
+    """``meta.temporal.activity``: ``worker`` (a temporal.worker, checked as a reference) and ``local``."""
+    activity = entry.meta_get("temporal.activity")
+    if activity is None:
+        return []
+    if not isinstance(activity, dict):
+        return ["meta.temporal.activity must be a mapping (worker, local)"]
+    messages = [
+        f"meta.temporal.activity.{key} is not a setting (worker, local)"
+        for key in activity
+        if key not in ("worker", "local")
+    ]
+    if "worker" not in activity:
+        messages.append("meta.temporal.activity needs worker: the temporal.worker it is registered on")
+    if "local" in activity and not isinstance(activity["local"], bool):
+        messages.append("meta.temporal.activity.local must be true or false")
+    return messages
+
+
+def _with_activity_meta(kind: str) -> None:
+    """Teach the loader the Temporal meta of a kind ``actors`` owns (``function.lua``, ``process.lua``)."""
+    spec = kind_spec(kind)
+    if spec is None or "meta.temporal.activity.worker" in spec.references:
+        return
+    own_check = spec.check
+
+    def check(entry: Entry, registry: Registry) -> list[str]:
+        return [*(own_check(entry, registry) if own_check else []), *_check_activity_meta(entry, registry)]
+
+    register_kind(
+        dataclasses.replace(
+            spec,
+            references={**spec.references, "meta.temporal.activity.worker": ("temporal.worker",)},
+            check=check,
+        )
+    )
+
+
+_with_activity_meta("function.lua")
+_with_activity_meta("process.lua")
 
 register_kind(KindSpec("temporal.client", check=_check_client, description="a connection to Temporal"))
 register_kind(

@@ -10,12 +10,21 @@ case-insensitive, ``-`` and ``_`` alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.workflow import ParentClosePolicy
+from temporalio.common import (
+    AutoUpgradeVersioningOverride,
+    PinnedVersioningOverride,
+    Priority,
+    RetryPolicy,
+    VersioningOverride,
+    WorkerDeploymentVersion,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy, VersioningIntent
 
 from actors import errors
 from actors.durations import duration_seconds
@@ -49,7 +58,11 @@ class WorkflowOptions:
     wait_for_cancellation: bool = False
     namespace: str | None = None
     summary: str | None = None
-    other: dict[str, Any] = field(default_factory=dict)
+    details: str | None = None
+    priority: Priority | None = None
+    versioning_override: VersioningOverride | None = None
+    versioning_intent: VersioningIntent | None = None
+    """Child workflows only (Temporal's own deprecation notwithstanding, passed on)."""
 
     def start_kwargs(self, workflow_id: str, task_queue: str) -> dict[str, Any]:
         """The arguments a client start and a child start share, as temporalio names them."""
@@ -67,6 +80,14 @@ class WorkflowOptions:
             kwargs["id_reuse_policy"] = self.id_reuse_policy
         if self.search_attributes:
             kwargs["search_attributes"] = typed_search_attributes(self.search_attributes)
+        if self.summary is not None:
+            kwargs["static_summary"] = self.summary
+        if self.details is not None:
+            kwargs["static_details"] = self.details
+        if self.priority is not None:
+            kwargs["priority"] = self.priority
+        if self.versioning_override is not None:
+            kwargs["versioning_override"] = self.versioning_override
         return kwargs
 
 
@@ -83,6 +104,14 @@ class ActivityOptions:
     retry_policy: RetryPolicy | None = None
     wait_for_cancellation: bool = False
     summary: str | None = None
+    priority: Priority | None = None
+
+    @property
+    def cancellation_type(self) -> ActivityCancellationType:
+        """``wait_for_cancellation``: a canceled call returns once the activity has stopped."""
+        if self.wait_for_cancellation:
+            return ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+        return ActivityCancellationType.TRY_CANCEL
 
 
 def _key(raw: str, prefixes: tuple[str, ...]) -> str | None:
@@ -153,6 +182,51 @@ _PARENT_CLOSE = {
     "abandon": ParentClosePolicy.ABANDON,
     "request_cancel": ParentClosePolicy.REQUEST_CANCEL,
 }
+_INTENT = {"compatible": VersioningIntent.COMPATIBLE, "default": VersioningIntent.DEFAULT}
+
+
+def _priority(name: str, value: Any) -> Priority:
+    """``priority``: a priority key (1 is the highest), or ``{priority_key, fairness_key, fairness_weight}``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"priority_key": value}
+    if not isinstance(value, dict):
+        raise errors.Error(errors.INVALID, f"option {name}: expected a priority key or a table")
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        label = f"{name}.{key}"
+        if key == "priority_key":
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise errors.Error(errors.INVALID, f"option {label}: expected a positive integer")
+        elif key == "fairness_key":
+            item = _string(label, item)
+        elif key == "fairness_weight":
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0:
+                raise errors.Error(errors.INVALID, f"option {label}: expected a positive number")
+            item = float(item)
+        else:
+            raise errors.Error(errors.INVALID, f"option {label} is not supported")
+        fields[key] = item
+    return Priority(**fields)
+
+
+def _versioning_override(name: str, value: Any) -> VersioningOverride:
+    """``"auto_upgrade"``, or ``{behavior = "pinned", deployment_name = …, build_id = …}``."""
+    table = {"behavior": value} if isinstance(value, str) else value
+    if not isinstance(table, dict):
+        raise errors.Error(errors.INVALID, f"option {name}: expected auto_upgrade or a table")
+    behavior = str(table.get("behavior", "")).lower().replace("-", "_")
+    if behavior == "auto_upgrade" and set(table) <= {"behavior"}:
+        return AutoUpgradeVersioningOverride()
+    if behavior == "pinned" and set(table) <= {"behavior", "deployment_name", "build_id"}:
+        deployment = _string(f"{name}.deployment_name", table.get("deployment_name"))
+        build = _string(f"{name}.build_id", table.get("build_id"))
+        return PinnedVersioningOverride(WorkerDeploymentVersion(deployment, build))
+    raise errors.Error(
+        errors.INVALID,
+        f'option {name}: expected auto_upgrade or {{behavior = "pinned", deployment_name = …, build_id = …}}',
+    )
+
+
 _RETRY_KEYS = {
     "initial_interval": "initial_interval",
     "initialinterval": "initial_interval",
@@ -207,7 +281,7 @@ def workflow_options(options: dict[str, Any] | None) -> WorkflowOptions:
         canonical_seen.add(key)
         value = options[raw_key]  # type: ignore[index]
         name = f"temporal.workflow.{key}"
-        if key in ("id", "task_queue", "cron_schedule", "namespace", "summary"):
+        if key in ("id", "task_queue", "cron_schedule", "namespace", "summary", "details"):
             setattr(parsed, key, _string(name, value))
         elif key in ("execution_timeout", "run_timeout", "task_timeout", "start_delay"):
             setattr(parsed, key, _duration(name, value))
@@ -225,8 +299,12 @@ def workflow_options(options: dict[str, Any] | None) -> WorkflowOptions:
             parsed.search_attributes = _table(name, value)
         elif key == "parent_close_policy":
             parsed.parent_close_policy = _enum(name, value, _PARENT_CLOSE)
-        elif key in ("details", "priority", "versioning_override", "versioning_intent"):
-            parsed.other[key] = value
+        elif key == "priority":
+            parsed.priority = _priority(name, value)
+        elif key == "versioning_override":
+            parsed.versioning_override = _versioning_override(name, value)
+        elif key == "versioning_intent":
+            parsed.versioning_intent = _enum(name, value, _INTENT)
         else:
             raise errors.Error(errors.INVALID, f"option {raw_key} is not supported")
     return parsed
@@ -255,8 +333,15 @@ def activity_options(options: dict[str, Any] | None) -> ActivityOptions:
             parsed.retry_policy = retry_policy(name, value)
         elif key == "wait_for_cancellation":
             parsed.wait_for_cancellation = _boolean(name, value)
-        elif key in ("disable_eager_execution", "priority"):
-            continue  # accepted; temporalio decides these itself
+        elif key == "priority":
+            parsed.priority = _priority(name, value)
+        elif key == "disable_eager_execution":
+            if _boolean(name, value):
+                raise errors.Error(
+                    errors.INVALID,
+                    f"option {raw_key}: the Python SDK decides eager execution per worker, not per call "
+                    "(set worker_options.disable_eager_activities on the temporal.worker)",
+                )
         else:
             raise errors.Error(errors.INVALID, f"option {raw_key} is not supported")
     return parsed

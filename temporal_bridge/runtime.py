@@ -30,7 +30,7 @@ from actors.entries import Entry, Registry
 from actors.lua import process as _lua_process  # noqa: F401  (registers how Entry.lua_code() is built)
 from temporal_bridge import _workers
 from temporal_bridge._loop import LoopThread
-from temporal_bridge.activities import relay, run_function
+from temporal_bridge.activities import entry_activity, relay, run_function
 from temporal_bridge.converter import data_converter
 from temporal_bridge.entries import workflow_type_name
 from temporal_bridge.host import TemporalPeer, WorkflowHost
@@ -236,13 +236,18 @@ class TemporalRuntime:
             self.progress(f"{entry.id}: not polling {queue} (lifecycle.auto_start is false)")
             return
         options = _worker_options(entry)
+        own = [
+            entry_activity(entry_id)
+            for entry_id, spec in config.activities.items()
+            if spec.worker_id == entry.id
+        ]
 
         async def make_worker() -> Worker:  # temporalio builds workers inside a running loop
             return Worker(
                 client,
                 task_queue=queue,
                 workflows=[LuaWorkflow],
-                activities=[run_function, relay],
+                activities=[run_function, relay, *own],
                 workflow_runner=workflow_runner(),
                 **options,
             )
@@ -304,6 +309,21 @@ def worker_config(registry: Registry, entry: Entry, namespace: str) -> _workers.
     for other in registry.of_kind("temporal.worker"):
         if other.ref(str(other.get("client"))) == client_id:
             config.worker_queues[other.id] = prefix + str(other.get("task_queue"))
+    for function_entry in registry.of_kind("function.lua", "process.lua"):
+        activity_worker = function_entry.meta_get("temporal.activity.worker")
+        if not isinstance(activity_worker, str):
+            continue  # no meta: the dynamic activity runs it on any worker (funcs.call's target)
+        worker_id = function_entry.ref(activity_worker)
+        worker_entry = registry.get(worker_id)
+        worker_prefix = ""
+        if worker_entry is not None:
+            worker_client = registry.get(worker_entry.ref(str(worker_entry.get("client"))))
+            worker_prefix = str(worker_client.get("tq_prefix") or "") if worker_client is not None else ""
+        config.activities[function_entry.id] = _workers.ActivitySpec(
+            worker_id=worker_id,
+            task_queue=worker_prefix + str(worker_entry.get("task_queue") if worker_entry else ""),
+            local=function_entry.meta_get("temporal.activity.local") is True,
+        )
     return config
 
 

@@ -663,6 +663,8 @@ class LuaWorkflow:
         outgoing = self._outgoing(spec.get("context"))
         kwargs = options.start_kwargs(child_id, queue)
         kwargs["parent_close_policy"] = options.parent_close_policy or workflow.ParentClosePolicy.TERMINATE
+        if options.versioning_intent is not None:
+            kwargs["versioning_intent"] = options.versioning_intent
         if options.wait_for_cancellation:
             kwargs["cancellation_type"] = workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
         args = list(payloads)
@@ -749,32 +751,85 @@ class LuaWorkflow:
     def call(
         self, target: str, executor: dict[str, Any], payloads: tuple[Any, ...], done: Done
     ) -> Callable[[], None]:
-        """An activity whose type is the function's entry ID; cancelable."""
+        """An activity whose type is the function's entry ID; cancelable.
+
+        An entry declared with ``meta.temporal.activity.worker`` runs on that
+        worker's task queue (``local: true``: as a local activity, in this
+        worker, which must be that one); any other target on this workflow's
+        queue, where the dynamic activity runs it.
+        """
+        assert self.config is not None
         options = activity_options(executor.get("options"))
         outgoing = self._outgoing(executor.get("context"))
-        info = workflow.info()
+        declared = self.config.activities.get(target)
         args = list(payloads)
+        if declared is not None and declared.local:
+            start = self._local_activity(target, declared.worker_id, options, args)
+        else:
+            queue = options.task_queue or (declared.task_queue if declared else workflow.info().task_queue)
 
-        async def call() -> tuple[Any, ...]:
-            OUTGOING.set(outgoing)
-            try:
-                value = await workflow.execute_activity(
+            def start() -> Awaitable[Any]:
+                return workflow.execute_activity(
                     target,
                     args=args,
-                    task_queue=options.task_queue or info.task_queue,
+                    task_queue=queue,
                     activity_id=options.activity_id,
                     schedule_to_close_timeout=options.schedule_to_close_timeout,
                     schedule_to_start_timeout=options.schedule_to_start_timeout,
                     start_to_close_timeout=options.start_to_close_timeout,
                     heartbeat_timeout=options.heartbeat_timeout,
                     retry_policy=options.retry_policy,
+                    cancellation_type=options.cancellation_type,
                     summary=options.summary,
+                    **({"priority": options.priority} if options.priority is not None else {}),
                 )
+
+        async def call() -> tuple[Any, ...]:
+            OUTGOING.set(outgoing)
+            try:
+                value = await start()
             except Exception as exc:
                 return (None, from_failure(exc))
             return (value, None)
 
         return self._later(done, call).cancel
+
+    def _local_activity(
+        self, target: str, worker_id: str, options: Any, args: list[Any]
+    ) -> Callable[[], Awaitable[Any]]:
+        """A call to a ``local: true`` activity: it runs in this worker, so it must be registered here."""
+        assert self.config is not None
+        if worker_id != self.config.worker_id:
+            raise errors.Error(
+                errors.NOT_FOUND,
+                f"{target} is a local activity of worker {worker_id}: only workflows on that worker can "
+                f"call it (this one runs on {self.config.worker_id})",
+                retryable=False,
+            )
+        for name, value in (
+            ("task_queue", options.task_queue),
+            ("heartbeat_timeout", options.heartbeat_timeout),
+            ("priority", options.priority),
+        ):
+            if value is not None:
+                raise errors.Error(
+                    errors.INVALID, f"option activity.{name} does not apply to {target}, a local activity"
+                )
+
+        def start() -> Awaitable[Any]:
+            return workflow.execute_local_activity(
+                target,
+                args=args,
+                activity_id=options.activity_id,
+                schedule_to_close_timeout=options.schedule_to_close_timeout,
+                schedule_to_start_timeout=options.schedule_to_start_timeout,
+                start_to_close_timeout=options.start_to_close_timeout,
+                retry_policy=options.retry_policy,
+                cancellation_type=options.cancellation_type,
+                summary=options.summary,
+            )
+
+        return start
 
     # -- Effects: logs ---------------------------------------------------------------------------------
 

@@ -241,6 +241,93 @@ def test_wippy_start_messages_reaching_an_existing_workflow_are_all_applied(app:
     assert result["value"]["updates_processed"] == 2
 
 
+# -- activities as entries declare them ---------------------------------------------------------
+
+
+def activity_events(app: App, workflow_id: str) -> list[tuple[str, str]]:
+    """(activity type, task queue) of each scheduled activity; ("local", name) of each local one."""
+    from temporalio.api.enums.v1 import EventType
+
+    async def go(client: Any) -> list[tuple[str, str]]:
+        found = []
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attributes = event.activity_task_scheduled_event_attributes
+                found.append((attributes.activity_type.name, attributes.task_queue.name))
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                found.append(("marker", event.marker_recorded_event_attributes.marker_name))
+        return found
+
+    return run(app, go)
+
+
+def test_activities_run_on_the_worker_their_entry_names_and_local_ones_locally(
+    app: App, probe: Probe
+) -> None:
+    pid = probe.spawn("app:activities_workflow", host=WORKER, monitor=True)
+    result = probe.expect_exit(pid).value
+    assert (result["plain"], result["remote"], result["local_call"]) == (2, 4, 6)
+    assert result["foreign_local"]["kind"] == errors.NOT_FOUND
+    assert "local activity of worker app:acts" in result["foreign_local"]["message"]
+    # Sent to app:worker's queue, app:remote_double finds no activity there: the dynamic one refuses.
+    assert result["remote_elsewhere"] == {
+        "kind": errors.NOT_FOUND,
+        "message": "activity 'app:remote_double' is registered on worker app:acts only, not on app:worker",
+    }
+    assert result["local_with_queue"] == {
+        "kind": errors.INVALID,
+        "message": "option activity.task_queue does not apply to app:local_double, a local activity",
+    }
+    assert activity_events(app, pid.uniq) == [
+        ("app:double", "ref-main"),
+        ("app:remote_double", "ref-acts"),
+        ("marker", "core_local_activity"),  # a local activity is a marker, not a scheduled task
+        ("app:remote_double", "ref-main"),
+    ]
+
+
+def test_activity_meta_is_checked_at_load(tmp_path: Path) -> None:
+    from actors.entries import AppLoadError, load_app
+
+    from .lua_support import write_app
+
+    write_app(
+        tmp_path,
+        [
+            {"name": "c", "kind": "temporal.client"},
+            {"name": "w", "kind": "temporal.worker", "client": "c", "task_queue": "q"},
+            {
+                "name": "f",
+                "kind": "function.lua",
+                "source": "file://f.lua",
+                "meta": {"temporal": {"activity": {"worker": "nope"}}},
+            },
+            {
+                "name": "g",
+                "kind": "function.lua",
+                "source": "file://f.lua",
+                "meta": {"temporal": {"activity": {"worker": "w", "local": "yes", "queue": 1}}},
+            },
+            {
+                "name": "h",
+                "kind": "process.lua",
+                "source": "file://f.lua",
+                "meta": {"temporal": {"activity": {"local": True}}},
+            },
+        ],
+        {"f.lua": "return function() end\n"},
+    )
+    with pytest.raises(AppLoadError) as info:
+        load_app(tmp_path)
+    problems = sorted(str(problem) for problem in info.value.problems)
+    assert problems == [
+        "app.yaml:16: app:g: meta.temporal.activity.local must be true or false",
+        "app.yaml:16: app:g: meta.temporal.activity.queue is not a setting (worker, local)",
+        "app.yaml:25: app:h: meta.temporal.activity needs worker: the temporal.worker it is registered on",
+        "app.yaml:9: app:f: meta.temporal.activity.worker references unknown entry 'app:nope'",
+    ]
+
+
 # -- every history of this module, replayed ----------------------------------------------------------
 
 
