@@ -45,6 +45,10 @@ class WorkerConfig:
     activities: dict[str, ActivitySpec] = field(default_factory=dict)
     """Every entry of the app declared an activity (``meta.temporal.activity``) → where it runs.
     Entries not listed run on any worker, as the activity type of a ``funcs.call``."""
+    task_budget: float | None = None
+    """``worker_options.deadlock_detection_timeout``: the Lua watchdog's budget (None: the default)."""
+    log_in_replay: bool = False
+    """``worker_options.enable_logging_in_replay``: Lua logs are written while a history replays too."""
     node: Any = None
     """The node activities run function entries on."""
     process_host: str = ""

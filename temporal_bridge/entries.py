@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, kind_spec, register_kind
+from temporal_bridge.settings import client_problems, lifecycle_problems, worker_option_problems
 
 __all__ = ["SEARCH_ATTRIBUTE_TYPES", "workflow_type_name"]
 
@@ -21,6 +22,8 @@ SEARCH_ATTRIBUTE_TYPES = ("Text", "Keyword", "Int", "Double", "Bool", "Datetime"
 
 def _check_client(entry: Entry, registry: Registry) -> list[str]:
     messages = check_lifecycle(entry, registry)
+    messages.extend(client_problems(entry.data))
+    messages.extend(lifecycle_problems(entry.data, "temporal.client", ()))
     address = entry.data.get("address")
     if address is not None and (not isinstance(address, str) or ":" not in address):
         messages.append("address must be host:port (leave it out to use the embedded dev server)")
@@ -72,9 +75,13 @@ def _check_worker(entry: Entry, registry: Registry) -> list[str]:
     queue = entry.data.get("task_queue")
     if queue is not None and (not isinstance(queue, str) or not queue):
         messages.append("task_queue must be a non-empty string")
-    options = entry.data.get("worker_options")
-    if options is not None and not isinstance(options, dict):
-        messages.append("worker_options must be a mapping")
+    messages.extend(worker_option_problems(entry.data.get("worker_options")))
+    messages.extend(lifecycle_problems(entry.data, "temporal.worker", ("auto_start", "stop_timeout")))
+    messages.extend(
+        f"{key!r} is not a temporal.worker setting (client, task_queue, worker_options, lifecycle)"
+        for key in entry.data
+        if key not in ("client", "task_queue", "worker_options", "lifecycle")
+    )
     return messages
 
 

@@ -16,7 +16,6 @@ import concurrent.futures
 import logging
 import os
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from temporal_bridge.entries import workflow_type_name
 from temporal_bridge.host import TemporalPeer, WorkflowHost
 from temporal_bridge.interceptors import ActorflowInterceptor
 from temporal_bridge.server import DEFAULT_SQLITE_PRAGMAS, DevServer, time_skipping_environment
+from temporal_bridge.settings import HEALTH_CHECK_INTERVAL, HealthCheck, keep_alive, worker_settings
 from temporal_bridge.workflow import LuaWorkflow
 
 __all__ = ["PASSTHROUGH_MODULES", "TemporalRuntime", "install", "worker_config", "workflow_runner"]
@@ -44,20 +44,6 @@ logger = logging.getLogger("temporal_bridge")
 
 PASSTHROUGH_MODULES = ("actors", "temporal_bridge", "lupa", "msgpack", "yaml", "pykka", "cryptography")
 """Modules the workflow sandbox shares with the worker instead of re-importing."""
-
-_WORKER_OPTIONS = {
-    "max_concurrent_activity_execution_size": "max_concurrent_activities",
-    "max_concurrent_workflow_task_execution_size": "max_concurrent_workflow_tasks",
-    "max_concurrent_local_activity_execution_size": "max_concurrent_local_activities",
-    "max_concurrent_workflow_task_pollers": "max_concurrent_workflow_task_polls",
-    "max_concurrent_activity_task_pollers": "max_concurrent_activity_task_polls",
-    "max_activities_per_second": "max_activities_per_second",
-    "max_task_queue_activities_per_second": "max_task_queue_activities_per_second",
-    "sticky_schedule_to_start_timeout": "sticky_queue_schedule_to_start_timeout",
-    "worker_stop_timeout": "graceful_shutdown_timeout",
-    "identity": "identity",
-    "disable_eager_activities": "disable_eager_activity_execution",
-}
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -92,6 +78,9 @@ class TemporalRuntime:
         self.workers: dict[str, Worker] = {}
         self.configs: list[_workers.WorkerConfig] = []
         self.environments: list[Any] = []
+        self.health: dict[str, HealthCheck] = {}
+        """The health checks of the clients with ``health_check.enabled``, by client ID."""
+        self._stop_timeouts: dict[str, float] = {}
         self._runs: list[Any] = []
 
     def start(self) -> TemporalRuntime:
@@ -132,6 +121,7 @@ class TemporalRuntime:
         tls: Any = tls_config(entry.get("tls"), entry.get("auth"))
         api_key = _api_key(entry.get("auth"))
         timeout = _seconds(entry.get("connection_timeout"), 30.0)
+        keep_alive_config = keep_alive(entry.data)
 
         async def connect() -> Client:
             return await Client.connect(
@@ -141,6 +131,7 @@ class TemporalRuntime:
                 interceptors=[ActorflowInterceptor()],
                 tls=tls,
                 api_key=api_key,
+                keep_alive_config=keep_alive_config,
             )
 
         client = self._connect(entry, str(address), connect, timeout)
@@ -149,6 +140,18 @@ class TemporalRuntime:
         self.peers[entry.id] = peer
         self.node.add_peer(entry.id, peer)
         self.progress(f"connected {entry.id} to {address} (namespace {namespace})")
+        self._start_health_check(entry, client)
+
+    def _start_health_check(self, entry: Entry, client: Client) -> None:
+        """``health_check: {enabled: true}``: the client asks the server every ``interval``."""
+        health = entry.get("health_check") or {}
+        if health.get("enabled") is not True:
+            return
+        assert self.loop is not None
+        interval = _seconds(health.get("interval"), HEALTH_CHECK_INTERVAL, "health_check.interval")
+        check = HealthCheck(entry.id, lambda: client.service_client.check_health(), interval)
+        self.health[entry.id] = check
+        self._runs.append(self.loop.submit(check.run()))
 
     def _connect(self, entry: Entry, address: str, connect: Callable[[], Any], timeout: float) -> Client:
         """Connect, trying again until ``timeout`` seconds have passed; ``UNAVAILABLE`` error after.
@@ -224,6 +227,9 @@ class TemporalRuntime:
         client_id = entry.ref(str(entry.get("client")))
         client = self.clients[client_id]
         config = worker_config(self.registry, entry, client.namespace)
+        settings = worker_settings(entry.get("worker_options"))
+        config.task_budget = settings.task_budget
+        config.log_in_replay = settings.log_in_replay
         config.node = self.node
         config.process_host = self.node.default_host_id
         queue = config.task_queue
@@ -235,7 +241,9 @@ class TemporalRuntime:
         if lifecycle.get("auto_start") is False:
             self.progress(f"{entry.id}: not polling {queue} (lifecycle.auto_start is false)")
             return
-        options = _worker_options(entry)
+        self._stop_timeouts[entry.id] = _seconds(
+            lifecycle.get("stop_timeout"), 30.0, "lifecycle.stop_timeout"
+        )
         own = [
             entry_activity(entry_id)
             for entry_id, spec in config.activities.items()
@@ -246,25 +254,26 @@ class TemporalRuntime:
             return Worker(
                 client,
                 task_queue=queue,
-                workflows=[LuaWorkflow],
+                workflows=[LuaWorkflow] if settings.workflows else [],
                 activities=[run_function, relay, *own],
                 workflow_runner=workflow_runner(),
-                **options,
+                **settings.kwargs,
             )
 
         worker = self.loop.run(make_worker())
         self.workers[entry.id] = worker
         self._runs.append(self.loop.submit(worker.run()))
-        self.progress(f"worker {entry.id} polling {queue} ({len(config.workflows)} workflows)")
+        what = f"{len(config.workflows)} workflows" if settings.workflows else "activities only"
+        self.progress(f"worker {entry.id} polling {queue} ({what})")
 
     # -- stopping -----------------------------------------------------------------------------------
 
     def stop(self) -> None:
         loop = self.loop
         if loop is not None:
-            for worker in reversed(list(self.workers.values())):
+            for worker_id, worker in reversed(list(self.workers.items())):
                 try:
-                    loop.run(worker.shutdown(), timeout=30)
+                    loop.run(worker.shutdown(), timeout=self._stop_timeouts.get(worker_id, 30.0))
                 except Exception:
                     logger.exception("stopping a worker failed")
             for peer in self.peers.values():
@@ -339,24 +348,10 @@ def _short(reason: str) -> str:
     return reason.split(": ", 1)[-1][:200]
 
 
-def _seconds(value: Any, default: float) -> float:
+def _seconds(value: Any, default: float, what: str = "connection_timeout") -> float:
     if value is None:
         return default
-    return duration_seconds(value, what="connection_timeout")
-
-
-def _worker_options(entry: Entry) -> dict[str, Any]:
-    options = entry.get("worker_options") or {}
-    result: dict[str, Any] = {}
-    for key, value in options.items():
-        target = _WORKER_OPTIONS.get(key)
-        if target is None:
-            logger.warning("%s: worker option %s is not supported by the Python SDK; ignored", entry.id, key)
-            continue
-        if target.endswith("_timeout"):
-            value = timedelta(seconds=duration_seconds(value, what=f"worker_options.{key}"))
-        result[target] = value
-    return result
+    return duration_seconds(value, what=what)
 
 
 def _expand(value: Any) -> Any:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -153,6 +154,10 @@ TASK_BUDGET = 1.5
 2 s deadlock detector): past it the Lua code is stopped and the workflow task fails."""
 
 
+_REPLAY_LOGGER = workflow.LoggerAdapter(logging.getLogger("temporalio.workflow"), None)
+_REPLAY_LOGGER.log_during_replay = True
+
+
 class RunawayLua(RuntimeError):
     """Lua code ran past the task budget without waiting: the workflow *task* fails (Temporal
     retries it later); the workflow itself is not failed by a loop the worker stopped."""
@@ -249,6 +254,8 @@ class LuaWorkflow:
             )
         self.config = config
         self.code = code
+        if config.task_budget is not None:  # worker_options.deadlock_detection_timeout
+            self.budget = RunBudget(config.task_budget)
         headers = WORKFLOW_HEADERS.get() or {}
         context = headers.get(CONTEXT_HEADER)
         self.context = dict(context) if isinstance(context, dict) else {}
@@ -834,7 +841,10 @@ class LuaWorkflow:
     # -- Effects: logs ---------------------------------------------------------------------------------
 
     def logger(self, entry_id: str, name: str) -> Any:
-        """Temporal's workflow logger: quiet while a history replays."""
+        """Temporal's workflow logger: quiet while a history replays (unless the worker's
+        ``worker_options.enable_logging_in_replay``)."""
+        if self.config is not None and self.config.log_in_replay:
+            return _REPLAY_LOGGER
         return workflow.logger
 
     # -- Effects: the workflow module --------------------------------------------------------------------

@@ -90,16 +90,41 @@ def check_lifecycle(entry: Entry, registry: Registry) -> list[str]:
     return messages
 
 
+_HOST_QUEUES_REFUSED = (
+    "is not supported: actorflow's process host has no bounded run queue to size (a process waits "
+    "in it once, however many messages its own mailbox holds)"
+)
+
+
 def _check_host(entry: Entry, registry: Registry) -> list[str]:
+    """``host.workers`` works; every other setting of a ``process.host`` is refused, with the reason."""
     messages = check_lifecycle(entry, registry)
+    lifecycle = entry.data.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        messages.extend(
+            f"lifecycle.{key} is not supported on a process.host: hosts start first, once, and "
+            "stop with the app; a process.host honours auto_start: true"
+            for key, value in lifecycle.items()
+            if not (key == "auto_start" and value is True)
+        )
+    messages.extend(
+        f"{key!r} is not a process.host setting (host, lifecycle)"
+        for key in entry.data
+        if key not in ("host", "lifecycle")
+    )
     host = entry.data.get("host")
     if host is None:
         return messages
     if not isinstance(host, dict):
-        return [*messages, "'host' must be a mapping (workers, queue_size, local_queue_size)"]
+        return [*messages, "'host' must be a mapping (workers)"]
     workers = host.get("workers")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         messages.append("host.workers must be a positive integer")
+    for key in host:
+        if key in ("queue_size", "local_queue_size"):
+            messages.append(f"host.{key} {_HOST_QUEUES_REFUSED}")
+        elif key != "workers":
+            messages.append(f"host.{key} is not a process.host setting (workers)")
     return messages
 
 
