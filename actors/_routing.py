@@ -18,8 +18,9 @@ exactly (the runtime has no glob topics).
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
-from actors import errors
+from actors import codec, errors
 from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
 
@@ -198,6 +199,60 @@ class Router:
             queue.popleft()
             if not queue:
                 del by_topic[oldest_topic]
+
+    def recall(self, handed: list[tuple[Channel, Any]]) -> None:
+        """Take back what was routed but not read, and drop every subscription (``process.upgrade``).
+
+        ``handed`` are the values channels handed tasks that have not run with
+        them (``Scheduler.handed``).  They and the values still buffered in the
+        subscription channels go back to the front of the mailbox, in the order
+        they were delivered, for the program that replaces the old one.  A value
+        a raw ``listen`` channel held is its payload: it comes back as a
+        message with no sender.
+        """
+        topics = {
+            id(subscription.channel): (topic, subscription) for topic, subscription in self._topics.items()
+        }
+        messages: list[Message] = []
+        events: list[Exit | LinkDown | Cancel] = []
+
+        def take(channel: Channel, value: Any) -> None:
+            if channel is self._events:
+                events.append(value)
+            elif channel is self._inbox:
+                messages.append(value)
+            elif id(channel) in topics:
+                topic, subscription = topics[id(channel)]
+                if subscription.messages:
+                    messages.append(value)
+                else:
+                    payloads = () if value is None else (codec.encode(value),)
+                    messages.append(Message(topic, None, payloads))
+
+        for channel, value in handed:
+            take(channel, value)
+        channels = [subscription.channel for subscription in self._topics.values()]
+        for channel in (*channels, self._inbox, self._events):
+            if channel is None:
+                continue
+            while len(channel):
+                received = channel.try_receive()
+                if received is None:
+                    break
+                take(channel, received[0])
+            channel.close()
+        lowest = min((queue[0][0] for queue in self._by_topic.values()), default=self._seq + 1)
+        for offset, message in enumerate(reversed(messages), start=1):
+            queue = self._by_topic.get(message.topic)
+            if queue is None:
+                queue = self._by_topic[message.topic] = deque()
+            queue.appendleft((lowest - offset, message))
+        if events:
+            self._events_pending = deque([*events, *(self._events_pending or ())])
+        self._topics.clear()
+        self._inbox = None
+        self._events = None
+        self.dirty = True
 
     def close(self) -> None:
         """Close every channel (the process ended)."""

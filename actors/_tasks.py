@@ -81,7 +81,7 @@ class Driver(Protocol):
 class Task:
     """One coroutine of a process."""
 
-    __slots__ = ("coro", "external_wait", "finished", "id", "waiting")
+    __slots__ = ("coro", "external_wait", "finished", "id", "took", "waiting")
 
     def __init__(self, coro: Coroutine, task_id: int) -> None:
         self.coro = coro
@@ -91,6 +91,8 @@ class Task:
         """Channels the task is blocked on (``None``: not blocked on channels)."""
         self.external_wait = False
         """Blocked on a driver operation (a timer, a call)."""
+        self.took: Channel | None = None
+        """The channel whose value the task was woken with and has not run with yet."""
 
     def __repr__(self) -> str:
         return f"<Task {self.id}{' finished' if self.finished else ''}>"
@@ -157,7 +159,32 @@ class Scheduler:
             return
         task.waiting = None
         task.external_wait = False
+        task.took = None
         self._runnable.append((task, value, exc))
+
+    def handed(self) -> list[tuple[Channel, Any]]:
+        """``(channel, value)`` for each value a channel handed a task that has not run with it yet."""
+        found = []
+        for task, value, exc in self._runnable:
+            channel = task.took
+            if channel is None or exc is not None or task.finished or type(value) is not tuple:
+                continue
+            if len(value) == 2 and value[1]:  # a receive: (value, ok)
+                found.append((channel, value[0]))
+            elif len(value) == 3 and value[2]:  # a select: (index, value, ok)
+                found.append((channel, value[1]))
+        return found
+
+    def stop_all(self) -> None:
+        """End every task for good (the program is replaced: ``process.upgrade``); the scheduler goes on."""
+        for task in self.tasks.values():
+            task.finished = True
+            close = getattr(task.coro, "close", None)
+            if close is not None:
+                close()
+        self.tasks.clear()
+        self._runnable.clear()
+        self.main = None
 
     def charge(self) -> bool:
         """Count an operation a task performed without yielding; True when the budget is spent.
@@ -248,6 +275,8 @@ class Scheduler:
 
     def _step(self, task: Task, value: Any, exc: BaseException | None) -> None:
         router = self.router
+        if task.took is not None:
+            task.took = None  # it runs with the value now
         for _ in range(_IMMEDIATE_LIMIT):
             if router is not None and router.dirty:
                 router.flush()
@@ -311,6 +340,7 @@ class Scheduler:
 
         def resume(_index: int, value: Any, ok: bool) -> None:
             self.wake(task, (value, ok))
+            task.took = channel
 
         task.waiting = [channel]
         channel.wait_receive(Waiter(resume), 0)
@@ -355,6 +385,8 @@ class Scheduler:
                 self.wake(task, exc=value)
             else:
                 self.wake(task, (index, value, ok))
+                if not cases[index][1]:  # a receive case
+                    task.took = channels[index]
 
         waiter = Waiter(resume)
         task.waiting = channels

@@ -360,7 +360,61 @@ class LuaProcess(CoroutineDriver):
         self._process.node.spawn_request(request, host or "")
 
     def upgrade(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
-        raise errors.Error(errors.INVALID, "process.upgrade is not supported on actorflow yet")
+        """``process.upgrade``: go on in new code (this entry's again, or ``entry_id``'s).
+
+        The process keeps its PID, mailbox, links, monitors, names, options and
+        context; ``payloads`` become the new main's arguments.  Every coroutine of
+        the old code ends and its timers are stopped; what was routed to the old
+        code but not read yet goes back to the mailbox (``Router.recall``).  A
+        failure (no such entry, one that is not Lua process code, an error while
+        the new code loads) ends the process with that error.
+        """
+        scheduler = self.scheduler
+        try:
+            code = self._upgrade_code(entry_id)
+        except errors.Error as err:
+            scheduler.end_main(False, err)
+            return
+        self.router.recall(scheduler.handed())
+        scheduler.stop_all()
+        if self._timers:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers = None
+        self.core = None
+        state, self._state = self._state, None
+        if state is not None:
+            if self.pool is not None and state.users:
+                self.pool.release(state)
+            else:
+                state.close()
+        self.code, self.args = code, payloads
+        try:
+            main = self.create_main(self._process)
+        except errors.Error as err:
+            scheduler.end_main(False, err)
+            return
+        ended = main.ended_at_launch()
+        if ended is not None:  # the new code ended (or failed to load) in its first run
+            scheduler.end_main(*ended)
+        else:
+            scheduler.spawn(main, main=True)
+
+    def _upgrade_code(self, entry_id: str | None) -> LuaCode:
+        node = self._process.node
+        entries = getattr(node.kinds, "entries", None) if node.kinds is not None else None
+        target = entry_id or self.code.entry_id
+        entry = entries.get(target) if entries is not None else None
+        if entry is None:
+            if entry_id is None:
+                return self.code  # no registry (a program started from code): the same code again
+            raise errors.Error(errors.NOT_FOUND, f"process.upgrade: entry {target!r} not found")
+        if entry.kind not in ("process.lua", "function.lua"):
+            raise errors.Error(
+                errors.INVALID, f"process.upgrade: {target} is a {entry.kind}, not Lua code a process runs"
+            )
+        code: LuaCode = entry.lua_code()
+        return code
 
     # -- Effects: calls ------------------------------------------------------------------------------------
 
