@@ -4,14 +4,15 @@
   ``signal_workflow`` add the headers set in :data:`_context.OUTGOING`;
 * workflow side: the workflow's headers are kept for the driver, each
   signal's sender is exposed while its handler runs, and activities, child
-  workflows and external signals started by the workflow get headers too;
+  workflows, external signals and the next run (continue-as-new) started by
+  the workflow get headers too;
 * activity side: the context header becomes :data:`_context.ACTIVITY_CONTEXT`.
 """
 
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import client as temporal_client
 from temporalio import worker as temporal_worker
@@ -86,6 +87,11 @@ class _WorkflowOutbound(temporal_worker.WorkflowOutboundInterceptor):
     async def signal_child_workflow(self, input: temporal_worker.SignalChildWorkflowInput) -> None:
         input.headers = encode_headers(_sender_only(OUTGOING.get()), input.headers)
         await super().signal_child_workflow(input)
+
+    def continue_as_new(self, input: temporal_worker.ContinueAsNewInput) -> NoReturn:
+        # process.upgrade: the next run keeps the workflow's context (spec §12.7).
+        input.headers = encode_headers(_context_only(OUTGOING.get()), input.headers)
+        super().continue_as_new(input)
 
 
 class _WorkflowInbound(temporal_worker.WorkflowInboundInterceptor):

@@ -242,6 +242,123 @@ def test_wippy_start_messages_reaching_an_existing_workflow_are_all_applied(app:
     assert result["value"]["updates_processed"] == 2
 
 
+# -- behaviour that works, now guarded (issue 13, item 7) ------------------------------------------
+
+
+def test_tq_prefix_is_prepended_to_every_workers_task_queue(app: App, probe: Probe) -> None:
+    runtime = app._started[0]
+    assert {worker_id: worker.config()["task_queue"] for worker_id, worker in runtime.workers.items()} == {
+        "app:worker": "ref-main",
+        "app:acts": "ref-acts",
+    }
+    pid = probe.spawn("app:self_send_workflow", host=WORKER, monitor=True)
+    probe.expect_exit(pid)
+
+    async def started_on(client: Any) -> str:
+        async for event in client.get_workflow_handle(pid.uniq).fetch_history_events():
+            return str(event.workflow_execution_started_event_attributes.task_queue.name)
+        return ""
+
+    assert run(app, started_on) == "ref-main"
+
+
+def test_a_workflow_sending_to_itself_gets_the_message(probe: Probe) -> None:
+    pid = probe.spawn("app:self_send_workflow", host=WORKER, monitor=True)
+    assert probe.expect_exit(pid).value == {"ok": True, "data": {"n": 1}, "from_self": True}
+
+
+def test_a_process_linked_to_a_workflow_that_completes_gets_exit_and_runs_on(app: App) -> None:
+    assert drive(app, "linked_completion") == {
+        "kind": "pid.exit",
+        "from": True,
+        "value": {"stopped": "done"},
+        "still_running": True,
+    }
+
+
+def test_monitoring_a_closed_workflow_gives_its_outcome_and_an_unknown_one_not_found(app: App) -> None:
+    result = drive(app, "monitor_closed_and_unknown")
+    assert result["first"] == {"stopped": "first"}
+    assert (result["ok"], result["again"]) == (
+        True,
+        {"kind": "pid.exit", "from": True, "value": {"stopped": "first"}},
+    )
+    assert result["failed_again"] == "told to fail"
+    assert result["unknown_ok"] is True  # as in the runtime: monitoring a workflow always succeeds
+    assert result["missing"] == {
+        "kind": "pid.exit",
+        "from": "{app:temporal_client@app:worker|never-existed}",
+        "error_kind": errors.NOT_FOUND,
+    }
+
+
+def test_monitor_link_cancel_and_terminate_inside_a_workflow(probe: Probe) -> None:
+    canceled = probe.spawn("app:waiting_workflow", host=WORKER, monitor=True)
+    terminated = probe.spawn("app:waiting_workflow", host=WORKER, monitor=True)
+    pid = probe.spawn(
+        "app:inside_ops_workflow",
+        {"cancel": str(canceled), "terminate": str(terminated)},
+        host=WORKER,
+        monitor=True,
+    )
+    result = probe.expect_exit(pid).value
+    for name in ("monitor", "link", "unmonitor", "unlink"):
+        assert result[name] == {
+            "kind": errors.INVALID,
+            "message": f"process.{name} is not supported in workflow context",
+        }, name
+    assert result["cancel"] == {"ok": True} and result["terminate"] == {"ok": True}
+    # Both are cancel requests: each target sees a CANCEL event and finishes as it likes.
+    for target in (canceled, terminated):
+        assert probe.expect_exit(target).value == {"saw": "pid.cancel", "from": "{|topology}"}
+
+
+def test_activity_errors_carry_wrapper_activity_id_and_retry_state(probe: Probe) -> None:
+    from temporalio.api.enums.v1 import RetryState
+
+    pid = probe.spawn("app:error_details_workflow", host=WORKER, monitor=True)
+    result = probe.expect_exit(pid).value
+    non_retryable = result["non_retryable"]
+    assert (non_retryable["kind"], non_retryable["message"], non_retryable["retryable"]) == (
+        errors.INVALID,
+        "not a number",
+        False,
+    )
+    assert non_retryable["details"] == {
+        "_wrapper": "activity",
+        "_activity_id": non_retryable["details"]["_activity_id"],  # Temporal's sequence number
+        "_activity_type": "app:double",
+        "_retry_state": RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE,
+    }
+    assert non_retryable["details"]["_activity_id"].isdigit()
+    exhausted = result["attempts_exhausted"]
+    assert (exhausted["kind"], exhausted["retryable"]) == (errors.UNAVAILABLE, True)
+    assert exhausted["details"] == {
+        "_wrapper": "activity",
+        "_activity_id": "flaky-1",  # activity.id
+        "_activity_type": "app:flaky",
+        "_retry_state": RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED,
+    }
+
+
+def test_process_upgrade_in_a_workflow_continues_as_new_keeping_pid_and_context(
+    app: App, probe: Probe
+) -> None:
+    pid = probe.spawn("app:upgrade_workflow", 1, host=WORKER, monitor=True, context={"tenant": "t-1"})
+    result = probe.expect_exit(pid).value  # the monitor follows every run
+    assert result["type"] == "app:upgraded_workflow" and result["tenant"] == "t-1"
+    assert result["pid"] == str(pid)
+    assert result["seen"] == [{"generation": n, "pid": str(pid), "tenant": "t-1"} for n in (1, 2, 3)]
+
+    async def runs(client: Any) -> list[str]:
+        return [
+            execution.workflow_type async for execution in client.list_workflows(f"WorkflowId = '{pid.uniq}'")
+        ]
+
+    found = wait_until(lambda: len(run(app, runs)) == 4 and run(app, runs), 10, what="four runs listed")
+    assert sorted(found) == ["app:upgrade_workflow"] * 3 + ["app:upgraded_workflow"]
+
+
 # -- activities as entries declare them ---------------------------------------------------------
 
 

@@ -63,6 +63,39 @@ function modes.lua_updates(pid)
             unknown_workflow = describe(unknown_workflow), not_a_workflow = describe(not_a_workflow)}
 end
 
+-- A process linked to a workflow that completes normally gets EXIT, and runs on.
+function modes.linked_completion()
+    local pid = process.spawn_linked("app:waiting_workflow", "app:worker")
+    process.send(pid, "stop", "done")
+    local event = process.events():receive()
+    return {kind = event.kind, from = event.from == pid, value = event.result.value,
+            still_running = true}
+end
+
+-- Monitoring a workflow that has closed gives its stored outcome at once; an unknown one NOT_FOUND.
+function modes.monitor_closed_and_unknown()
+    local events = process.events()
+    local pid = process.spawn_monitored("app:waiting_workflow", "app:worker")
+    process.send(pid, "stop", "first")
+    local first = events:receive()
+    local ok = process.monitor(pid)
+    local again = events:receive()
+    local failed = process.spawn_monitored("app:waiting_workflow", "app:worker")
+    process.send(failed, "stop", "fail")
+    events:receive()
+    process.monitor(failed)
+    local failed_again = events:receive()
+    local unknown = "{app:temporal_client@app:worker|never-existed}"
+    local unknown_ok = process.monitor(unknown)
+    local missing = events:receive()
+    return {
+        first = first.result.value, ok = ok, again = {kind = again.kind, from = again.from == pid,
+        value = again.result.value}, failed_again = failed_again.result.error:message(),
+        unknown_ok = unknown_ok,
+        missing = {kind = missing.kind, from = missing.from, error_kind = missing.result.error:kind()},
+    }
+end
+
 local function main(mode, ...)
     return modes[mode](...)
 end

@@ -1,0 +1,3 @@
+return function()
+    return nil, errors.new({kind = errors.UNAVAILABLE, message = "try again later", retryable = true})
+end
