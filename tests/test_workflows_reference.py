@@ -242,6 +242,38 @@ def test_wippy_start_messages_reaching_an_existing_workflow_are_all_applied(app:
     assert result["value"]["updates_processed"] == 2
 
 
+# -- workflow IDs any text, sends never dropped (issue 13, item 6) ---------------------------------
+
+
+def test_a_workflow_id_made_from_a_pid_round_trips_and_unroutable_sends_are_errors(app: App) -> None:
+    result = drive(app, "custom_id")
+    assert result["id"].startswith("counter-{app:processes|0x")
+    assert (
+        result["pid"]
+        == "{app:temporal_client@app:worker|"
+        + result["id"].replace("|", "%7C").replace("{", "%7B").replace("}", "%7D")
+        + "}"
+    )
+    assert (result["sent"], result.get("send_err")) == (True, None)
+    assert result["replies"] == ["ack", "ok", "ack"] and result["from_is_pid"] is True
+    assert result["value"] == {"value": 2} and result["exit"] == {"final_counter": 2}
+    assert (result["unknown_host"], result["unknown_node"], result["unknown_workflow"]) == (
+        errors.NOT_FOUND,
+        errors.NOT_FOUND,
+        errors.NOT_FOUND,
+    )
+
+
+def test_sends_a_workflow_cannot_deliver_are_errors(probe: Probe) -> None:
+    pid = probe.spawn("app:send_errors_workflow", host=WORKER, monitor=True)
+    assert probe.expect_exit(pid).value == {
+        "unknown_host": errors.NOT_FOUND,
+        "unknown_node": errors.NOT_FOUND,
+        "unknown_name": errors.NOT_FOUND,
+        "unknown_workflow": errors.NOT_FOUND,
+    }
+
+
 # -- behaviour that works, now guarded (issue 13, item 7) ------------------------------------------
 
 

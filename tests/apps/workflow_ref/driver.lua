@@ -96,6 +96,32 @@ function modes.monitor_closed_and_unknown()
     }
 end
 
+-- Issue 13, item 6: a workflow ID made from a PID ('{', '|', '}') round-trips through its PID,
+-- and a send nobody can route is an error.
+function modes.custom_id()
+    local id = "counter-" .. process.pid()
+    local pid, err = process.with_options({["temporal.workflow.id"] = id})
+        :spawn_monitored("app:counter_workflow", "app:worker", {initial = 0})
+    if err then return nil, err end
+    local sent, send_err = process.send(pid, "increment", {amount = 2})
+    local inbox = process.inbox()
+    local ack = inbox:receive()
+    local ok = inbox:receive()
+    process.send(ack:from(), "finish")                  -- reply to the PID the workflow gave
+    local finish_ack = inbox:receive()
+    local event = process.events():receive()
+    local function kind(_, e) return e and e:kind() or "delivered" end
+    return {
+        pid = pid, id = id, sent = sent, send_err = send_err and tostring(send_err),
+        replies = {ack:topic(), ok:topic(), finish_ack:topic()},
+        from_is_pid = ack:from() == pid, value = ok:payload():data(),
+        exit = event.result.value,
+        unknown_host = kind(process.send("{nohost|0x00001}", "x", 1)),
+        unknown_node = kind(process.send("{ghost@app:processes|0x00001}", "x", 1)),
+        unknown_workflow = kind(process.send("{app:temporal_client@app:worker|no-such-workflow}", "x", 1)),
+    }
+end
+
 local function main(mode, ...)
     return modes[mode](...)
 end
