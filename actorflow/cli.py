@@ -13,7 +13,8 @@ Running apps:
 
 Looking at a running app (through its control socket; exit status 2 when no
 app runs there): ``ps``, ``tree``, ``send``, ``spawn``, ``workflows``,
-``stop``; tables for people, ``--json`` for scripts.
+``update`` and ``query`` (a workflow's Temporal update or query), ``stop``;
+tables for people, ``--json`` for scripts.
 
 Usage errors exit with 2.  Progress goes to stderr (``-q`` silences it); the
 Lua programs' own logs and ``print`` go to stderr at INFO, the runtime's at
@@ -145,11 +146,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     workflows.add_argument("--closed", action="store_true", help="closed workflows instead of running ones")
     workflows.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    update = command("update", "send a Temporal update to a workflow of a running app; prints its reply")
+    query = command("query", "ask a workflow of a running app a Temporal query (pid, state)")
+    for sub, what in ((update, "update"), (query, "query")):
+        sub.add_argument("dest", metavar="PID|WORKFLOW_ID")
+        sub.add_argument("name", help=f"the {what}'s name")
+        sub.add_argument("args", nargs="*", help="arguments, each a JSON value")
+        sub.add_argument("--client", help="the temporal.client of a workflow ID (when the app has several)")
+        sub.add_argument("--wait", type=_seconds, default=30.0, help="wait this long for the answer (30 s)")
     stop = command("stop", "stop a running app (as SIGTERM would) and wait until it has stopped")
     stop.add_argument(
         "--timeout", type=_seconds, default=120.0, help="give up waiting after this many seconds"
     )
-    for sub in (ps, tree, send, spawn, workflows, stop):
+    for sub in (ps, tree, send, spawn, workflows, update, query, stop):
         state_dir(sub)
         sub.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
     return parser
@@ -317,6 +326,19 @@ def _workflows(args: argparse.Namespace) -> Any:
     return rows if args.json else format_workflows(rows, closed=args.closed)
 
 
+def _temporal_message(op: str) -> Any:
+    """``update`` / ``query``: answered in the app by temporal_bridge.cli_commands."""
+
+    def handler(args: argparse.Namespace) -> Any:
+        result = _ask(
+            args, op, to=args.dest, name=args.name, args=_call_args(args.args), client=args.client,
+            wait=args.wait, timeout=args.wait + 10.0,
+        )  # fmt: skip
+        return result if args.json else to_json_text(result["value"])
+
+    return _operator(handler)
+
+
 @_operator
 def _stop(args: argparse.Namespace) -> Any:
     from actorflow._statedir import lock_holder
@@ -341,6 +363,8 @@ _COMMANDS = {
     "send": _send,
     "spawn": _spawn,
     "workflows": _workflows,
+    "update": _temporal_message("update"),
+    "query": _temporal_message("query"),
     "stop": _stop,
 }
 

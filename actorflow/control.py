@@ -194,6 +194,16 @@ class ControlServer:
             raise errors.Error(errors.INVALID, "host must be a host ID")
         return _inspect.spawn(self.app, _text(message, "entry"), host, tuple(args))
 
+    def _op_update(self, message: dict[str, Any]) -> Any:
+        from temporal_bridge.cli_commands import control_update
+
+        return control_update(self.app, message)
+
+    def _op_query(self, message: dict[str, Any]) -> Any:
+        from temporal_bridge.cli_commands import control_query
+
+        return control_query(self.app, message)
+
     def _op_stop(self, message: dict[str, Any]) -> Any:
         threading.Thread(target=self.on_stop, name="actorflow-stop-request", daemon=True).start()
         return {"stopping": True, "pid": os.getpid()}
