@@ -33,7 +33,20 @@ pytestmark = pytest.mark.temporal("dev")
 @pytest.fixture(scope="module")
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     state = tmp_path_factory.mktemp("ref-state")
-    with running_app(APP_DIR, state_dir=state, temporal=temporal_environment(request)) as running:
+    attempts: list[str] = []
+
+    def flaky_once(argument: Any) -> Any:  # fails its first attempt (retryable), then answers
+        attempts.append(argument)
+        if len(attempts) == 1:
+            raise Error(errors.UNAVAILABLE, "not yet", retryable=True)
+        return {"attempts": len(attempts), "argument": argument}
+
+    with running_app(
+        APP_DIR,
+        state_dir=state,
+        temporal=temporal_environment(request),
+        functions={"app:flaky_once": flaky_once},
+    ) as running:
         yield running
 
 
@@ -389,6 +402,25 @@ def test_process_upgrade_in_a_workflow_continues_as_new_keeping_pid_and_context(
 
     found = wait_until(lambda: len(run(app, runs)) == 4 and run(app, runs), 10, what="four runs listed")
     assert sorted(found) == ["app:upgrade_workflow"] * 3 + ["app:upgraded_workflow"]
+
+
+def test_a_child_host_may_be_a_raw_task_queue_and_activities_retry_by_default(app: App, probe: Probe) -> None:
+    pid = probe.spawn("app:child_queue_workflow", host=WORKER, monitor=True)
+    result = probe.expect_exit(pid, timeout=60).value
+    assert result["by_queue"].startswith("{app:temporal_client@ref-main|")  # the quirk: host = the queue
+    assert result["by_worker"].startswith("{app:temporal_client@app:worker|")
+    assert result["by_queue_exit"] is True and result["by_worker_exit"] is True
+    assert result["retried"] == {"attempts": 2, "argument": "twice?"}
+
+    async def retry_policy(client: Any) -> Any:
+        async for event in client.get_workflow_handle(pid.uniq).fetch_history_events():
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                return event.activity_task_scheduled_event_attributes.retry_policy
+        return None
+
+    policy = run(app, retry_policy)
+    assert policy.maximum_attempts == 0  # unlimited, Temporal's default (spec §12.7)
+    assert policy.initial_interval.ToTimedelta().total_seconds() == 1
 
 
 # -- activities as entries declare them ---------------------------------------------------------
