@@ -10,6 +10,7 @@ maps each row of the spec's checklist to its test.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -310,6 +311,8 @@ def test_tq_prefix_is_prepended_to_every_workers_task_queue(app: App, probe: Pro
 def test_a_workflow_sending_to_itself_gets_the_message(probe: Probe) -> None:
     pid = probe.spawn("app:self_send_workflow", host=WORKER, monitor=True)
     assert probe.expect_exit(pid).value == {"ok": True, "data": {"n": 1}, "from_self": True}
+    # A generated workflow ID: a UUID chosen when the worker started, then a counter (spec §2).
+    assert re.fullmatch(r"[0-9a-f-]{36}_0x[0-9a-f]{5,}", pid.uniq), pid.uniq
 
 
 def test_a_process_linked_to_a_workflow_that_completes_gets_exit_and_runs_on(app: App) -> None:
