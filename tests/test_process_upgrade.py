@@ -183,11 +183,13 @@ def test_the_old_codes_coroutines_and_timers_end(tmp_path: Path) -> None:
     local time = require("time")
     return {main = function(step)
         if step == 1 then
+            local ready = channel.new()
             coroutine.spawn(function()
-                time.sleep("20ms")
+                ready:send(true)       -- main is waiting: the send completes, and we go on
+                time.sleep("50ms")     -- asleep when main (runnable since the send) upgrades
                 process.send(process.pid(), "late", "the old coroutine ran")
             end)
-            time.sleep("1ms")          -- the coroutine is asleep now
+            ready:receive()
             process.upgrade(nil, 2)
         end
         local late = process.listen("late")
