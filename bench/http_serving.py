@@ -18,21 +18,17 @@ Prints requests per second, p50 and p99 latency and the ratios.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
 import sys
+import tempfile
+import time
+import uuid
 from pathlib import Path
-
-# This file is named like the standard library's http package: keep its folder off the path.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
