@@ -301,7 +301,8 @@ def test_runtime_error_has_file_and_line_for_monitors_and_links(tmp_path: Path) 
 def test_missing_method_is_reported(tmp_path: Path) -> None:
     with pytest.raises(Error) as info:
         run_lua(tmp_path, "return {other = function() end}")
-    assert "has no function 'main'" in info.value.message()
+    # found when the app loads (file, line, entry), before anything runs
+    assert "app.yaml:7: app:main: method 'main' is not defined in main.lua" in info.value.message()
 
 
 def test_file_may_return_a_function_directly(tmp_path: Path) -> None:

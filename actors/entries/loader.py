@@ -34,7 +34,9 @@ from typing import Any
 import yaml
 
 from actors import errors
+from actors.entries._imports import RESERVED_PREFIX, import_problems, wire_imports
 from actors.entries.model import Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
+from actors.entries.wippy_kinds import unknown_kind_message
 from actors.lua.modules import module_names
 
 __all__ = [
@@ -203,13 +205,24 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 
 def load_app(root: str | Path) -> Registry:
-    """Load and validate every entry under ``root`` (a directory or one YAML file)."""
+    """Load and validate every entry under ``root`` (a directory or one YAML file).
+
+    A Wippy project root (``wippy.lock``, ``wippy.yaml`` or ``.wippy.yaml``
+    beside a source directory) is read as Wippy reads it: the definitions
+    are the YAML files of the source directory (``directories.src`` of
+    ``wippy.lock``, ``./src`` by default); the project files themselves are
+    configuration, not definitions.
+    """
     base = Path(root).resolve()
     if not base.exists():
         raise errors.Error(errors.NOT_FOUND, f"app {root} does not exist")
-    files = [base] if base.is_file() else sorted(_yaml_files(base))
     app_dir = base.parent if base.is_file() else base
     problems: list[Problem] = []
+    if base.is_file():
+        files = [base]
+    else:
+        sources = _project_sources(base, problems)
+        files = sorted(_yaml_files(sources if sources is not None else base))
     entries: list[Entry] = []
     seen: dict[str, Entry] = {}
     for path in files:
@@ -234,9 +247,53 @@ def load_app(root: str | Path) -> Registry:
             problems.extend(
                 _problem(entry, message, app_dir) for message in _check_entry(entry, spec, registry)
             )
+    problems.extend(
+        _problem(entry, message, app_dir) for entry, message in import_problems(entries, registry)
+    )
     if problems:
         raise AppLoadError(problems)
+    wire_imports(entries, registry)
     return registry
+
+
+PROJECT_FILES = ("wippy.lock", "wippy.yaml", ".wippy.yaml")
+"""The files that make a directory a Wippy project root."""
+
+
+def _project_sources(base: Path, problems: list[Problem]) -> Path | None:
+    """The source directory of a Wippy project root at ``base``; ``None`` when it is no project root."""
+    if not any((base / name).is_file() for name in PROJECT_FILES):
+        return None
+    relative = "./src"
+    lock = base / "wippy.lock"
+    if lock.is_file():
+        try:
+            document = (
+                _parse_yaml(lock.read_text(encoding="utf-8"))
+                if lock.stat().st_size <= MAX_YAML_BYTES
+                else None
+            )
+        except Exception as exc:  # a broken lock file is reported, never a traceback
+            problems.append(Problem("wippy.lock", 1, "", f"cannot read the lock file: {exc}"))
+            return base / "src"
+        directories = document.get("directories") if isinstance(document, dict) else None
+        if isinstance(directories, dict) and isinstance(directories.get("src"), str) and directories["src"]:
+            relative = directories["src"]
+    sources = (base / relative).resolve()
+    if not _inside(sources, base):
+        problems.append(Problem("wippy.lock", 1, "", f"directories.src {relative!r} is outside the project"))
+        return base / "src"
+    if not sources.is_dir():
+        name = "wippy.lock" if lock.is_file() else next(n for n in PROJECT_FILES if (base / n).is_file())
+        problems.append(
+            Problem(
+                name,
+                1,
+                "",
+                f"this is a Wippy project root, but its source directory {relative} does not exist",
+            )
+        )
+    return sources
 
 
 def _yaml_files(base: Path) -> Iterable[Path]:
@@ -380,11 +437,7 @@ def _make_entry(
     entry = Entry(entry_id, namespace, name, kind, data, _plain(meta), path, line)
     spec = kind_spec(kind)
     if spec is None:
-        problems.append(
-            Problem(
-                name_in_file, line, entry_id, f"unknown kind {kind!r} (known: {', '.join(known_kinds())})"
-            )
-        )
+        problems.append(Problem(name_in_file, line, entry_id, unknown_kind_message(kind, known_kinds())))
         return entry
     for required in spec.required:
         if entry.get(required) in (None, ""):
@@ -455,6 +508,16 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
     method = entry.data.get("method", "main")
     if not isinstance(method, str) or not method:
         problems.append(Problem(name_in_file, entry.line, entry.id, "'method' must be a function name"))
+    elif problem is None and entry.kind != "library.lua" and not _may_define(entry.source_text or "", method):
+        problems.append(
+            Problem(
+                name_in_file,
+                entry.line,
+                entry.id,
+                f"method {method!r} is not defined in {entry.source_name}: "
+                f"define function {method} (or return a function or a table holding it)",
+            )
+        )
     modules = entry.data.get("modules", [])
     if not isinstance(modules, list) or not all(isinstance(module, str) for module in modules):
         problems.append(
@@ -463,7 +526,16 @@ def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
         return
     available = module_names()  # the prelude's and the registered ones
     for module in modules:
-        if module not in available:
+        if module.startswith(RESERVED_PREFIX):
+            problems.append(
+                Problem(
+                    name_in_file,
+                    entry.line,
+                    entry.id,
+                    f"module {module!r}: names starting with __ are reserved",
+                )
+            )
+        elif module not in available:
             problems.append(
                 Problem(
                     name_in_file,
@@ -503,6 +575,27 @@ def _source_path(relative: str, entry: Entry, app_dir: Path, problems: list[Prob
 
 
 _checker: Any = None
+
+# Comments (and the strings, so that a "--" in one is not taken for a comment).
+_COMMENTS_AND_STRINGS = re.compile(
+    r"""(?P<comment>--\[(?P<ceq>=*)\[.*?\](?P=ceq)\]|--[^\n]*)"""
+    r"""|\[(?P<seq>=*)\[.*?\](?P=seq)\]"""
+    r"""|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""",
+    re.DOTALL,
+)
+
+
+def _may_define(source: str, method: str) -> bool:
+    """False only when ``source`` surely cannot provide ``method``.
+
+    Conservative: the method's name must appear outside comments (as a name,
+    a field or a string key); a file that returns a function, or a value it
+    builds with a call, is given the benefit of the doubt.
+    """
+    code = _COMMENTS_AND_STRINGS.sub(lambda match: " " if match.group("comment") else match.group(0), source)
+    if re.search(rf"(?<!\w){re.escape(method)}(?!\w)", code):
+        return True
+    return re.search(r"\breturn\s+(function\b|[A-Za-z_][\w.]*\s*\()", code) is not None
 
 
 def _erase_types(entry: Entry) -> str | None:

@@ -1206,25 +1206,127 @@ local always_allowed = {errors = true, channel = true, process = true}
 
 -- An entry's require, made once per modules list and shared by the processes
 -- of the entry: a function cannot be changed, and it holds nothing but the list.
+-- An entry that imports libraries (`imports:` in its YAML) gets a require of
+-- its own instead (new_env), since each process has its own library instances.
+--
+-- How imports reach Lua (actors/entries/_imports.py): the loader appends to the
+-- entry's modules list a marker module "__imp_<digest>" whose table maps each
+-- alias to a library module "__lib_<digest>", then every module the libraries
+-- need. Names before the marker are the ones the entry may require; names
+-- after it are only loaded into the state. A library module's table holds the
+-- library's source, chunk name, own modules (grants) and own imports.
 local requires = {}
+local IMPORTS_MARKER = "__imp_"
+
+local function require_module(allowed, name)
+  if type(name) ~= "string" then error("require: module name must be a string", 3) end
+  local module = modules[name]
+  local permitted = allowed[name] or always_allowed[name]
+  if module == nil or not permitted then  -- the host knows every module: it says why
+    error(host("module_refused", name, permitted == true), 3)
+  end
+  return read_only(name, module)
+end
 
 local function require_for(allowed_list)
   local require = requires[allowed_list]
   if require == nil then
-    local allowed = {}
-    for _, name in ipairs(allowed_list) do allowed[name] = true end
-    require = function(name)
-      if type(name) ~= "string" then error("require: module name must be a string", 2) end
-      local module = modules[name]
-      local permitted = allowed[name] or always_allowed[name]
-      if module == nil or not permitted then  -- the host knows every module: it says why
-        error(host("module_refused", name, permitted == true), 2)
+    local allowed, imports = {}, nil
+    for _, name in ipairs(allowed_list) do
+      if string_sub(name, 1, #IMPORTS_MARKER) == IMPORTS_MARKER then
+        local marker = modules[name]
+        imports = marker and marker.imports or {}
+        break
       end
-      return read_only(name, module)
+      allowed[name] = true
+    end
+    if imports == nil then
+      require = function(name) return require_module(allowed, name) end
+    else
+      require = {allowed = allowed, imports = imports}  -- made per environment by new_env
     end
     requires[allowed_list] = require
   end
   return require
+end
+
+-- Libraries (library.lua entries): compiled once per state, run once per
+-- process that requires them (a library's top-level locals are that
+-- process's own, as in Wippy where each process has its own Lua state), with
+-- the process's globals as theirs (Wippy's libraries share the requiring
+-- process's global table: a library may set globals its importer uses) but a
+-- require of their own: their own modules and imports.
+local LOADING = {}
+local library_factories = {}                          -- library module name -> factory
+local library_grants = {}                             -- library module name -> allowed set
+local loaded_libraries = setmetatable({}, {__mode = "k"})  -- process env -> {library -> value}
+
+local function library_factory(name, spec)
+  local factory = library_factories[name]
+  if factory == nil then
+    local source = spec.source
+    if string_sub(source, 1, 1) == "#" then source = "--" .. source end
+    local chunk, err = real_load("return function(_ENV, ...) " .. source .. "\nend", "@" .. spec.chunk, "t")
+    if chunk == nil then return nil, err end
+    factory = chunk()
+    library_factories[name] = factory
+  end
+  return factory
+end
+
+local make_require
+
+local function load_library(env, alias, name)
+  local loaded = loaded_libraries[env]
+  if loaded == nil then
+    loaded = {}
+    loaded_libraries[env] = loaded
+  end
+  local value = loaded[name]
+  if value == LOADING then
+    error("require: library '" .. alias .. "' is being loaded: the imports form a cycle", 3)
+  end
+  if value ~= nil then return value end
+  local spec = modules[name]
+  if spec == nil then  -- the state did not load it: a workflow's, for a library that is not deterministic
+    error("require: library '" .. alias .. "' is not available here"
+          .. (config.deterministic and " (it uses modules that are not available in workflows)" or ""), 3)
+  end
+  local factory, err = library_factory(name, spec)
+  if factory == nil then error(err, 3) end
+  local grants = library_grants[name]
+  if grants == nil then
+    grants = {}
+    for _, module in ipairs(spec.grants) do grants[module] = true end
+    library_grants[name] = grants
+  end
+  local lib_require = make_require(env, grants, spec.imports)
+  local lib_env = setmetatable({}, {
+    __index = function(_, key)
+      if key == "require" then return lib_require end
+      if key == "_G" then return env end
+      return env[key]
+    end,
+    __newindex = env,
+    __metatable = false,
+  })
+  loaded[name] = LOADING
+  local ok, result = pcall(factory, lib_env)
+  if not ok then
+    loaded[name] = nil
+    error(result, 0)  -- as raised (the watchdog's KILLED included)
+  end
+  if result == nil then result = true end
+  loaded[name] = result
+  return result
+end
+
+make_require = function(env, allowed, imports)
+  return function(name)
+    local library = type(name) == "string" and imports[name] or nil
+    if library ~= nil then return load_library(env, name, library) end
+    return require_module(allowed, name)
+  end
 end
 
 -- Made on first use: most programs never call load or read _G.
@@ -1263,7 +1365,13 @@ local env_meta = {
 -- A process's own global environment.
 local no_modules = {}
 local function new_env(allowed_list)
-  return setmetatable({print = print_line, require = require_for(allowed_list or no_modules)}, env_meta)
+  local require = require_for(allowed_list or no_modules)
+  if type(require) == "function" then
+    return setmetatable({print = print_line, require = require}, env_meta)
+  end
+  local env = setmetatable({print = print_line}, env_meta)
+  rawset(env, "require", make_require(env, require.allowed, require.imports))
+  return env
 end
 
 -- A plug-in module (registered from Python): its source runs once per state,

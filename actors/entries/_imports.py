@@ -1,0 +1,246 @@
+"""``imports:``: Lua entries that ``require`` library entries of any namespace.
+
+An entry names the libraries it uses, each under an alias (Wippy's
+``imports: {helpers: app.lib:helpers}``), and ``require("helpers")`` runs
+the ``library.lua`` entry ``app.lib:helpers`` in the requiring process.  A
+library has its own ``modules:`` and ``imports:``; the imports of all
+libraries must not form a cycle.
+
+The loader checks and resolves imports (:func:`import_problems`), then hands
+them to Lua through the entry's modules list, the one list a Lua state sees
+for an entry (:func:`wire_imports`):
+
+* every library becomes a registered Lua module ``__lib_<digest>`` whose
+  table holds the library's source, chunk name, own modules and own imports
+  (alias → library module); the digest covers all of them, so a changed
+  library is a new module and the same library is registered once;
+* the entry's list becomes ``[its modules…, "__imp_<digest>", loaded…]``:
+  the marker module ``__imp_<digest>`` maps the entry's aliases to library
+  modules, and the names after it (the libraries and every module they use)
+  are loaded into the Lua state without being granted to the entry: the
+  prelude's ``require`` grants only the names before the marker.
+
+A library's module is allowed in workflows when every module it (and every
+library it imports) uses is; the marker always is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from actors.entries.model import Entry, Registry
+from actors.lua import modules as lua_modules
+
+__all__ = [
+    "IMPORTS_MARKER",
+    "LIBRARY_KIND",
+    "LIBRARY_PREFIX",
+    "RESERVED_PREFIX",
+    "import_problems",
+    "imports_of",
+    "wire_imports",
+]
+
+LIBRARY_KIND = "library.lua"
+RESERVED_PREFIX = "__"
+"""Module names starting so are the loader's own (markers and libraries)."""
+IMPORTS_MARKER = "__imp_"
+LIBRARY_PREFIX = "__lib_"
+
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def imports_of(entry: Entry) -> dict[str, str]:
+    """The entry's imports as ``alias → entry ID`` (references resolved; ``{}`` when malformed)."""
+    raw = entry.data.get("imports")
+    if not isinstance(raw, dict):
+        return {}
+    return {alias: entry.ref(target) for alias, target in raw.items() if isinstance(target, str) and target}
+
+
+def import_problems(entries: list[Entry], registry: Registry) -> list[tuple[Entry, str]]:
+    """What is wrong with the ``imports`` of ``entries``: shape, targets, kinds, cycles."""
+    problems: list[tuple[Entry, str]] = []
+    for entry in entries:
+        raw = entry.data.get("imports")
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            problems.append((entry, "'imports' must map aliases to library entry IDs (alias: ns:name)"))
+            continue
+        for alias, target in raw.items():
+            if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
+                problems.append((entry, f"imports: alias {alias!r} must be a name (letters, digits, _ . -)"))
+                continue
+            if not isinstance(target, str) or not target:
+                problems.append((entry, f"imports.{alias} must be a library entry ID (ns:name)"))
+                continue
+            target_id = entry.ref(target)
+            found = registry.get(target_id)
+            if found is None:
+                problems.append((entry, f"imports.{alias} references unknown entry {target_id!r}"))
+            elif found.kind != LIBRARY_KIND:
+                problems.append(
+                    (
+                        entry,
+                        f"imports.{alias} references {target_id!r} of kind {found.kind!r}, expected library.lua",
+                    )
+                )
+    problems.extend(_cycles(entries, registry))
+    return problems
+
+
+def _cycles(entries: list[Entry], registry: Registry) -> list[tuple[Entry, str]]:
+    """Each cycle of library imports, reported once, on the library that closes it."""
+    libraries = [entry for entry in entries if entry.kind == LIBRARY_KIND]
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    found: list[tuple[Entry, str]] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(entry: Entry, path: list[str]) -> None:
+        state[entry.id] = 1
+        path.append(entry.id)
+        for target_id in imports_of(entry).values():
+            target = registry.get(target_id)
+            if target is None or target.kind != LIBRARY_KIND:
+                continue
+            if state.get(target_id) == 1:
+                cycle = [*path[path.index(target_id) :], target_id]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    found.append((entry, f"library imports form a cycle: {' → '.join(cycle)}"))
+            elif target_id not in state:
+                visit(target, path)
+        path.pop()
+        state[entry.id] = 2
+
+    for library in libraries:
+        if library.id not in state:
+            visit(library, [])
+    return found
+
+
+def wire_imports(entries: list[Entry], registry: Registry) -> None:
+    """Register the library modules and rewrite the modules list of every importing entry.
+
+    Call only once :func:`import_problems` found nothing: imports resolve and
+    form no cycle.
+    """
+    digests: dict[str, str] = {}
+    for entry in entries:
+        imports = imports_of(entry)
+        if not imports or entry.kind == LIBRARY_KIND or entry.source_text is None:
+            continue  # a library is never run itself: only what imports it is wired
+        aliases = {
+            alias: _library_module(registry.require(target), registry, digests)
+            for alias, target in imports.items()
+        }
+        closure: list[str] = []
+        loaded: list[str] = []
+        _closure(entry, registry, closure, loaded, set(), digests)
+        own = list(entry.modules)
+        marker = IMPORTS_MARKER + _digest(repr(sorted(aliases.items())))
+        _register(marker, _lua_table({"imports": aliases}), in_workflows=True)
+        extra = [name for name in dict.fromkeys([*closure, *loaded]) if name not in own]
+        entry.data["modules"] = [*own, marker, *extra]
+        entry.__dict__.pop("_lua_code", None)  # made from the modules list: make it again
+
+
+def _closure(
+    entry: Entry,
+    registry: Registry,
+    libraries: list[str],
+    loaded: list[str],
+    seen: set[str],
+    digests: dict[str, str],
+) -> None:
+    """The library modules ``entry`` imports, transitively, and every module they use."""
+    for target_id in imports_of(entry).values():
+        if target_id in seen:
+            continue
+        seen.add(target_id)
+        library = registry.require(target_id)
+        libraries.append(_library_module(library, registry, digests))
+        loaded.extend(name for name in library.modules if not name.startswith(RESERVED_PREFIX))
+        _closure(library, registry, libraries, loaded, seen, digests)
+
+
+def _library_module(library: Entry, registry: Registry, digests: dict[str, str]) -> str:
+    """The registered module of ``library`` (registered on first use)."""
+    cached = digests.get(library.id)
+    if cached is not None:
+        return cached
+    imports = {
+        alias: _library_module(registry.require(target), registry, digests)
+        for alias, target in imports_of(library).items()
+    }
+    grants = [name for name in library.modules if not name.startswith(RESERVED_PREFIX)]
+    spec = {
+        "id": library.id,
+        "chunk": library.source_name or library.id,
+        "source": library.source_text or "",
+        "grants": grants,
+        "imports": imports,
+    }
+    name = LIBRARY_PREFIX + _digest(repr(sorted(spec.items(), key=lambda item: item[0])))
+    _register(name, _lua_table(spec), in_workflows=_deterministic(library, registry, set()))
+    digests[library.id] = name
+    return name
+
+
+def _deterministic(library: Entry, registry: Registry, seen: set[str]) -> bool:
+    """True when every module ``library`` and its imports use may run in a workflow."""
+    if library.id in seen:
+        return True
+    seen.add(library.id)
+    for name in library.modules:
+        if name in lua_modules.BUILTIN_MODULES:
+            continue
+        module = lua_modules.registered_module(name)
+        if module is None or not module.in_workflows:
+            return False
+    return all(
+        _deterministic(registry.require(target), registry, seen) for target in imports_of(library).values()
+    )
+
+
+def _register(name: str, source: str, *, in_workflows: bool) -> None:
+    existing = lua_modules.registered_module(name)
+    if existing is not None and existing.source == source and existing.in_workflows == in_workflows:
+        return
+    lua_modules.register_module(name, source, {}, in_workflows=in_workflows, replace=True)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _lua_table(value: dict[str, Any]) -> str:
+    """Lua source returning ``value`` (strings, lists and string-keyed dicts of them)."""
+    return "return " + _lua_value(value) + "\n"
+
+
+def _lua_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _long_string(value)
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua_value(item) for item in value) + "}"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"[{_long_string(key)}] = {_lua_value(item)}" for key, item in value.items())
+            + "}"
+        )
+    raise TypeError(f"cannot write {type(value).__name__} as Lua")
+
+
+def _long_string(text: str) -> str:
+    """A Lua long string holding ``text`` exactly (its level chosen so nothing in it closes it)."""
+    level = 0
+    while f"]{'=' * level}]" in text + "]":
+        level += 1
+    equals = "=" * level
+    return f"[{equals}[\n{text}]{equals}]"  # the newline after the opening bracket is skipped
