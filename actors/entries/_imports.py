@@ -231,7 +231,7 @@ def _lua_value(value: Any) -> str:
     if isinstance(value, dict):
         return (
             "{"
-            + ", ".join(f"[{_long_string(key)}] = {_lua_value(item)}" for key, item in value.items())
+            + ", ".join(f"[ {_long_string(key)} ] = {_lua_value(item)}" for key, item in value.items())
             + "}"
         )
     raise TypeError(f"cannot write {type(value).__name__} as Lua")
