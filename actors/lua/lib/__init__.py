@@ -91,3 +91,6 @@ register_module(
 register_module("crypto", _HERE / "crypto.lua", cryptolib.OPERATIONS, in_workflows=True)
 register_module("security", _HERE / "security.lua", {}, in_workflows=False)
 register_module("os", _HERE / "os.lua", {}, in_workflows=True)
+
+# Wippy's pure modules, each registered by its own file: yaml and base64, hash, text.
+from actors.lua.lib import encodings, hashes, textproc  # noqa: E402, F401
