@@ -47,10 +47,11 @@ def default_extensions() -> list[Extension]:
     """The packages that run the non-process kinds (importing them registers the kinds)."""
     import supervision  # noqa: F401  (registers process.service)
     import temporal_bridge  # noqa: F401  (registers temporal.* and workflow.lua)
+    import wippy_compat  # Wippy's app kinds and modules: terminal hosts, databases, queues…
     from actorflow import http
     from actorflow._python import python_units
 
-    return [temporal_units, service_units, http.http_units, python_units]
+    return [temporal_units, service_units, http.http_units, python_units, wippy_compat.install]
 
 
 def load(path: str | Path) -> Registry:

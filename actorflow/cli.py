@@ -199,29 +199,39 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
 def _exec(args: argparse.Namespace, progress: _Progress) -> int:
     from actorflow._run import Signals, exec_entry, stop_app
     from actorflow.app import App
+    from wippy_compat.terminal import TerminalRun
 
-    call_args = _call_args(args.args)
     signals = Signals().install()
     progress(f"loading {args.app}")
     app = App(args.app, state_dir=args.state_dir, progress=progress)
     progress(f"{len(app.registry)} entries loaded")
+    # On a terminal entry, as `wippy run -x`: string arguments, the process's own stdout, its
+    # result as the exit status.  Decided from the registry, so JSON arguments of any other
+    # entry are still refused before anything starts.
+    terminal = None if args.host else TerminalRun.for_entry(app.registry, args.entry, args.args)
+    call_args: list[Any] = list(args.args) if terminal is not None else _call_args(args.args)
     app.start(abort=signals.requested)
     started = time.monotonic()
+    status: int | None = None
     try:
         progress(f"running {args.entry}")
         outcome = exec_entry(
             app,
             args.entry,
             call_args,
-            host=args.host,
+            host=terminal.attach(app) if terminal is not None else args.host,
             timeout=args.timeout,
             on_timeout=args.on_timeout,
             signals=signals,
             progress=progress,
         )
+        if terminal is not None:  # read before the app stops: system.exit's status lives in the node
+            status = terminal.status(app, outcome.value, outcome.error)
         progress(f"{args.entry} ended after {time.monotonic() - started:.2f} s; stopping")
     finally:
         clean = stop_app(app, progress)
+    if status is not None:  # a terminal entry: its output is what it wrote
+        return _leave(status, clean)
     if outcome.error is not None:
         print(f"error: {outcome.error.kind()}: {outcome.error.message()}", file=sys.stderr)
         return _leave(130 if outcome.error.kind() == errors.CANCELED else 1, clean)

@@ -140,7 +140,11 @@ def test_a_module_not_listed_in_the_entry_is_refused(tmp_path: Path) -> None:
 
 def test_the_loader_knows_registered_modules_and_refuses_unknown_ones(tmp_path: Path) -> None:
     assert "greeter" in module_names()
-    write_app(tmp_path, [HOST, lua_entry("main", modules=("greeter", "nonesuch"))], {"main.lua": "return function() end"})
+    write_app(
+        tmp_path,
+        [HOST, lua_entry("main", modules=("greeter", "nonesuch"))],
+        {"main.lua": "return function() end"},
+    )
     with pytest.raises(AppLoadError) as info:
         load_app(tmp_path)
     problems = [str(problem) for problem in info.value.problems]

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from actors.entries.model import Entry, Registry
@@ -35,6 +37,8 @@ from actors.lua import modules as lua_modules
 
 __all__ = [
     "IMPORTS_MARKER",
+    "builtin_libraries_for",
+    "register_library",
     "LIBRARY_KIND",
     "LIBRARY_PREFIX",
     "RESERVED_PREFIX",
@@ -50,6 +54,65 @@ IMPORTS_MARKER = "__imp_"
 LIBRARY_PREFIX = "__lib_"
 
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class _Builtin:
+    source: str
+    modules: tuple[str, ...]
+    imports: dict[str, str]
+    chunkname: str
+
+
+_BUILTINS: dict[str, _Builtin] = {}
+
+
+def register_library(
+    entry_id: str,
+    source: str,
+    *,
+    modules: tuple[str, ...] = (),
+    imports: dict[str, str] | None = None,
+    chunkname: str | None = None,
+) -> None:
+    """Ship a ``library.lua`` entry with a package (e.g. Wippy's ``wippy.migration:migration``).
+
+    An app that imports ``entry_id`` without declaring it gets this one, as
+    if its YAML declared it; an app that declares the ID keeps its own.
+    """
+    if ":" not in entry_id:
+        raise ValueError(f"a library ID is namespace:name, got {entry_id!r}")
+    _BUILTINS[entry_id] = _Builtin(source, tuple(modules), dict(imports or {}), chunkname or entry_id)
+
+
+def builtin_libraries_for(entries: list[Entry], declared: set[str]) -> list[Entry]:
+    """The shipped libraries ``entries`` import (transitively) that the app does not declare."""
+    from actors.lua.typed import erase_types
+
+    added: list[Entry] = []
+    pending = [target for entry in entries for target in imports_of(entry).values()]
+    while pending:
+        target = pending.pop()
+        builtin = _BUILTINS.get(target)
+        if builtin is None or target in declared:
+            continue
+        declared.add(target)
+        namespace, _, name = target.partition(":")
+        entry = Entry(
+            target,
+            namespace,
+            name,
+            LIBRARY_KIND,
+            {"source": f"builtin://{target}", "modules": list(builtin.modules), "imports": dict(builtin.imports)},
+            {},
+            Path(builtin.chunkname),
+            1,
+            source_text=erase_types(builtin.source, builtin.chunkname),
+            source_name=builtin.chunkname,
+        )
+        added.append(entry)
+        pending.extend(imports_of(entry).values())
+    return added
 
 
 def imports_of(entry: Entry) -> dict[str, str]:

@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 
 from actors import errors
-from actors.entries._imports import RESERVED_PREFIX, import_problems, wire_imports
+from actors.entries._imports import RESERVED_PREFIX, builtin_libraries_for, import_problems, wire_imports
+from actors.entries._imports import register_library as register_library
 from actors.entries.model import Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
 from actors.entries.wippy_kinds import unknown_kind_message
 from actors.lua.modules import module_names
@@ -48,6 +49,7 @@ __all__ = [
     "AppLoadError",
     "is_valid_name",
     "load_app",
+    "register_library",
 ]
 
 DEFAULT_NAMESPACE = "app"
@@ -240,6 +242,7 @@ def load_app(root: str | Path) -> Registry:
                 continue
             seen[entry.id] = entry
             entries.append(entry)
+    entries.extend(builtin_libraries_for(entries, set(seen)))  # libraries packages ship (migrations…)
     registry = Registry(app_dir, entries)
     for entry in entries:
         spec = kind_spec(entry.kind)
