@@ -60,7 +60,7 @@ class EventBus:
             self._subscriptions[token] = subscription
         return token, subscription.topic
 
-    def close(self, token: str, pid: PID) -> bool:
+    def unsubscribe(self, token: str, pid: PID) -> bool:
         with self._lock:
             subscription = self._subscriptions.get(token)
             if subscription is None or subscription.pid != pid:
@@ -123,7 +123,7 @@ def _subscribe(caller: Caller, system: Any, kind: Any = None) -> tuple[str, str]
 
 def _close(caller: Caller, token: Any) -> bool:
     bus = bus_of(resources_of(caller))
-    return bus.close(str(token), caller_pid(caller))
+    return bus.unsubscribe(str(token), caller_pid(caller))
 
 
 def _send(caller: Caller, system: Any, kind: Any, path: Any, data: Any = None) -> bool:

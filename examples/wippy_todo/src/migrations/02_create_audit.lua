@@ -1,0 +1,11 @@
+return require("migration").define(function()
+  migration("Create audit", function()
+    database("sqlite", function()
+      up(function(db)
+        local _, err = db:execute("CREATE TABLE audit (id INTEGER PRIMARY KEY, action TEXT NOT NULL, todo_id INTEGER)")
+        if err then error(err) end
+      end)
+      down(function(db) db:execute("DROP TABLE IF EXISTS audit") end)
+    end)
+  end)
+end)
