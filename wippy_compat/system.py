@@ -69,9 +69,9 @@ def _system(caller: Caller, area: str, what: str, *args: Any) -> Any:
 
         me = caller_pid(caller)
         ending_me = False
-        for host in node.hosts():
+        for host in _hosts(app):
             if isinstance(host, TerminalHost):
-                for pid in host.pids():
+                for pid in _pids(host):
                     ending_me = ending_me or pid == me
                     node.terminate(pid)
         return True, None, ending_me
@@ -122,13 +122,13 @@ def _system(caller: Caller, area: str, what: str, *args: Any) -> Any:
             return os.getcwd()
     if area == "hosts":
         if what == "list":
-            return [_host_row(host) for host in node.hosts()]
+            return [_host_row(host) for host in _hosts(app)]
         if what == "processes":
             host_id = args[0] if args else None
             if not isinstance(host_id, str):
                 raise errors.Error(errors.INVALID, "system.hosts.processes: expected a host ID")
             host = node.host(host_id)
-            pids = host.pids() if hasattr(host, "pids") else []
+            pids = _pids(host)
             rows = []
             for pid in pids:
                 process = node.process(pid)
@@ -157,6 +157,26 @@ def _system(caller: Caller, area: str, what: str, *args: Any) -> Any:
     if area == "lock":
         return _named_lock(caller, node, what, args[0] if args else None)
     raise errors.Error(errors.INVALID, f"system: no function {area}.{what}")
+
+
+def _hosts(app: Any) -> list[Any]:
+    """The app's process hosts (and terminal hosts), as the node has them."""
+    ids = [entry.id for entry in app.registry.of_kind("process.host", "terminal.host")]
+    hosts = []
+    for host_id in ids or [getattr(app.node, "default_host_id", "")]:
+        try:
+            hosts.append(app.node.host(host_id))
+        except errors.Error:
+            continue
+    return hosts
+
+
+def _pids(host: Any) -> list[Any]:
+    """The PIDs a host runs (a ProcessHost keeps them in its process table; no public list)."""
+    pids = getattr(host, "pids", None)
+    if pids is not None:
+        return list(pids())
+    return list(getattr(host, "_procs", {}))
 
 
 def _host_row(host: Any) -> dict[str, Any]:
