@@ -46,6 +46,10 @@ entries:
     kind: store.memroy
   - name: thing
     kind: frobnicator
+  - name: dep.http
+    kind: ns.dependency
+    component: acme/http
+    version: "*"
 """,
             "w.lua": "return function() end\n",
         },
@@ -66,6 +70,10 @@ entries:
         "unknown kind 'store.memroy': did you mean 'store.memory', a Wippy kind actorflow does not implement?"
     )
     assert messages["app:thing"][1].startswith("unknown kind 'frobnicator' (known: ")
+    assert messages["app:dep.http"][1] == (
+        "component 'acme/http' is a Wippy hub module actorflow does not have "
+        "(hub modules are not supported; bundled: wippy/migration)"
+    )
 
 
 PROJECT = {

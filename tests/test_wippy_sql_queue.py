@@ -190,6 +190,7 @@ end
     entries = [
         HOST,
         DB,
+        {"name": "dep.migration", "kind": "ns.dependency", "component": "wippy/migration", "version": "*"},
         migration_entry("02_add_email", "2025-01-16T10:00:00Z"),
         migration_entry("01_users", "2025-01-15T10:00:00Z"),
         main_entry(["sql"]),

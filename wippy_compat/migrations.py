@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from actors import errors
+from actors.entries import Entry, KindSpec, Registry, register_kind
 from actors.entries.loader import register_library
 from wippy_compat._context import AppResources
 
@@ -61,3 +62,26 @@ def run_pending(resources: AppResources) -> list[dict[str, Any]]:
                 logger.info("migration %s applied to %s", entry.id, database.id)
             results.append({"id": entry.id, **result})
     return results
+
+
+# -- ns.dependency: the Wippy hub modules actorflow ships ----------------------------------------------
+
+BUNDLED_COMPONENTS = frozenset({"wippy/migration"})
+"""The hub modules whose entries actorflow provides itself (so their ``ns.dependency`` is accepted)."""
+
+
+def _check_dependency(entry: Entry, registry: Registry) -> list[str]:
+    component = entry.get("component")
+    if not isinstance(component, str) or not component:
+        return ["missing required field 'component' (org/module)"]
+    if component not in BUNDLED_COMPONENTS:
+        return [
+            f"component {component!r} is a Wippy hub module actorflow does not have "
+            f"(hub modules are not supported; bundled: {', '.join(sorted(BUNDLED_COMPONENTS))})"
+        ]
+    return []
+
+
+register_kind(
+    KindSpec("ns.dependency", check=_check_dependency, description="a hub module the app depends on")
+)
