@@ -98,6 +98,8 @@ def test_env_kinds_are_checked_when_the_app_loads(tmp_path: Path) -> None:
         tmp_path,
         [
             {"name": "config", "kind": "env.storage.router", "storages": ["nowhere"]},
+            {"name": "loop_a", "kind": "env.storage.router", "storages": ["loop_b"]},
+            {"name": "loop_b", "kind": "env.storage.router", "storages": ["loop_a"]},
             {"name": "bad", "kind": "env.variable", "variable": "has-dash", "storage": "config"},
             {"name": "lost", "kind": "env.variable", "storage": "missing"},
         ],
@@ -107,6 +109,8 @@ def test_env_kinds_are_checked_when_the_app_loads(tmp_path: Path) -> None:
         load_app(tmp_path)
     messages = sorted(problem.message for problem in info.value.problems)
     assert messages == [
+        "routers route to each other in a cycle",
+        "routers route to each other in a cycle",
         "storage references unknown entry 'app:missing'",
         "storages references unknown entry 'app:nowhere'",
         "variable names contain only a-z, A-Z, 0-9 and _",

@@ -327,3 +327,27 @@ end
     write_app(tmp_path, entries, files)
     with App(tmp_path, extensions=[wippy_compat.install]) as app:
         assert app.exec("app:main", timeout=10) == ["LIMIT_EXCEEDED", True, 2]
+
+
+def test_a_migration_called_down_reverts_it_and_forgets_it(tmp_path: Path) -> None:
+    files = {
+        "01_users.lua": MIGRATION.format(
+            description="Create users",
+            up="CREATE TABLE users (id INTEGER PRIMARY KEY)",
+            down="DROP TABLE users",
+        ),
+        "main.lua": """
+local funcs = require("funcs")
+local sql = require("sql")
+return function()
+  local result = funcs.call("app:01_users", {database_id = "app:db", direction = "down", id = "app:01_users"})
+  local again = funcs.call("app:01_users", {database_id = "app:db", direction = "down", id = "app:01_users"})
+  local tables = sql.get("app:db"):query("SELECT name FROM sqlite_master WHERE name = 'users'")
+  local recorded = sql.get("app:db"):query("SELECT COUNT(*) AS n FROM _migrations")[1].n
+  return {result.status, result.migrations[1].status, again.migrations[1].status, #tables, recorded}
+end
+""",
+    }
+    write_app(tmp_path, [HOST, DB, migration_entry("01_users", "1"), main_entry(["sql", "funcs"])], files)
+    with App(tmp_path, extensions=[wippy_compat.install]) as app:
+        assert app.exec("app:main", timeout=15) == ["complete", "reverted", "skipped", 0, 0]

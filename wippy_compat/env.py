@@ -299,9 +299,26 @@ def _check_router(entry: Entry, registry: Registry) -> list[str]:
             messages.append(
                 f"storages references {target.id!r} of kind {target.kind!r}, expected an env.storage.*"
             )
-        elif target.id == entry.id:
-            messages.append("a router cannot route to itself")
+    if not messages and _router_cycle(entry, registry):
+        messages.append("routers route to each other in a cycle")
     return messages
+
+
+def _router_cycle(entry: Entry, registry: Registry) -> bool:
+    """True when ``entry`` reaches itself through the storages of routers."""
+    stack = [entry.ref(item) for item in entry.get("storages") or [] if isinstance(item, str)]
+    seen: set[str] = set()
+    while stack:
+        current = stack.pop()
+        if current == entry.id:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        found = registry.get(current)
+        if found is not None and found.kind == "env.storage.router":
+            stack.extend(found.ref(item) for item in found.get("storages") or [] if isinstance(item, str))
+    return False
 
 
 def _check_variable(entry: Entry, registry: Registry) -> list[str]:
