@@ -37,13 +37,13 @@ from actors.lua import modules as lua_modules
 
 __all__ = [
     "IMPORTS_MARKER",
-    "builtin_libraries_for",
-    "register_library",
     "LIBRARY_KIND",
     "LIBRARY_PREFIX",
     "RESERVED_PREFIX",
+    "builtin_libraries_for",
     "import_problems",
     "imports_of",
+    "register_library",
     "wire_imports",
 ]
 
