@@ -103,7 +103,11 @@ def builtin_libraries_for(entries: list[Entry], declared: set[str]) -> list[Entr
             namespace,
             name,
             LIBRARY_KIND,
-            {"source": f"builtin://{target}", "modules": list(builtin.modules), "imports": dict(builtin.imports)},
+            {
+                "source": f"builtin://{target}",
+                "modules": list(builtin.modules),
+                "imports": dict(builtin.imports),
+            },
             {},
             Path(builtin.chunkname),
             1,
