@@ -51,3 +51,16 @@ def test_the_todo_project_runs_its_cli_services_database_events_and_queue(tmp_pa
     again = run_example(tmp_path, "wippy_todo", "app:cli", "done 2\nlist\n")
     assert again.stdout == "done #2\n#1 [x] buy milk\n#2 [x] write report\n0 open to-dos\n", again.stderr
     assert again.returncode == 0
+
+
+def test_the_ledger_app_books_queued_lines_and_reports_totals(tmp_path: Path) -> None:
+    import hashlib
+
+    lines = "2025-01-02,alice,12.50\n2025-01-02,bob,3\n2025-01-03,alice,0.5\nnonsense\n2025-01-04,bob,1.25\n"
+    done = run_example(tmp_path, "wippy_ledger", "app:cli", lines)
+    report = "queued: 5\nbooked: 4\nrejected: 1\ntotals:\n  alice: 13.00 EUR\n  bob: 4.25 EUR\n"
+    checksum = hashlib.sha256(report.encode()).hexdigest()[:16]
+    assert done.stdout == report + f"sha256: {checksum}\n", done.stderr
+    assert done.returncode == 1  # one rejected line
+    assert "rejected line=nonsense" in done.stderr  # the totals service's warning
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,11 @@
+return require("migration").define(function()
+  migration("Create the ledger", function()
+    database("sqlite", function()
+      up(function(db)
+        local _, err = db:execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, day TEXT, who TEXT, cents INTEGER)")
+        if err then error(err) end
+      end)
+      down(function(db) db:execute("DROP TABLE ledger") end)
+    end)
+  end)
+end)
