@@ -87,7 +87,8 @@ class Queues:
     def __init__(self, resources: AppResources) -> None:
         self.node = resources.node
         self.app = resources.app
-        self._lock = threading.Lock()
+        # Re-entrant: a spawn made under it could, on some host, end the call (and take it) at once.
+        self._lock = threading.RLock()
         self._queues: dict[str, _Queue] = {}
         self._deliveries: dict[str, tuple[_Consumer, _Message, list[bool]]] = {}
         self._consumers: list[_Consumer] = []
