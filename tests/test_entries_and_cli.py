@@ -37,7 +37,7 @@ entries:
   - name: listed
     kind: process.lua
     source: file://ok.lua
-    modules: [time, sql]
+    modules: [time, teleport]
 """,
     )
     write(tmp_path / "ok.lua", "return function() end")
@@ -64,7 +64,7 @@ entries:
     assert "app.yaml:5: app:worker: source file missing.lua not found" in problems
     assert any(p.startswith("app.yaml:8: app:strange: unknown kind 'process.teleport'") for p in problems)
     assert "app.yaml:10: app:nosource: missing required field 'source'" in problems
-    assert any(p.startswith("app.yaml:12: app:listed: module 'sql' is not available") for p in problems)
+    assert any(p.startswith("app.yaml:12: app:listed: module 'teleport' is not available") for p in problems)
     assert any(
         p.startswith("more/other.yaml:3: app:worker: duplicate entry ID (first declared at app.yaml:5)")
         for p in problems

@@ -75,7 +75,7 @@ def test_only_listed_modules_can_be_required(tmp_path: Path) -> None:
         """
         return {main = function()
           local ok1, e1 = pcall(require, "funcs")
-          local ok2, e2 = pcall(require, "sql")
+          local ok2, e2 = pcall(require, "teleport")
           local time = require("time")
           return {ok1, e1, ok2, e2, type(time.sleep)}
         end}

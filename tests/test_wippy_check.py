@@ -35,8 +35,8 @@ def test_a_wippy_kind_actorflow_lacks_says_so_and_a_typo_gets_the_nearest_kind(t
         {
             "app.yaml": """namespace: app
 entries:
-  - name: gateway
-    kind: http.service
+  - name: bucket
+    kind: cloudstorage.s3
   - name: templates
     kind: template.set
   - name: worker
@@ -57,9 +57,9 @@ entries:
     with pytest.raises(AppLoadError) as info:
         load_app(tmp_path)
     messages = {problem.entry_id: (problem.line, problem.message) for problem in info.value.problems}
-    assert messages["app:gateway"] == (
+    assert messages["app:bucket"] == (
         3,
-        "kind 'http.service' is a Wippy kind that actorflow does not implement "
+        "kind 'cloudstorage.s3' is a Wippy kind that actorflow does not implement "
         "(docs/coming-from-wippy.md lists what is supported)",
     )
     assert messages["app:templates"][1].startswith(
