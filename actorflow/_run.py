@@ -104,6 +104,8 @@ def summary(app: App) -> dict[str, Any]:
             result["http"].append(unit.describe())
         elif isinstance(unit, PythonServiceUnit):
             result["other"].append({"kind": "python", "id": unit.id, "state": "running"})
+        elif callable(getattr(unit, "summary_row", None)):  # a package's own units (wippy_compat's)
+            result["other"].append(unit.summary_row())
     if app.services is not None:
         result["services"] = [
             {"id": state["id"], "state": state["state"], "restarts": state["restarts"]}

@@ -119,7 +119,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     for server in summary.get("http", []):
         rows.append(("http", f"{server['id']}  {server['address']}  ({server['endpoints']} endpoints)"))
     for unit in summary.get("other", []):
-        rows.append((unit["kind"], f"{unit['id']}  {unit['state']}"))
+        detail = f"  ({unit['detail']})" if unit.get("detail") else ""
+        rows.append((unit["kind"], f"{unit['id']}  {unit['state']}{detail}"))
     for failed in summary.get("failed", []):
         rows.append(("not started", f"{failed['id']}  {failed['kind']}: {failed['message']}"))
     rows.append(("control", summary.get("control", "")))

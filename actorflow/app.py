@@ -3,9 +3,11 @@
 ``App(path)`` loads and validates every entry first (nothing starts when any
 entry is wrong).  ``start()`` turns the app into *units* (its process hosts,
 the Temporal clients and workers, the service manager and each
-``auto_start`` service, each ``http.service``, each ``python.module``) and
-starts them in dependency order (see :mod:`actorflow._lifecycle`); ``stop()``
-stops them in reverse, one level's units in parallel.
+``auto_start`` service, each ``http.service``, each ``python.module``, and
+Wippy's resources: terminal hosts, env storages, databases, queues and
+their consumers) and starts them in dependency order (see
+:mod:`actorflow._lifecycle`); ``stop()`` stops them in reverse, one level's
+units in parallel.
 
 An app that keeps state in its state directory (an embedded Temporal server,
 or ``actorflow run``'s control socket) holds the directory's lock while it
@@ -51,7 +53,8 @@ def default_extensions() -> list[Extension]:
     from actorflow import http
     from actorflow._python import python_units
 
-    return [temporal_units, service_units, http.http_units, python_units, wippy_compat.install]
+    # Wippy's resources before the services: within a level, a service finds its queues running.
+    return [temporal_units, wippy_compat.install, service_units, http.http_units, python_units]
 
 
 def load(path: str | Path) -> Registry:

@@ -20,11 +20,12 @@ module             kinds                                        file
 =================  ===========================================  ==========================
 
 Importing the package registers the kinds (so ``actorflow check`` knows
-them) and the modules; :func:`install` is the app extension that starts an
-app's resources (terminal hosts, databases and their migrations, queues and
-their consumers) and stops them with the app.  The modules reach the app
-through the caller's node (:mod:`._context`); none is available in
-workflows, since all of them touch the world outside.
+them) and the modules; :func:`install` is the app extension: it returns the
+units of the app's resources (terminal hosts, env storages, databases and
+their migrations, queue drivers, queues and consumers, see :mod:`._units`),
+which the app starts in dependency order and stops in reverse.  The
+modules reach the app through the caller's node (:mod:`._context`); none
+is available in workflows, since all of them touch the world outside.
 
 Every resource a user can grow has a limit: queue lengths, rows of a query
 result, open transactions, event subscriptions, metric series.
@@ -34,48 +35,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from actorflow._lifecycle import Lifecycle
 from wippy_compat import env, events, metrics, migrations, registry, sql, system, terminal  # noqa: F401  (register)
 from wippy_compat import queue as queue_module
-from wippy_compat._context import AppResources, attach, detach
+from wippy_compat._context import AppResources
+from wippy_compat._units import ContextUnit
 
 __all__ = ["AppResources", "install"]
 
 
-class _Resources:
-    """The app's Wippy resources as one unit (terminal hosts, databases migrated, queues)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.id = "wippy:resources"
-        self.provides = frozenset({self.id})
-        self.requires = frozenset({app.default_host_id})
-        self.lifecycle = Lifecycle()
-        self.resources: AppResources | None = None
-
-    def start(self) -> None:
-        app = self.app
-        resources = self.resources = AppResources(app)
-        attach(resources)
-        try:
-            terminal.start_hosts(app)
-            env.start(resources)
-            sql.start(resources)
-            queue_module.start(resources)
-        except BaseException:
-            self.stop(0)
-            raise
-
-    def stop(self, timeout: float) -> None:
-        resources, self.resources = self.resources, None
-        if resources is None:
-            return
-        try:
-            resources.close()
-        finally:
-            detach(resources)
-
-
 def install(app: Any) -> list[Any]:
-    """The app extension: the units of the app's Wippy resources."""
-    return [_Resources(app)]
+    """The app extension: the context, then a unit per resource entry (the app orders them)."""
+    context = ContextUnit(app)
+    return [
+        context,
+        *terminal.terminal_units(app),
+        *env.env_units(app, context),
+        *sql.database_units(app, context),
+        *queue_module.queue_units(app, context),
+    ]

@@ -8,6 +8,10 @@ first).  An ``env.variable`` names a value in a storage, by its public name
 (``variable``) or its entry ID, with a ``default`` and ``readonly``.
 ``env.get``/``env.set``/``env.get_all`` see only declared variables, as in
 Wippy: a process cannot read the OS environment unless a variable grants it.
+
+Each storage is a unit of the app (:mod:`._units`), opened when the app
+starts (a missing env file fails the start, not a later ``env.get``), a
+router after the storages it routes to.
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors import errors
-from actors.entries import Entry, KindSpec, Registry, register_kind
+from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module
 from wippy_compat._context import AppResources, resources_of
+from wippy_compat._units import ContextUnit, EntryUnit
 
-__all__ = ["MAX_MEMORY_VALUES", "Environment", "environment_of", "start"]
+if TYPE_CHECKING:
+    from actorflow.app import App
+
+__all__ = ["MAX_MEMORY_VALUES", "EnvStorageUnit", "Environment", "env_units", "environment_of"]
 
 MAX_MEMORY_VALUES = 10_000
 """The most keys a memory or file storage holds."""
@@ -146,36 +155,32 @@ class _Router(_Storage):
 
 
 class _Variable:
-    def __init__(self, entry: Entry, storage: _Storage) -> None:
+    def __init__(self, entry: Entry) -> None:
         self.id = entry.id
         self.name = entry.get("variable")
         self.key = self.name or entry.name
-        self.storage = storage
+        self.storage_id = entry.ref(entry.get("storage"))
         self.default = entry.get("default")
         self.readonly = entry.get("readonly") is True
 
 
 class Environment:
-    """The storages and variables an app declares."""
+    """The storages (each opened by its unit) and variables an app declares."""
 
     def __init__(self, resources: AppResources) -> None:
-        registry = resources.registry
-        root = registry.root
+        self.root = resources.registry.root
+        self._lock = threading.Lock()
         self.storages: dict[str, _Storage] = {}
-        for entry in registry.of_kind(*_STORAGES):
-            self._storage(entry, registry, root, [])
         self.by_name: dict[str, _Variable] = {}
         self.by_id: dict[str, _Variable] = {}
-        for entry in registry.of_kind("env.variable"):
-            variable = _Variable(entry, self.storages[entry.ref(entry.get("storage"))])
+        for entry in resources.registry.of_kind("env.variable"):
+            variable = _Variable(entry)
             self.by_id[entry.id] = variable
             if variable.name and variable.name not in self.by_name:
                 self.by_name[variable.name] = variable  # the first to claim a public name keeps it
 
-    def _storage(self, entry: Entry, registry: Registry, root: Path, path: list[str]) -> _Storage:
-        found = self.storages.get(entry.id)
-        if found is not None:
-            return found
+    def open(self, entry: Entry) -> None:
+        """Open the storage of ``entry`` (a router's storages are open already: it requires them)."""
         if entry.kind == "env.storage.memory":
             storage: _Storage = _Memory()
         elif entry.kind == "env.storage.os":
@@ -185,18 +190,24 @@ class Environment:
         elif entry.kind == "env.storage.file":
             target = Path(str(entry.get("file_path")))
             storage = _File(
-                target if target.is_absolute() else root / target,
+                target if target.is_absolute() else self.root / target,
                 entry.get("auto_create") is True,
                 int(entry.get("file_mode") or 0o644),
             )
         else:
-            storage = _Router(
-                [
-                    self._storage(registry.require(entry.ref(item)), registry, root, [*path, entry.id])
-                    for item in entry.get("storages")
-                ]
-            )
-        self.storages[entry.id] = storage
+            storage = _Router([self._storage(entry.ref(item)) for item in entry.get("storages")])
+        with self._lock:
+            self.storages[entry.id] = storage
+
+    def close_storage(self, storage_id: str) -> None:
+        with self._lock:
+            self.storages.pop(storage_id, None)
+
+    def _storage(self, storage_id: str) -> _Storage:
+        with self._lock:
+            storage = self.storages.get(storage_id)
+        if storage is None:
+            raise errors.Error(errors.UNAVAILABLE, f"env storage {storage_id} is not running", retryable=True)
         return storage
 
     def variable(self, name: str) -> _Variable:
@@ -209,7 +220,7 @@ class Environment:
 
     def get(self, name: str) -> str:
         variable = self.variable(name)
-        value = variable.storage.get(variable.key)
+        value = self._storage(variable.storage_id).get(variable.key)
         if value is None:
             value = variable.default
         if value is None:
@@ -225,7 +236,7 @@ class Environment:
         if len(value.encode()) > MAX_VALUE_BYTES:
             raise errors.Error(errors.LIMIT_EXCEEDED, f"env.set: value longer than {MAX_VALUE_BYTES} bytes")
         try:
-            variable.storage.set(variable.key, value)
+            self._storage(variable.storage_id).set(variable.key, value)
         except errors.Error as err:
             raise errors.Error(err.kind(), f"env: variable {name!r}: {err.message()}") from None
         return True
@@ -244,10 +255,30 @@ def environment_of(resources: AppResources) -> Environment:
     return resources.part("env", Environment)
 
 
-def start(resources: AppResources) -> None:
-    """Open the storages when the app starts, so a bad env file fails the start, not a later get."""
-    if resources.registry.of_kind(*_STORAGES):
-        environment_of(resources)
+class EnvStorageUnit(EntryUnit):
+    """An ``env.storage.*``: opened at start; a router after the storages it routes to."""
+
+    label = "env storage"
+
+    def __init__(self, app: App, context: ContextUnit, entry: Entry) -> None:
+        routes = entry.get("storages") if entry.kind == "env.storage.router" else None
+        needs = [entry.ref(item) for item in routes or [] if isinstance(item, str)]
+        super().__init__(app, context, entry, needs=needs)
+
+    def start(self) -> None:
+        environment_of(self.resources).open(self.entry)
+        self.app.progress(f"started env storage {self.id} ({self.detail()})")
+
+    def stop(self, timeout: float) -> None:
+        environment_of(self.resources).close_storage(self.id)
+
+    def detail(self) -> str:
+        return self.entry.kind.removeprefix("env.storage.")
+
+
+def env_units(app: App, context: ContextUnit) -> list[EnvStorageUnit]:
+    """One unit per ``env.storage.*`` entry."""
+    return [EnvStorageUnit(app, context, entry) for entry in app.registry.of_kind(*_STORAGES)]
 
 
 def _env(caller: Caller, what: str, name: Any = None, value: Any = None) -> Any:
@@ -332,13 +363,28 @@ def _check_variable(entry: Entry, registry: Registry) -> list[str]:
     return messages
 
 
-register_kind(KindSpec("env.storage.memory", description="in-memory environment storage"))
-register_kind(KindSpec("env.storage.file", check=_check_file, description="KEY=VALUE file storage"))
-register_kind(KindSpec("env.storage.os", description="the OS environment (read-only)"))
+def _and_lifecycle(check: Callable[[Entry, Registry], list[str]]) -> Callable[[Entry, Registry], list[str]]:
+    """``check`` plus the ``lifecycle`` block's (storages are units of the app)."""
+    return lambda entry, registry: [*check_lifecycle(entry, registry), *check(entry, registry)]
+
+
 register_kind(
-    KindSpec("env.storage.static", check=_check_static, description="values from the entry (read-only)")
+    KindSpec("env.storage.memory", check=check_lifecycle, description="in-memory environment storage")
 )
-register_kind(KindSpec("env.storage.router", check=_check_router, description="storages tried in order"))
+register_kind(
+    KindSpec("env.storage.file", check=_and_lifecycle(_check_file), description="KEY=VALUE file storage")
+)
+register_kind(KindSpec("env.storage.os", check=check_lifecycle, description="the OS environment (read-only)"))
+register_kind(
+    KindSpec(
+        "env.storage.static",
+        check=_and_lifecycle(_check_static),
+        description="values from the entry (read-only)",
+    )
+)
+register_kind(
+    KindSpec("env.storage.router", check=_and_lifecycle(_check_router), description="storages tried in order")
+)
 register_kind(
     KindSpec(
         "env.variable",

@@ -3,11 +3,12 @@
 A migration is a ``function.lua`` entry with ``meta.type: migration`` and
 ``meta.target_db``, whose source returns ``require("migration").define(…)``
 (``imports: {migration: wippy.migration:migration}``: the library ships
-here, :func:`actors.entries.loader.register_library`).  When the app starts,
-:func:`run_pending` runs every migration of every database in order of
-``meta.timestamp``, then entry ID, each in a transaction that also records
-it in ``_migrations``; one that was applied before is skipped.  A failing
-migration stops the start with its error (nothing of it is kept).
+here, :func:`actors.entries.loader.register_library`).  When a database
+starts (its unit, :class:`wippy_compat.sql.DatabaseUnit`), :func:`run_pending`
+runs its migrations in order of ``meta.timestamp``, then entry ID, each in a
+transaction that also records it in ``_migrations``; one that was applied
+before is skipped.  A failing migration stops the start with its error
+(nothing of it is kept).
 """
 
 from __future__ import annotations
@@ -47,20 +48,20 @@ def migrations_of(registry: Any, database_id: str) -> list[Any]:
     return sorted(found, key=lambda entry: (str(entry.meta.get("timestamp") or ""), entry.id))
 
 
-def run_pending(resources: AppResources) -> list[dict[str, Any]]:
-    """Apply the pending migrations of every database; their results. Raises on the first failure."""
+def run_pending(resources: AppResources, database_id: str) -> list[dict[str, Any]]:
+    """Apply the pending migrations of ``database_id`` (open already); their results.
+    Raises on the first failure."""
     app = resources.app
     results = []
-    for database in resources.registry.of_kind("db.sql.sqlite"):
-        for entry in migrations_of(resources.registry, database.id):
-            options = {"database_id": database.id, "direction": "up", "id": entry.id}
-            result = app.exec(entry.id, options, timeout=MIGRATION_TIMEOUT)
-            if not isinstance(result, dict) or result.get("status") not in ("complete",):
-                reason = result.get("error") if isinstance(result, dict) else f"returned {result!r}"
-                raise errors.Error(errors.INVALID, f"migration {entry.id} on {database.id} failed: {reason}")
-            if result.get("applied"):
-                logger.info("migration %s applied to %s", entry.id, database.id)
-            results.append({"id": entry.id, **result})
+    for entry in migrations_of(resources.registry, database_id):
+        options = {"database_id": database_id, "direction": "up", "id": entry.id}
+        result = app.exec(entry.id, options, timeout=MIGRATION_TIMEOUT)
+        if not isinstance(result, dict) or result.get("status") not in ("complete",):
+            reason = result.get("error") if isinstance(result, dict) else f"returned {result!r}"
+            raise errors.Error(errors.INVALID, f"migration {entry.id} on {database_id} failed: {reason}")
+        if result.get("applied"):
+            logger.info("migration %s applied to %s", entry.id, database_id)
+        results.append({"id": entry.id, **result})
     return results
 
 

@@ -14,6 +14,13 @@ message back at the end of its queue (the page's rule; it can fail when
 the queue is full, and the message is then dropped with a warning).
 Settlement is single-shot.  Messages are lost when the app stops, as the
 page says of the memory driver.
+
+Each driver, queue and consumer is a unit of the app (:mod:`._units`): a
+queue starts after its driver, a consumer after its queue and the host its
+function runs on.  A consumer stops as the page's graceful shutdown says:
+no new deliveries, then a wait for the calls in flight, up to its
+``stop_timeout``; a stopped queue refuses publishes (``UNAVAILABLE``).  A
+consumer with ``lifecycle.auto_start: false`` does not start.
 """
 
 from __future__ import annotations
@@ -22,17 +29,23 @@ import collections
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from actorflow._lifecycle import lifecycle_of
 from actors import errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module
 from actors.seam import SpawnRequest
 from wippy_compat._context import AppResources, resources_of
+from wippy_compat._units import ContextUnit, EntryUnit
 
-__all__ = ["DEFAULT_MAX_LENGTH", "MAX_CONCURRENCY", "Queues", "queues_of", "start"]
+if TYPE_CHECKING:
+    from actorflow.app import App
+
+__all__ = ["DEFAULT_MAX_LENGTH", "MAX_CONCURRENCY", "Queues", "queue_units", "queues_of"]
 
 DEFAULT_MAX_LENGTH = 10_000
 """The most messages a memory queue holds unless ``driver_options.memory.max_length`` says."""
@@ -82,40 +95,82 @@ class _Consumer:
 
 
 class Queues:
-    """The app's queues and consumers."""
+    """The app's running queues and consumers."""
 
     def __init__(self, resources: AppResources) -> None:
         self.node = resources.node
         self.app = resources.app
         # Re-entrant: a spawn made under it could, on some host, end the call (and take it) at once.
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._queues: dict[str, _Queue] = {}
+        self._declared = {entry.id for entry in resources.registry.of_kind("queue.queue")}
         self._deliveries: dict[str, tuple[_Consumer, _Message, list[bool]]] = {}
-        self._consumers: list[_Consumer] = []
-        registry = resources.registry
-        for entry in registry.of_kind("queue.queue"):
-            options = (
-                ((entry.get("driver_options") or {}).get("memory") or {})
-                if isinstance(entry.get("driver_options"), dict)
-                else {}
-            )
-            max_length = int(options.get("max_length") or DEFAULT_MAX_LENGTH)
-            self._queues[entry.id] = _Queue(entry.id, str(entry.get("queue_name") or entry.name), max_length)
 
-    def start_consumers(self, registry: Registry) -> None:
+    def open_queue(self, entry: Entry) -> _Queue:
+        """Start the queue of ``entry`` (empty: the memory driver keeps nothing across runs)."""
+        options = (
+            ((entry.get("driver_options") or {}).get("memory") or {})
+            if isinstance(entry.get("driver_options"), dict)
+            else {}
+        )
+        max_length = int(options.get("max_length") or DEFAULT_MAX_LENGTH)
+        queue = _Queue(entry.id, str(entry.get("queue_name") or entry.name), max_length)
         with self._lock:
-            for entry in registry.of_kind("queue.consumer"):
-                queue = self._queues[entry.ref(str(entry.get("queue")))]
-                consumer = _Consumer(self, entry, queue)
-                queue.consumers.append(consumer)
-                self._consumers.append(consumer)
-                consumer.pump()
+            self._queues[entry.id] = queue
+        return queue
+
+    def close_queue(self, queue_id: str) -> int:
+        """Stop a queue: publishes are refused from now on; how many messages it dropped."""
+        with self._lock:
+            queue = self._queues.pop(queue_id, None)
+            if queue is None:
+                return 0
+            dropped = len(queue.messages)
+            queue.messages.clear()
+        if dropped:
+            logger.warning("queue %s stopped with %d messages: dropped (memory driver)", queue_id, dropped)
+        return dropped
+
+    def start_consumer(self, entry: Entry) -> _Consumer:
+        """Start delivering the messages of the consumer's queue to its function."""
+        with self._lock:
+            queue = self.queue(entry.ref(str(entry.get("queue"))))
+            consumer = _Consumer(self, entry, queue)
+            queue.consumers.append(consumer)
+            consumer.pump()
+        return consumer
+
+    def stop_consumer(self, consumer: _Consumer, timeout: float) -> int:
+        """No new deliveries, then wait up to ``timeout`` for the calls in flight; how many still run."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            consumer.stopped = True
+            if consumer in consumer.queue.consumers:
+                consumer.queue.consumers.remove(consumer)
+            while consumer.running > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            left = consumer.running
+        if left:
+            logger.warning(
+                "queue consumer %s: %d calls still running after its stop_timeout (%g s)",
+                consumer.id,
+                left,
+                timeout,
+            )
+        return left
 
     def queue(self, queue_id: Any) -> _Queue:
         if not isinstance(queue_id, str) or not queue_id:
             raise errors.Error(errors.INVALID, "queue: the queue ID must be a non-empty string")
-        found = self._queues.get(queue_id)
+        with self._lock:
+            found = self._queues.get(queue_id)
         if found is None:
+            if queue_id in self._declared:
+                raise errors.Error(errors.UNAVAILABLE, f"queue: {queue_id} is not running", retryable=True)
             raise errors.Error(errors.NOT_FOUND, f"queue: no queue {queue_id!r} (a queue.queue entry)")
         return found
 
@@ -128,6 +183,8 @@ class Queues:
             raise errors.Error(errors.INVALID, "queue.publish: headers must be a table")
         message = _Message(secrets.token_hex(8), data, dict(headers or {}))
         with self._lock:
+            if self._queues.get(queue.id) is not queue:
+                raise errors.Error(errors.UNAVAILABLE, f"queue: {queue.id} is not running", retryable=True)
             if len(queue.messages) >= queue.max_length:
                 raise errors.Error(
                     errors.LIMIT_EXCEEDED,
@@ -178,6 +235,7 @@ class Queues:
             if not settled:
                 self._settle_locked(consumer, message, error is None)
             self._pump(consumer.queue)
+            self._changed.notify_all()
 
     def settle(self, token: Any, ack: bool) -> bool:
         """``msg:ack()``/``msg:nack()``: the first settlement wins (false for later ones)."""
@@ -195,6 +253,9 @@ class Queues:
         if ack:
             return
         queue = consumer.queue
+        if self._queues.get(queue.id) is not queue:
+            logger.warning("queue %s is stopped: the nacked message %s is dropped", queue.id, message.id)
+            return
         if len(queue.messages) >= queue.max_length:
             logger.warning("queue %s is full: the nacked message %s is dropped", queue.id, message.id)
             return
@@ -213,19 +274,88 @@ class Queues:
             }
 
     def close(self) -> None:
+        """Stop whatever is left (the units stop each part; this is the app's last word)."""
         with self._lock:
-            for consumer in self._consumers:
-                consumer.stopped = True
+            for queue in self._queues.values():
+                for consumer in queue.consumers:
+                    consumer.stopped = True
+            self._queues.clear()
 
 
 def queues_of(resources: AppResources) -> Queues:
     return resources.part("queue", Queues)
 
 
-def start(resources: AppResources) -> None:
-    """Make the queues and start the consumers (after the databases: a handler may use them)."""
-    if resources.registry.of_kind("queue.queue"):
-        queues_of(resources).start_consumers(resources.registry)
+class QueueDriverUnit(EntryUnit):
+    """A ``queue.driver.memory``: nothing to start (the queues hold the messages); what queues require."""
+
+    label = "queue driver"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float) -> None:
+        pass
+
+
+class QueueUnit(EntryUnit):
+    """A ``queue.queue``, after its driver."""
+
+    label = "queue"
+
+    def __init__(self, app: App, context: ContextUnit, entry: Entry) -> None:
+        super().__init__(app, context, entry, needs=[entry.ref(str(entry.get("driver")))])
+        self.max_length = 0
+
+    def start(self) -> None:
+        self.max_length = queues_of(self.resources).open_queue(self.entry).max_length
+        self.app.progress(f"started queue {self.id} (memory, at most {self.max_length} messages)")
+
+    def stop(self, timeout: float) -> None:
+        queues_of(self.resources).close_queue(self.id)
+
+    def detail(self) -> str:
+        return f"memory, at most {self.max_length} messages"
+
+
+class ConsumerUnit(EntryUnit):
+    """A ``queue.consumer``, after its queue, its function and the host the function runs on."""
+
+    label = "consumer"
+
+    def __init__(self, app: App, context: ContextUnit, entry: Entry) -> None:
+        self.queue_id = entry.ref(str(entry.get("queue")))
+        self.func = entry.ref(str(entry.get("func")))
+        super().__init__(app, context, entry, needs=[self.queue_id, self.func, app.default_host_id])
+        self.consumer: _Consumer | None = None
+
+    def start(self) -> None:
+        self.consumer = queues_of(self.resources).start_consumer(self.entry)
+        self.app.progress(f"started consumer {self.id} ({self.detail()})")
+
+    def stop(self, timeout: float) -> None:
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            queues_of(self.resources).stop_consumer(consumer, timeout)
+
+    def detail(self) -> str:
+        concurrency = int(self.entry.get("concurrency") or 1)
+        return f"{self.queue_id} → {self.func}, {concurrency} at a time"
+
+
+def queue_units(app: App, context: ContextUnit) -> list[EntryUnit]:
+    """The drivers, the queues, and the consumers whose ``lifecycle.auto_start`` is not false."""
+    registry = app.registry
+    units: list[EntryUnit] = [
+        QueueDriverUnit(app, context, entry) for entry in registry.of_kind("queue.driver.memory")
+    ]
+    units.extend(QueueUnit(app, context, entry) for entry in registry.of_kind("queue.queue"))
+    units.extend(
+        ConsumerUnit(app, context, entry)
+        for entry in registry.of_kind("queue.consumer")
+        if lifecycle_of(entry).auto_start is not False
+    )
+    return units
 
 
 # -- the module ------------------------------------------------------------------------------------

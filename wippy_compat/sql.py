@@ -17,6 +17,12 @@ says otherwise), or fails with ``LIMIT_EXCEEDED`` (never a silent cut); a
 database has at most :data:`MAX_TRANSACTIONS` open transactions.  The
 ``file`` is relative to the app directory (``:memory:`` for a database in
 memory); its directory is created if missing.
+
+Each database is a unit of the app (:mod:`._units`): it opens its file and
+applies its pending migrations (:mod:`.migrations`) when the app starts,
+after the host the migrations run on, and closes when it stops (rolling
+back what is still open); ``sql.get`` on one that is not running answers
+``UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -30,15 +36,27 @@ import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors import errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module
 from actors.pid import PID
 from wippy_compat._context import AppResources, caller_pid, resources_of
+from wippy_compat._units import ContextUnit, EntryUnit
 
-__all__ = ["DEFAULT_MAX_ROWS", "MAX_TRANSACTIONS", "Database", "Databases", "databases_of", "start"]
+if TYPE_CHECKING:
+    from actorflow.app import App
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "MAX_TRANSACTIONS",
+    "Database",
+    "DatabaseUnit",
+    "Databases",
+    "database_units",
+    "databases_of",
+]
 
 DEFAULT_MAX_ROWS = 10_000
 MAX_TRANSACTIONS = 64
@@ -368,28 +386,44 @@ def _statement(sql: Any) -> str:
 
 
 class Databases:
-    """The app's databases, opened at start."""
+    """The app's open databases (each opened by its unit)."""
 
     def __init__(self, resources: AppResources) -> None:
         self.node = resources.node
+        self.root = resources.registry.root
+        self._declared = {entry.id for entry in resources.registry.of_kind("db.sql.sqlite")}
+        self._lock = threading.Lock()
         self.by_id: dict[str, Database] = {}
-        try:
-            for entry in resources.registry.of_kind("db.sql.sqlite"):
-                self.by_id[entry.id] = Database(entry, resources.registry.root, resources.node)
-        except BaseException:
-            self.close()
-            raise
+
+    def open(self, entry: Entry) -> Database:
+        database = Database(entry, self.root, self.node)
+        with self._lock:
+            self.by_id[entry.id] = database
+        return database
+
+    def close_one(self, entry_id: str) -> None:
+        with self._lock:
+            database = self.by_id.pop(entry_id, None)
+        if database is not None:
+            database.close()
 
     def get(self, entry_id: Any) -> Database:
         if not isinstance(entry_id, str) or not entry_id:
             raise errors.Error(errors.INVALID, "sql.get: expected a database ID")
-        database = self.by_id.get(entry_id)
+        with self._lock:
+            database = self.by_id.get(entry_id)
         if database is None:
+            if entry_id in self._declared:
+                raise errors.Error(
+                    errors.UNAVAILABLE, f"sql.get: database {entry_id} is not running", retryable=True
+                )
             raise errors.Error(errors.NOT_FOUND, f"sql.get: no database {entry_id!r} (a db.sql.sqlite entry)")
         return database
 
     def close(self) -> None:
-        for database in self.by_id.values():
+        with self._lock:
+            databases, self.by_id = list(self.by_id.values()), {}
+        for database in databases:
             database.close()
 
 
@@ -397,14 +431,41 @@ def databases_of(resources: AppResources) -> Databases:
     return resources.part("sql", Databases)
 
 
-def start(resources: AppResources) -> None:
-    """Open the databases, then run their pending migrations (as Wippy's migration bootloader)."""
-    if not resources.registry.of_kind("db.sql.sqlite"):
-        return
-    databases_of(resources)
-    from wippy_compat.migrations import run_pending
+class DatabaseUnit(EntryUnit):
+    """A ``db.sql.sqlite``: opened and migrated at start (after the host its migrations run on)."""
 
-    run_pending(resources)
+    label = "database"
+    start_timeout = 120.0
+    """Migrations may take a while: two minutes unless ``lifecycle.start_timeout`` says."""
+
+    def __init__(self, app: App, context: ContextUnit, entry: Entry) -> None:
+        super().__init__(app, context, entry, needs=[app.default_host_id])
+        self.applied = 0
+
+    def start(self) -> None:
+        from wippy_compat.migrations import run_pending
+
+        databases = databases_of(self.resources)
+        databases.open(self.entry)
+        try:
+            results = run_pending(self.resources, self.id)
+        except BaseException:
+            databases.close_one(self.id)
+            raise
+        self.applied = sum(int(result.get("applied") or 0) for result in results)
+        self.app.progress(f"started database {self.id} ({self.detail()})")
+
+    def stop(self, timeout: float) -> None:
+        databases_of(self.resources).close_one(self.id)
+
+    def detail(self) -> str:
+        file = str(self.entry.get("file") or ":memory:")
+        return f"sqlite {file}, {self.applied} migrations applied"
+
+
+def database_units(app: App, context: ContextUnit) -> list[DatabaseUnit]:
+    """One unit per ``db.sql.sqlite`` entry."""
+    return [DatabaseUnit(app, context, entry) for entry in app.registry.of_kind("db.sql.sqlite")]
 
 
 # -- the module ------------------------------------------------------------------------------------

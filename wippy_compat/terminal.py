@@ -26,12 +26,22 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, BinaryIO
 
+from actorflow._units import HostUnit
 from actors import ProcessHost, errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module
 from wippy_compat._context import caller_pid
 
-__all__ = ["Terminal", "TerminalHost", "TerminalRun", "exit_status", "run_on_terminal", "terminal_host_for"]
+__all__ = [
+    "Terminal",
+    "TerminalHost",
+    "TerminalHostUnit",
+    "TerminalRun",
+    "exit_status",
+    "run_on_terminal",
+    "terminal_host_for",
+    "terminal_units",
+]
 
 MAX_READ = 1024 * 1024
 """The most bytes one ``io.read`` returns; a line longer than this is returned in pieces."""
@@ -279,7 +289,16 @@ def run_on_terminal(
     return status
 
 
-def start_hosts(app: Any) -> None:
-    """Add a :class:`TerminalHost` for each ``terminal.host`` entry of ``app``."""
-    for entry in app.registry.of_kind("terminal.host"):
-        app.node.add_host(TerminalHost(app.node, entry.id))
+class TerminalHostUnit(HostUnit):
+    """A ``terminal.host``: started and stopped with the app as any process host is."""
+
+    def start(self) -> None:
+        node = self.app.require_node()
+        self.host = TerminalHost(node, self.id)
+        node.add_host(self.host)
+        self.app.progress(f"started terminal host {self.id} (1 worker)")
+
+
+def terminal_units(app: Any) -> list[TerminalHostUnit]:
+    """One unit per ``terminal.host`` entry."""
+    return [TerminalHostUnit(app, entry.id, entry) for entry in app.registry.of_kind("terminal.host")]
