@@ -15,12 +15,7 @@ from actors import errors
 
 from .lua_support import write_app
 
-HOST = {
-    "name": "processes",
-    "kind": "process.host",
-    "host": {"workers": 4},
-    "lifecycle": {"stop_timeout": "1s"},
-}
+HOST = {"name": "processes", "kind": "process.host", "host": {"workers": 4}}
 
 # Declared in the reverse of the order they must start in: the app orders them.
 RESOURCES = [
@@ -155,7 +150,7 @@ def test_consumers_that_do_not_finish_are_given_their_stop_timeout_in_parallel(t
         began = time.monotonic()
         app.stop()
         took = time.monotonic() - began
-    # each consumer waits its 2 s for its stuck call, both at once: not 4 s, not 60 s
+    # each consumer waits its 2 s for its stuck call, both at once, then terminates it: not 4 s, not 60 s
     assert 1.9 <= took < 3.8, took
     assert sent(app_dir) == [("ada@example.com", "started"), ("bob@example.com", "started")]
 
@@ -179,3 +174,15 @@ def test_a_required_storage_that_cannot_open_stops_the_start_an_optional_one_doe
         assert set(app.runner.failures) == {"app:secrets", "app:settings"}
         assert app.exec("app:main", timeout=10) == ["UNAVAILABLE", "desk"]
     assert any(line.startswith("app:secrets did not start (optional, going on)") for line in lines)
+
+
+def test_a_terminal_host_takes_the_lifecycle_of_a_process_host(tmp_path: Path) -> None:
+    from actors.entries import AppLoadError
+
+    terminal = {"lifecycle": {"auto_start": True, "stop_timeout": "5s"}}
+    with pytest.raises(AppLoadError) as caught:
+        App(mail_app(tmp_path, terminal=terminal))
+    assert [problem.message for problem in caught.value.problems] == [
+        "lifecycle.stop_timeout is not supported on a terminal.host: hosts start first, once, and stop "
+        "with the app; a terminal.host honours auto_start: true"
+    ]

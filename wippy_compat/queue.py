@@ -19,7 +19,9 @@ Each driver, queue and consumer is a unit of the app (:mod:`._units`): a
 queue starts after its driver, a consumer after its queue and the host its
 function runs on.  A consumer stops as the page's graceful shutdown says:
 no new deliveries, then a wait for the calls in flight, up to its
-``stop_timeout``; a stopped queue refuses publishes (``UNAVAILABLE``).  A
+``stop_timeout``, after which the calls still running are terminated (their
+messages nacked); a stopped queue refuses publishes (``UNAVAILABLE``) and
+drops what it holds.  A
 consumer with ``lifecycle.auto_start: false`` does not start.
 """
 
@@ -38,6 +40,7 @@ from actorflow._lifecycle import lifecycle_of
 from actors import errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module
+from actors.pid import PID
 from actors.seam import SpawnRequest
 from wippy_compat._context import AppResources, resources_of
 from wippy_compat._units import ContextUnit, EntryUnit
@@ -51,6 +54,8 @@ DEFAULT_MAX_LENGTH = 10_000
 """The most messages a memory queue holds unless ``driver_options.memory.max_length`` says."""
 MAX_CONCURRENCY = 1000
 MAX_PREFETCH = 10_000
+TERMINATE_WAIT = 1.0
+"""Seconds a stopping consumer waits for the calls it terminated to end."""
 DELIVERY_KEY = "queue.delivery"
 """The context key that carries a consumer's delivery to its function."""
 
@@ -85,6 +90,8 @@ class _Consumer:
         self.queue = queue
         self.running = 0
         self.stopped = False
+        self.calls: dict[str, PID] = {}
+        """The calls in flight: delivery token → the PID of the function's process."""
 
     def pump(self) -> None:
         """Start calls while there are messages and free workers (under the queues' lock)."""
@@ -142,26 +149,36 @@ class Queues:
         return consumer
 
     def stop_consumer(self, consumer: _Consumer, timeout: float) -> int:
-        """No new deliveries, then wait up to ``timeout`` for the calls in flight; how many still run."""
+        """No new deliveries, then wait up to ``timeout`` for the calls in flight, then terminate
+        those still running (their messages are nacked); how many had to be terminated."""
         deadline = time.monotonic() + timeout
         with self._lock:
             consumer.stopped = True
             if consumer in consumer.queue.consumers:
                 consumer.queue.consumers.remove(consumer)
-            while consumer.running > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._changed.wait(remaining)
-            left = consumer.running
-        if left:
-            logger.warning(
-                "queue consumer %s: %d calls still running after its stop_timeout (%g s)",
-                consumer.id,
-                left,
-                timeout,
-            )
-        return left
+            self._wait_idle(consumer, deadline)
+            left = list(consumer.calls.values())
+        if not left:
+            return 0
+        logger.warning(
+            "queue consumer %s: %d calls still running after its stop_timeout (%g s): terminated",
+            consumer.id, len(left), timeout,
+        )  # fmt: skip
+        for pid in left:
+            try:
+                self.node.terminate(pid)
+            except errors.Error:
+                pass  # it ended meanwhile
+        with self._lock:
+            self._wait_idle(consumer, time.monotonic() + TERMINATE_WAIT)
+        return len(left)
+
+    def _wait_idle(self, consumer: _Consumer, deadline: float) -> None:
+        while consumer.running > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._changed.wait(remaining)
 
     def queue(self, queue_id: Any) -> _Queue:
         if not isinstance(queue_id, str) or not queue_id:
@@ -220,7 +237,9 @@ class Queues:
             on_exit=lambda value, error: self._finished(token, error),
         )
         try:
-            self.node.spawn_request(request, self.app.host_for(consumer.func))
+            pid = self.node.spawn_request(request, self.app.host_for(consumer.func))
+            if token in self._deliveries:  # not over already
+                consumer.calls[token] = pid
         except errors.Error as err:
             logger.warning("queue consumer %s cannot call %s: %s", consumer.id, consumer.func, err)
             threading.Thread(target=self._finished, args=(token, err), daemon=True).start()
@@ -232,6 +251,7 @@ class Queues:
                 return
             consumer, message, settled = found
             consumer.running -= 1
+            consumer.calls.pop(token, None)
             if not settled:
                 self._settle_locked(consumer, message, error is None)
             self._pump(consumer.queue)

@@ -192,7 +192,16 @@ register_module(
 
 
 def _check_terminal(entry: Entry, registry: Registry) -> list[str]:
+    """As a ``process.host``: a host starts first and stops with the app (only ``auto_start: true``)."""
     messages = check_lifecycle(entry, registry)
+    lifecycle = entry.data.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        messages.extend(
+            f"lifecycle.{key} is not supported on a terminal.host: hosts start first, once, and "
+            "stop with the app; a terminal.host honours auto_start: true"
+            for key, value in lifecycle.items()
+            if not (key == "auto_start" and value is True)
+        )
     hide = entry.data.get("hide_logs")
     if hide is not None and not isinstance(hide, bool):
         messages.append("hide_logs must be true or false")
