@@ -84,6 +84,22 @@ def test_wippy_checks_pass_in_a_workflow_and_replay(app: App, probe: Probe, tmp_
     assert_replays(app, pid, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("equal", "the answer: expected 42 but got 41"),
+        ("contain", 'the error: order 7 not found lacks "shipped"'),
+        ("falsy", 'a send: expected false or nil but got "sent"'),
+    ],
+)
+def test_the_imported_assert_helpers_fail_the_program(app: App, which: str, message: str) -> None:
+    """The checks' expectations come from a library.lua (imports:); a failed one fails the checks."""
+    with pytest.raises(Error) as caught:
+        app.exec("app:asserts_fail", which, timeout=30)
+    assert caught.value.kind() == errors.INVALID
+    assert caught.value.message() == message
+
+
 def history(app: App, pid: PID) -> str:
     runtime = app._started[0]
 

@@ -9,28 +9,9 @@ local uuid = require("uuid")
 local crypto = require("crypto")
 local os_module = require("os")
 
--- Assert helpers as a Wippy test library gives them (inline until library.lua and
--- imports: are there).
-local function fail(message) error(errors.new({kind = errors.INVALID, message = message})) end
-local function show(value)
-  if type(value) == "string" then return string.format("%q", value) end
-  return tostring(value)
-end
-local function expect(actual, what)
-  local label = what or "value"
-  return {
-    to_equal = function(expected)
-      if actual ~= expected then fail(label .. ": expected " .. show(expected) .. " but got " .. show(actual)) end
-    end,
-    to_be_true = function() if actual ~= true then fail(label .. ": expected true but got " .. show(actual)) end end,
-    to_be_false = function() if actual ~= false then fail(label .. ": expected false but got " .. show(actual)) end end,
-    to_be_nil = function() if actual ~= nil then fail(label .. ": expected nil but got " .. show(actual)) end end,
-    not_to_be_nil = function() if actual == nil then fail(label .. ": expected a value") end end,
-    to_contain = function(text)
-      if not string.find(actual, text, 1, true) then fail(label .. ": " .. show(actual) .. " lacks " .. show(text)) end
-    end,
-  }
-end
+-- Assert helpers from the test library (app.testing:assert, imported as "test").
+local test = require("test")
+local expect = test.expect
 
 local once = funcs.new():with_options({["activity.retry_policy"] = {maximum_attempts = 1}})
 
