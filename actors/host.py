@@ -115,7 +115,7 @@ class ProcessHost(Host):
         kinds = node.kinds
         if kinds is None:
             raise errors.Error(errors.UNAVAILABLE, f"host {self.id}: the node has no spawnable kinds")
-        pid = PID(self.id, node.next_uniq())
+        pid = node.new_pid(self.id)
         proc = Process(
             node,
             self,
@@ -158,7 +158,7 @@ class ProcessHost(Host):
         """
         if not self._running or self._stopping:
             raise errors.Error(errors.UNAVAILABLE, f"host {self.id} is not running")
-        pid = PID(self.id, self.node.next_uniq())
+        pid = self.node.new_pid(self.id)
         proc = Process(self.node, self, pid, behaviour, submit, entry_id=entry_id)
         self._procs[pid] = proc
         proc.schedule()

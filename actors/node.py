@@ -27,7 +27,7 @@ from actors._process import Process, _context, current_process
 from actors._timers import Timers, check_delay
 from actors.codec import encode
 from actors.names import Names
-from actors.pid import PID, is_pid_text
+from actors.pid import LOCAL_NODE, PID, is_pid_text
 from actors.seam import Behaviours, Host, SpawnRequest, StartMessage
 from actors.signals import Item, Signal
 
@@ -67,6 +67,9 @@ class Node:
         self._hosts: dict[str, Host] = {}
         self._peers: dict[str, Host] = {}
         self._uniq = itertools.count(1)
+        self.pid_node = ""
+        """The node part of the PIDs this node mints: empty, or its name in a cluster
+        (:meth:`set_pid_node`).  PIDs with this node part are routed to its own hosts."""
         self._lock = threading.Lock()
         self._closed = False
         self.default_host_id = default_host
@@ -89,25 +92,57 @@ class Node:
         with self._lock:
             self._peers[node_name] = peer
 
+    def hosts(self) -> list[Host]:
+        """The hosts added with :meth:`add_host`, in that order (a cluster announces their IDs)."""
+        with self._lock:
+            return list(self._hosts.values())
+
     def host(self, host_id: str) -> Host:
-        """The host registered as ``host_id``; ``NOT_FOUND`` error otherwise."""
-        host = self._hosts.get(host_id)
+        """The host registered as ``host_id`` (``<own node name>@<host>`` too); ``NOT_FOUND`` otherwise."""
+        host = self._host_of(host_id)
         if host is None:
             raise errors.Error(errors.NOT_FOUND, f"host {host_id!r} not found")
         return host
 
     def in_memory(self, pid: PID | None = None, host_id: str | None = None) -> bool:
         """True when delivering to ``pid`` (or spawning on ``host_id``) never waits on I/O."""
-        host = self._route(pid) if pid is not None else self._hosts.get(host_id or "")
+        host = self._route(pid) if pid is not None else self._host_of(host_id or "")
         return host is not None and host.in_memory
 
-    def next_uniq(self) -> str:
-        """A new node-wide process ID: ``0x00001``, ``0x00002``, …"""
-        return f"0x{next(self._uniq):05x}"
+    def _host_of(self, host_id: str) -> Host | None:
+        host = self._hosts.get(host_id)
+        if host is None and self.pid_node and host_id.startswith(self.pid_node + "@"):
+            host = self._hosts.get(host_id[len(self.pid_node) + 1 :])
+        return host
+
+    def new_pid(self, host_id: str) -> PID:
+        """A new PID on ``host_id``: the node's next ID (``0x00001``, …) and its node part."""
+        return PID(host_id, f"0x{next(self._uniq):05x}", self.pid_node)
+
+    def set_pid_node(self, name: str, first_uniq: int = 1) -> None:
+        """Mint PIDs as ``{name@host|id}`` from now on, counting from ``first_uniq``.
+
+        A cluster names its node this way when it joins (``first_uniq`` keeps a
+        restarted node from handing out the PIDs of its earlier lives); PIDs
+        with that node part are this node's own and route to its hosts.  Only
+        before the node runs processes: the PIDs already out would not carry
+        the name the other nodes know it by (``INVALID``).
+        """
+        if not name:
+            raise errors.Error(errors.INVALID, "a node name must not be empty")
+        if self.process_count():
+            raise errors.Error(errors.INVALID, f"node {self.name} already runs processes: name it first")
+        self.pid_node = "" if name == LOCAL_NODE else name  # "local": the default node, no node part
+        self._uniq = itertools.count(first_uniq)
+
+    def is_own(self, pid: PID) -> bool:
+        """True when ``pid`` belongs to this node (no node part, or this node's own name)."""
+        return not pid.node or pid.node == self.pid_node
 
     def _route(self, pid: PID) -> Host | None:
-        if pid.node:
-            return self._peers.get(pid.node)
+        node = pid.node
+        if node and node != self.pid_node:
+            return self._peers.get(node)
         return self._hosts.get(pid.host)
 
     # -- resolution and delivery -------------------------------------------------
@@ -267,7 +302,8 @@ class Node:
         pid = dest if dest.__class__ is PID else self.resolve(dest)
         caller = getattr(_context, "process", None)
         item = (_MSG, caller.pid if caller is not None else None, topic, encoded)
-        host = self._peers.get(pid.node) if pid.node else self._hosts.get(pid.host)
+        node = pid.node
+        host = self._peers.get(node) if node and node != self.pid_node else self._hosts.get(pid.host)
         if host is None or not host.deliver(pid, item):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
 
@@ -394,7 +430,7 @@ class Node:
         else:
             pid = self.resolve(dest)
         proc = self.process(pid)
-        if not pid.node and proc is None:
+        if proc is None and self.is_own(pid):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
         return self.names.register(name, pid, proc)
 

@@ -1,0 +1,660 @@
+"""``Cluster``: one node's membership in a cluster of nodes on NATS.
+
+A node joins with a name (the node part of its PIDs), through a NATS server:
+the embedded one of its state directory, or the address of a real NATS
+server or cluster.  Then:
+
+* **membership**: every node publishes a heartbeat every
+  ``heartbeat_interval`` seconds; a node silent for ``failure_timeout``
+  seconds (or that said goodbye) is *down*: every link to its processes
+  becomes LINK_DOWN and every monitor EXIT, with error kind :data:`NODE_DOWN`;
+  its names, locks and group memberships are released.  A node that comes
+  back is a new member with new PIDs (its *incarnation* numbers them);
+* **routing**: PIDs of the other nodes go to :class:`~cluster.peer.RemotePeer`
+  and their hosts appear as ``node@host`` (:class:`~cluster.peer.RemoteHost`);
+* **names** (:mod:`cluster.names`), **process groups** (:mod:`cluster.groups`)
+  and **locks** (:mod:`cluster.locks`), on a JetStream key-value bucket and
+  the frames between nodes.
+
+Subjects, under ``af.<cluster>``: ``hb`` (heartbeats, everybody),
+``n.<node>`` (frames to one node), ``ping.<node>`` (is this name taken?).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+
+from actors import codec, errors
+from actors.node import Node
+from actors.pid import LOCAL_NODE, PID
+from actors.signals import Signal
+from cluster._loop import LoopThread
+from cluster._member import Member
+from cluster._wire import (
+    BYE,
+    ENDED,
+    GROUP,
+    GROUPS,
+    REPLY,
+    RPC,
+    STARTED,
+    decode_frame,
+    decode_value,
+    encode_frame,
+    entry_item,
+)
+from cluster.groups import Groups
+from cluster.locks import Locks
+from cluster.names import ClusterRegistry
+from cluster.peer import RemoteHost, RemotePeer, serve_spawn, serve_watch
+from cluster.server import EmbeddedNats
+
+__all__ = ["NODE_DOWN", "Cluster"]
+
+logger = logging.getLogger("cluster")
+
+NODE_DOWN = "NODE_DOWN"
+"""The error kind of the EXIT and LINK_DOWN events a node's death gives."""
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_FRAME_ENTRIES = 1024
+_FRAME_BYTES = 256 * 1024
+_RPC_TIMEOUT = 10.0
+_INCARNATION_SPAN = 1 << 40  # PID numbers one incarnation may hand out
+_MSG = Signal.MSG
+_LINK_ENDS = frozenset((Signal.UNLINK, Signal.LINK_GONE, Signal.LINK_DOWN, Signal.LINK_EXIT))
+"""Items that end a link (asked for, or the linked process ended)."""
+
+
+class Cluster:
+    """This node's membership in the cluster; see the module docstring.
+
+    ``Cluster(node, "node1", state_dir=…)`` uses (or starts) the embedded NATS
+    server of ``state_dir``; ``Cluster(node, "node1", address="nats://…")``
+    connects to that server or cluster and starts nothing.  ``connect``
+    passes TLS and credentials to ``nats.connect`` as they are (``tls``,
+    ``user_credentials``, ``user``, ``password``, ``token``, …).
+
+    Join before the node starts processes: from then on its PIDs read
+    ``{node1@host|id}``.  :meth:`stop` leaves (after ``node.shutdown()``, so
+    the exits of its processes reach the other nodes first).
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        name: str,
+        *,
+        address: str | list[str] | None = None,
+        state_dir: str | Path | None = None,
+        cluster: str = "actorflow",
+        heartbeat_interval: float = 0.5,
+        failure_timeout: float = 3.0,
+        discovery_window: float = 0.3,
+        connect: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not _NAME.match(name) or name == LOCAL_NODE:
+            raise errors.Error(
+                errors.INVALID, f"node name {name!r}: 1-64 letters, digits, '-' or '_' (and not 'local')"
+            )
+        if not isinstance(cluster, str) or not _NAME.match(cluster):
+            raise errors.Error(errors.INVALID, f"cluster name {cluster!r}: 1-64 letters, digits, '-' or '_'")
+        if heartbeat_interval <= 0 or failure_timeout < 3 * heartbeat_interval:
+            raise errors.Error(
+                errors.INVALID,
+                f"failure_timeout ({failure_timeout} s) must be at least three heartbeat intervals "
+                f"({heartbeat_interval} s)",
+            )
+        if address is None and state_dir is None:
+            raise errors.Error(
+                errors.INVALID, "a cluster needs a NATS address or a state_dir for the embedded server"
+            )
+        self.node = node
+        self.name = name
+        self.cluster_id = cluster
+        self.address = address
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.heartbeat_interval = heartbeat_interval
+        self.failure_timeout = failure_timeout
+        self.discovery_window = discovery_window
+        self.connect_options = dict(connect or {})
+        self.prefix = f"af.{cluster}"
+        self.incarnation = 0
+        self.members: dict[str, Member] = {}
+        self.targets: dict[str, Any] = {}
+        """Python spawn targets other nodes may name (``register_target``)."""
+        self.server: EmbeddedNats | None = None
+        self.loop: LoopThread | None = None
+        self.nc: Any = None
+        self.kv: Any = None
+        self.started_at = 0.0
+        self._tokens = itertools.count(1)
+        self._executor: ThreadPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._down_hooks: list[Callable[[Member, errors.Error], None]] = []
+        self._up_hooks: list[Callable[[Member], None]] = []
+        self._max_payload = 1024 * 1024
+        self._stopped = False
+        self._lock = threading.Lock()
+        self.peer = RemotePeer(self)
+        self.registry = ClusterRegistry(self)
+        self.groups = Groups(self)
+        self.locks = Locks(self)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> Cluster:
+        """Connect, take the name, learn the other nodes; this cluster."""
+        if self.node.process_count():
+            raise errors.Error(errors.INVALID, "join the cluster before the node starts processes")
+        address = self.address
+        if address is None:
+            assert self.state_dir is not None
+            self.server = EmbeddedNats(self.state_dir)
+            address = self.server.start(timeout)
+        self.loop = LoopThread(f"cluster-{self.name}")
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"cluster-{self.name}-rpc")
+        try:
+            self.loop.run(self._join(address), timeout)
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    async def _join(self, address: str | list[str]) -> None:
+        options = {"connect_timeout": 5, "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2}
+        options.update(self.connect_options)
+        servers = address if isinstance(address, list) else [address]
+        try:
+            self.nc = await nats.connect(servers=servers, **options)
+        except Exception as exc:
+            raise errors.Error(errors.UNAVAILABLE, f"cannot connect to NATS at {address}: {exc}") from None
+        self._max_payload = self.nc.max_payload
+        try:
+            await self.nc.request(f"{self.prefix}.ping.{self.name}", b"", timeout=0.5)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            pass
+        else:
+            raise errors.Error(errors.ALREADY_EXISTS, f"a node named {self.name!r} is already in the cluster")
+        js = self.nc.jetstream()
+        bucket = f"af_{self.cluster_id}"
+        try:
+            self.kv = await js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            self.kv = await js.create_key_value(bucket=bucket, history=1)
+        self.incarnation = await self._next_incarnation()
+        self.node.set_pid_node(self.name, (self.incarnation - 1) * _INCARNATION_SPAN + 1)
+        self.node.names = self.registry  # every name the node resolves is now looked up cluster-wide
+        await self.registry.start()
+        await self.nc.subscribe(f"{self.prefix}.ping.{self.name}", cb=self._on_ping)
+        await self.nc.subscribe(f"{self.prefix}.n.{self.name}", cb=self._on_frame)
+        await self.nc.subscribe(f"{self.prefix}.hb", cb=self._on_heartbeat)
+        self.started_at = time.monotonic()
+        await self.nc.publish(f"{self.prefix}.hb", self._heartbeat("hello"))
+        await self.nc.flush()
+        await asyncio.sleep(self.discovery_window)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeats()))
+        logger.info(
+            "node %s joined cluster %s (incarnation %d)", self.name, self.cluster_id, self.incarnation
+        )
+
+    async def _next_incarnation(self) -> int:
+        key = f"inc.{self.name}"
+        for _ in range(20):
+            try:
+                entry = await self.kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                try:
+                    await self.kv.create(key, b"1")
+                    return 1
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
+            number = int(entry.value or b"0") + 1
+            try:
+                await self.kv.update(key, str(number).encode(), last=entry.revision)
+                return number
+            except nats.js.errors.KeyWrongLastSequenceError:
+                continue
+        raise errors.Error(errors.CONFLICT, f"could not number node {self.name}'s incarnation")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Leave the cluster: say goodbye to every node, close the connection, stop the server if last."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self.loop is not None and self.nc is not None:
+            try:
+                self.loop.run(self._leave(), timeout)
+            except Exception:
+                logger.debug("leaving the cluster failed", exc_info=True)
+        self._teardown()
+
+    async def _leave(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.registry.stop()
+        for member in list(self.members.values()):
+            if not member.down:
+                self.enqueue(member, [BYE])
+        await asyncio.sleep(0)
+        for member in list(self.members.values()):
+            while member.outbox or member.scheduled:
+                await asyncio.sleep(0.005)
+            if member.sender is not None:
+                member.sender.cancel()
+        try:
+            await self.nc.flush(timeout=2)
+        except Exception:
+            pass
+        await self.nc.close()
+
+    def _teardown(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.server is not None:
+            self.server.stop()
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- public queries -----------------------------------------------------------------
+
+    def member_names(self) -> list[str]:
+        """The nodes currently up, this one included, sorted."""
+        return sorted([self.name, *(m.name for m in self.members.values() if not m.down)])
+
+    def is_up(self, node_name: str) -> bool:
+        if node_name == self.name:
+            return True
+        member = self.members.get(node_name)
+        return member is not None and not member.down
+
+    def register_target(self, name: str, target: Any) -> None:
+        """Let other nodes spawn ``target`` (an Actor subclass or async function) by ``name``."""
+        if not isinstance(name, str) or not name:
+            raise errors.Error(errors.INVALID, "target name must be a non-empty string")
+        self.targets[name] = target
+
+    # -- names, shortcuts ------------------------------------------------------------------
+
+    def register(self, name: str, pid: PID | str | None = None, scope: str = "consistent") -> bool:
+        """Register ``name`` (see :meth:`cluster.names.ClusterRegistry.register_scoped`)."""
+        return self.registry.register_scoped(name, pid, scope)
+
+    def unregister(self, name: str, scope: str = "consistent", pid: PID | str | None = None) -> bool:
+        return self.registry.unregister_scoped(name, scope, pid)
+
+    def whereis(self, name: str) -> PID | None:
+        return self.registry.whereis(name)
+
+    def lookup(self, name: str) -> PID:
+        return self.registry.lookup(name)
+
+    # -- liveness of owners -----------------------------------------------------------------
+
+    def is_live(self, node_name: str, incarnation: int) -> bool:
+        """True while ``node_name`` in its ``incarnation`` is a member (this node included)."""
+        if node_name == self.name:
+            return incarnation == self.incarnation
+        member = self.members.get(node_name)
+        return member is not None and not member.down and member.incarnation == incarnation
+
+    def node_down_error(self, node_name: str, reason: str = "is down") -> errors.Error:
+        return errors.Error(
+            NODE_DOWN, f"node {node_name} {reason}", retryable=True, details={"node": node_name}
+        )
+
+    def on_member_up(self, hook: Callable[[Member], None]) -> None:
+        self._up_hooks.append(hook)
+
+    def on_member_down(self, hook: Callable[[Member, errors.Error], None]) -> None:
+        self._down_hooks.append(hook)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def new_token(self) -> int:
+        return next(self._tokens)
+
+    def check_size(self, payloads: tuple[Any, ...]) -> None:
+        size = 0
+        for payload in payloads:
+            data = getattr(payload, "data", None)
+            if data is not None:
+                size += len(data)
+            elif isinstance(payload, (bytes, str)):
+                size += len(payload)
+        if size > self._max_payload - 4096:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"message of {size} bytes is over the cluster's limit ({self._max_payload - 4096} bytes)",
+            )
+
+    def enqueue(self, member: Member, entry: list[Any]) -> None:
+        """Append ``entry`` to ``member``'s outbox (any thread); it leaves in the next frame."""
+        member.outbox.append(entry)
+        if not member.scheduled:
+            member.scheduled = True
+            loop = self.loop
+            if loop is not None and member.wake is not None:
+                try:
+                    loop.loop.call_soon_threadsafe(member.wake.set)
+                except RuntimeError:
+                    pass  # the loop is closed: we are leaving
+
+    async def _sender(self, member: Member) -> None:
+        assert member.wake is not None
+        subject = f"{self.prefix}.n.{member.name}"
+        outbox = member.outbox
+        publish = self.nc.publish
+        wake = member.wake
+        while True:
+            await wake.wait()
+            wake.clear()
+            member.scheduled = False
+            while outbox:
+                entries = []
+                pop = outbox.popleft
+                while outbox and len(entries) < _FRAME_ENTRIES:
+                    entries.append(pop())
+                for data in self._frames(entries):
+                    try:
+                        await publish(subject, data)
+                    except Exception:
+                        logger.warning("sending a frame to %s failed", member.name, exc_info=True)
+
+    def _frames(self, entries: list[list[Any]]) -> list[bytes]:
+        """``entries`` as frames of at most the server's payload size (an entry too big is dropped)."""
+        try:
+            data = encode_frame(self.name, self.incarnation, entries)
+        except errors.Error:
+            if len(entries) == 1:
+                logger.warning("dropped an entry that cannot be encoded: %r", entries[0][:2])
+                return []
+            half = len(entries) // 2
+            return self._frames(entries[:half]) + self._frames(entries[half:])
+        if len(data) <= min(self._max_payload, max(_FRAME_BYTES, len(data) if len(entries) == 1 else 0)):
+            return [data]
+        if len(entries) == 1:
+            logger.warning("dropped an entry of %d bytes (over the server's payload limit)", len(data))
+            return []
+        half = len(entries) // 2
+        return self._frames(entries[:half]) + self._frames(entries[half:])
+
+    def call(self, member: Member, op: str, args: list[Any], timeout: float = _RPC_TIMEOUT) -> Any:
+        """Run ``op`` on ``member``'s node and wait for its answer (never from the loop thread)."""
+        if self.loop is not None and self.loop.in_loop:
+            raise errors.Error(errors.INTERNAL, f"cluster call {op} from the cluster's own loop")
+        token = self.new_token()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with member.lock:
+            if member.down:
+                raise self.node_down_error(member.name)
+            member.pending[token] = future
+        self.enqueue(member, [RPC, token, op, args])
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            with member.lock:
+                member.pending.pop(token, None)
+            raise errors.Error(
+                errors.TIMEOUT, f"node {member.name} did not answer {op} in {timeout} s", retryable=True
+            ) from None
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def _on_ping(self, msg: Any) -> None:
+        if msg.reply:
+            await self.nc.publish(msg.reply, self.name.encode())
+
+    async def _on_heartbeat(self, msg: Any) -> None:
+        try:
+            name, incarnation, hosts, kind = codec.loads(msg.data)
+        except Exception:
+            return
+        if name == self.name:
+            return
+        member = self._seen(name, incarnation, tuple(hosts))
+        if member is None:
+            return
+        if kind == "hello":  # a new node: tell it about us at once
+            await self.nc.publish(f"{self.prefix}.hb", self._heartbeat("hb"))
+
+    def _heartbeat(self, kind: str) -> bytes:
+        hosts = [h.id for h in self.node.hosts() if not isinstance(h, RemoteHost)]
+        return codec.dumps([self.name, self.incarnation, hosts, kind])
+
+    def _seen(self, name: str, incarnation: int, hosts: tuple[str, ...] | None) -> Member | None:
+        """Record a sign of life of ``name``; the member, or None for an older incarnation."""
+        member = self.members.get(name)
+        if member is not None and member.incarnation != incarnation:
+            if incarnation < member.incarnation:
+                return None
+            if not member.down:
+                self._member_down(member, self.node_down_error(name, "restarted"))
+            member = None
+        if member is None or member.down:
+            member = self._member_up(name, incarnation, hosts or ())
+        elif hosts is not None and hosts != member.hosts:
+            member.hosts = hosts
+            self._add_hosts(member)
+        member.last_seen = time.monotonic()
+        return member
+
+    def _member_up(self, name: str, incarnation: int, hosts: tuple[str, ...]) -> Member:
+        member = Member(name, incarnation, hosts)
+        member.wake = asyncio.Event()
+        member.sender = asyncio.get_running_loop().create_task(self._sender(member))
+        self.members[name] = member
+        self.node.add_peer(name, self.peer)
+        self._add_hosts(member)
+        logger.info("node %s: %s#%d is up", self.name, name, incarnation)
+        for hook in self._up_hooks:
+            try:
+                hook(member)
+            except Exception:
+                logger.exception("member-up hook failed")
+        return member
+
+    def _add_hosts(self, member: Member) -> None:
+        for host_id in member.hosts:
+            remote_id = f"{member.name}@{host_id}"
+            try:
+                self.node.host(remote_id)
+            except errors.Error:
+                try:
+                    self.node.add_host(RemoteHost(self, member.name, host_id), start=False)
+                except errors.Error:
+                    pass  # added meanwhile
+
+    def _member_down(self, member: Member, error: errors.Error) -> None:
+        """``member`` is gone: LINK_DOWN and EXIT for everything that depended on it."""
+        with member.lock:
+            if member.down:
+                return
+            member.down = True
+            links, member.links = member.links, set()
+            monitors, member.monitors = member.monitors, set()
+            pending, member.pending = member.pending, {}
+            watches, member.watches = member.watches, {}
+            member.started = {}
+            member.outbox.clear()
+        if member.sender is not None:
+            member.sender.cancel()
+        logger.info(
+            "node %s: %s#%d is down (%s)", self.name, member.name, member.incarnation, error.message()
+        )
+        at = time.time()
+        deliver = self.node.deliver
+        for local, remote in links:
+            deliver(local, (Signal.LINK_DOWN, remote, None, error, at))
+        for local, remote in monitors:
+            deliver(local, (Signal.EXIT, remote, None, error, at))
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
+        for callback in watches.values():
+            try:
+                callback(None, error)
+            except Exception:
+                logger.exception("watch callback failed")
+        for hook in self._down_hooks:
+            try:
+                hook(member, error)
+            except Exception:
+                logger.exception("member-down hook failed")
+
+    async def _on_frame(self, msg: Any) -> None:
+        try:
+            name, incarnation, entries = decode_frame(msg.data)
+        except Exception:
+            logger.warning("node %s: dropped a frame it cannot decode", self.name)
+            return
+        member = self._seen(name, incarnation, None)
+        if member is None:
+            return
+        deliver = self.node.deliver
+        for entry in entries:
+            kind = entry[0]
+            if kind.__class__ is PID:
+                item = entry_item(entry)
+                tag = item[0]
+                if tag != _MSG:
+                    self._track_incoming(member, kind, item)
+                deliver(kind, item)
+            else:
+                try:
+                    self._control(member, entry)
+                except Exception:
+                    logger.exception("node %s: control entry %s from %s failed", self.name, kind, name)
+
+    def _track_incoming(self, member: Member, local: PID, item: tuple[Any, ...]) -> None:
+        tag = item[0]
+        remote = item[1]
+        if tag == Signal.LINK:
+            with member.lock:
+                if not member.down:
+                    member.links.add((local, remote))
+        elif tag in _LINK_ENDS:
+            with member.lock:
+                member.links.discard((local, remote))
+        elif tag == Signal.EXIT:
+            with member.lock:
+                member.monitors.discard((local, remote))
+
+    def _control(self, member: Member, entry: list[Any]) -> None:
+        kind = entry[0]
+        if kind == RPC:
+            assert self._executor is not None
+            self._executor.submit(self._serve, member, entry[1], entry[2], entry[3])
+        elif kind == REPLY:
+            with member.lock:
+                future = member.pending.pop(entry[1], None)
+            if future is not None and not future.done():
+                if entry[2]:
+                    future.set_result(entry[3])
+                else:
+                    future.set_exception(entry[3])
+        elif kind == ENDED:
+            with member.lock:
+                callback = member.watches.pop(entry[1], None)
+            if callback is not None:
+                callback(decode_value(entry[2]), entry[3])
+        elif kind == STARTED:
+            with member.lock:
+                started = member.started.pop(entry[1], None)
+            if started is not None:
+                started(entry[2])
+        elif kind in (GROUPS, GROUP):
+            self.groups.apply(member, entry)
+        elif kind == BYE:
+            self._member_down(member, self.node_down_error(member.name, "left the cluster"))
+
+    def _serve(self, member: Member, token: int, op: str, args: list[Any]) -> None:
+        try:
+            if op == "spawn":
+                value: Any = serve_spawn(self, member, args)
+            elif op == "alive":
+                value = self.node.is_alive(args[0])
+            elif op == "watch":
+                value = serve_watch(self, member, args[0], args[1])
+            else:
+                raise errors.Error(errors.INVALID, f"unknown cluster call {op!r}")
+        except errors.Error as err:
+            self.enqueue(member, [REPLY, token, False, err])
+        except Exception as exc:
+            logger.debug("cluster call %s failed", op, exc_info=True)
+            self.enqueue(member, [REPLY, token, False, errors.from_exception(exc)])
+        else:
+            self.enqueue(member, [REPLY, token, True, value])
+
+    # -- the heartbeat loop -----------------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        subject = f"{self.prefix}.hb"
+        silence = self.failure_timeout - self.heartbeat_interval
+        while True:
+            try:
+                if self.nc.is_connected:
+                    await self.nc.publish(subject, self._heartbeat("hb"))
+            except Exception:
+                logger.debug("heartbeat failed", exc_info=True)
+            now = time.monotonic()
+            for member in list(self.members.values()):
+                if not member.down and now - member.last_seen > silence:
+                    self._member_down(member, self.node_down_error(member.name))
+            try:
+                await self.registry.sweep()
+            except Exception:
+                logger.debug("sweeping names failed", exc_info=True)
+            await asyncio.sleep(self.heartbeat_interval)
+
+    def janitor(self) -> bool:
+        """True on the node that cleans up after dead nodes (the first live name in order)."""
+        return self.member_names()[0] == self.name
+
+    def run(self, coro: Any, timeout: float = _RPC_TIMEOUT) -> Any:
+        """Run ``coro`` on the cluster's loop and wait (from any thread but the loop's)."""
+        assert self.loop is not None
+        try:
+            return self.loop.run(coro, timeout)
+        except concurrent.futures.TimeoutError:
+            raise errors.Error(errors.TIMEOUT, "NATS did not answer in time", retryable=True) from None
+
+    def submit(self, coro: Any) -> None:
+        """Run ``coro`` on the cluster's loop without waiting (its failure is logged)."""
+        assert self.loop is not None
+        future = self.loop.submit(coro)
+        future.add_done_callback(_log_failure)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Cluster {self.cluster_id} node={self.name}#{self.incarnation} members={self.member_names()}>"
+        )
+
+
+def _log_failure(future: concurrent.futures.Future[Any]) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        logger.debug("cluster operation failed: %s", exc)

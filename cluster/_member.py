@@ -1,0 +1,66 @@
+"""What a node knows about one other node of the cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actors.pid import PID
+
+__all__ = ["Member"]
+
+
+class Member:
+    """One live incarnation of another node, and everything that depends on it.
+
+    ``links`` and ``monitors`` are the relations between this node's processes
+    and that node's processes, as ``(local, remote)`` pairs: what turns into
+    LINK_DOWN and EXIT events when that node goes down.  ``pending``,
+    ``watches`` and ``started`` are calls waiting for its answer.
+    """
+
+    __slots__ = (
+        "down",
+        "hosts",
+        "incarnation",
+        "joined_at",
+        "last_seen",
+        "links",
+        "lock",
+        "monitors",
+        "name",
+        "outbox",
+        "pending",
+        "scheduled",
+        "sender",
+        "started",
+        "wake",
+        "watches",
+    )
+
+    def __init__(self, name: str, incarnation: int, hosts: tuple[str, ...]) -> None:
+        self.name = name
+        self.incarnation = incarnation
+        self.hosts = hosts
+        self.down = False
+        self.joined_at = time.monotonic()
+        self.last_seen = time.monotonic()
+        self.lock = threading.Lock()
+        self.links: set[tuple[PID, PID]] = set()
+        self.monitors: set[tuple[PID, PID]] = set()
+        self.pending: dict[int, concurrent.futures.Future[Any]] = {}
+        self.watches: dict[int, Callable[[Any, Any], None]] = {}
+        self.started: dict[int, Callable[[PID], None]] = {}
+        self.outbox: collections.deque[list[Any]] = collections.deque()
+        self.scheduled = False
+        self.wake: asyncio.Event | None = None
+        self.sender: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "down" if self.down else "up"
+        return f"<Member {self.name}#{self.incarnation} {state}>"

@@ -1,0 +1,115 @@
+"""What crosses between nodes: frames of entries, in msgpack.
+
+A *frame* is one NATS message from one node to another: ``[node, incarnation,
+entries]``.  Everything a node sends another node goes into one outbox and
+leaves in frames, in order, so the order of what one process sends another
+across nodes is the order it was sent in (the NATS connection keeps it).
+
+An entry is either a mailbox item for a process of the receiving node,
+``[pid, tag, ...item]`` (the tag is an int, as in the mailbox), or a control
+entry ``[kind, ...]`` whose kind is a string (:data:`RPC`, :data:`REPLY`…).
+
+Payloads are already encoded by ``send`` (``actors.codec``): an immutable
+scalar travels as itself, anything else as its msgpack blob, wrapped in ext
+type :data:`PACKED_EXT`, so it is never decoded and re-encoded on the way;
+the receiver decodes it, as a local receiver would.  PIDs and errors use the
+codec's own ext types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from actors import codec
+from actors.codec import Packed
+from actors.signals import Signal
+
+__all__ = [
+    "BYE",
+    "ENDED",
+    "GROUP",
+    "GROUPS",
+    "PACKED_EXT",
+    "REPLY",
+    "RPC",
+    "STARTED",
+    "decode_frame",
+    "decode_value",
+    "encode_frame",
+    "encode_value",
+    "entry_item",
+    "item_entry",
+    "packed",
+]
+
+PACKED_EXT = 16
+
+RPC = "rpc"  # [RPC, token, op, args]: run op on the receiving node, answer with REPLY
+REPLY = "reply"  # [REPLY, token, ok, value]
+ENDED = "ended"  # [ENDED, token, value, error]: a watched process ended (exec, wait)
+STARTED = "started"  # [STARTED, token, pid]: a spawned process finished its first step
+GROUPS = "groups"  # [GROUPS, snapshot]: the sender's whole local group membership
+GROUP = "group"  # [GROUP, scope, group, pid, delta]: one change of it
+BYE = "bye"  # [BYE]: the sender leaves the cluster (sent last)
+
+_ExtType = msgpack.ExtType
+_MSG = Signal.MSG
+_WITH_VALUE = frozenset((Signal.EXIT, Signal.LINK_DOWN, Signal.LINK_EXIT))
+"""Items ``(tag, sender, value, error, at)``: the value travels still encoded."""
+
+
+def _out(value: Any) -> Any:
+    return _ExtType(PACKED_EXT, value.data) if value.__class__ is Packed else value
+
+
+def packed(value: Any) -> Any:
+    """A payload from the wire as it waits in a mailbox (still encoded)."""
+    if value.__class__ is _ExtType and value.code == PACKED_EXT:
+        return Packed(value.data)
+    return value
+
+
+def item_entry(pid: Any, item: tuple[Any, ...]) -> list[Any]:
+    """The wire entry of mailbox ``item`` for ``pid``."""
+    tag = item[0]
+    if tag == _MSG:
+        payloads = item[3]
+        if len(payloads) == 1:
+            return [pid, _MSG, item[1], item[2], [_out(payloads[0])]]
+        return [pid, _MSG, item[1], item[2], [_out(p) for p in payloads]]
+    if tag in _WITH_VALUE:
+        return [pid, tag, item[1], _out(item[2]), item[3], item[4]]
+    return [pid, *item]
+
+
+def entry_item(entry: list[Any]) -> tuple[Any, ...]:
+    """The mailbox item carried by a wire entry (``entry[0]`` is the PID)."""
+    tag = entry[1]
+    if tag == _MSG:
+        payloads = entry[4]
+        if len(payloads) == 1:
+            return (_MSG, entry[2], entry[3], (packed(payloads[0]),))
+        return (_MSG, entry[2], entry[3], tuple(map(packed, payloads)))
+    if tag in _WITH_VALUE:
+        return (tag, entry[2], packed(entry[3]), entry[4], entry[5])
+    return tuple(entry[1:])
+
+
+def encode_frame(node: str, incarnation: int, entries: list[list[Any]]) -> bytes:
+    return codec.dumps([node, incarnation, entries])
+
+
+def decode_frame(data: bytes) -> tuple[str, int, list[list[Any]]]:
+    node, incarnation, entries = codec.loads(data)
+    return node, incarnation, entries
+
+
+def encode_value(value: Any) -> Any:
+    """A value for an RPC argument or reply (encoded payloads stay packed)."""
+    return _out(value)
+
+
+def decode_value(value: Any) -> Any:
+    return codec.decode(packed(value))
