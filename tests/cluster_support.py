@@ -1,0 +1,155 @@
+"""Driving cluster nodes that run as separate OS processes (``tests/cluster_node.py``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+NODE_PROGRAM = Path(__file__).with_name("cluster_node.py")
+HEARTBEAT = 0.25
+FAILURE_TIMEOUT = 2.0
+
+
+class NodeError(AssertionError):
+    """A command failed on the node: ``kind`` and ``message`` are the node's error."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error.get('kind')}: {error.get('message')}")
+        self.kind = error.get("kind")
+        self.message = error.get("message")
+        self.details = error.get("details")
+
+
+class NodeProc:
+    """One node process: ``call`` a command and get its value (or :class:`NodeError`)."""
+
+    def __init__(
+        self,
+        name: str,
+        state_dir: Path,
+        *,
+        heartbeat: float = HEARTBEAT,
+        failure_timeout: float = FAILURE_TIMEOUT,
+    ) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, str(NODE_PROGRAM), name, str(state_dir), str(heartbeat), str(failure_timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._ids = itertools.count(1)
+        self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._ready: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._stderr: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        try:
+            self.info = self._ready.get(timeout=30)
+        except queue.Empty:
+            self.kill()
+            raise AssertionError(f"node {name} did not start: {''.join(self._stderr)[-2000:]}") from None
+        if "ready" not in self.info:
+            raise AssertionError(f"node {name} failed to start: {''.join(self._stderr)[-2000:]}")
+        self.os_pid = self.process.pid
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if "ready" in message:
+                self._ready.put(message)
+                continue
+            with self._lock:
+                box = self._replies.get(message.get("id"))
+            if box is not None:
+                box.put(message)
+        self._ready.put({"exited": True})
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line)
+
+    def call(self, cmd: str, timeout: float = 30, **fields: Any) -> Any:
+        command_id = next(self._ids)
+        box: queue.Queue[dict[str, Any]] = queue.Queue()
+        with self._lock:
+            self._replies[command_id] = box
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"id": command_id, "cmd": cmd, **fields}) + "\n")
+        self.process.stdin.flush()
+        try:
+            reply = box.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"node {self.name}: no answer to {cmd} in {timeout} s") from None
+        finally:
+            with self._lock:
+                self._replies.pop(command_id, None)
+        if not reply["ok"]:
+            raise NodeError(reply["error"])
+        return reply["value"]
+
+    def agent(self, *, trap: bool = False, name: str | None = None) -> str:
+        return self.call("agent", trap=trap, name=name)
+
+    def do(self, agent: str, op: str, **args: Any) -> Any:
+        return self.call("do", agent=agent, op=op, args=args)
+
+    def records(self, agent: str) -> list[dict[str, Any]]:
+        return self.call("records", agent=agent)
+
+    def kill(self) -> float:
+        """SIGKILL the node; the time it was sent."""
+        at = time.time()
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        return at
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"cmd": "stop"}) + "\n")
+            self.process.stdin.flush()
+            self.process.wait(20)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; that value.  AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def records_of(node: NodeProc, agent: str, kind: str) -> list[dict[str, Any]]:
+    return [r for r in node.records(agent) if r["type"] == kind]
