@@ -39,6 +39,7 @@ import nats.errors
 import nats.js.errors
 
 from actors import codec, errors
+from actors.codec import Packed
 from actors.node import Node
 from actors.pid import LOCAL_NODE, PID
 from actors.signals import Signal
@@ -336,12 +337,13 @@ class Cluster:
         return next(self._tokens)
 
     def check_size(self, payloads: tuple[Any, ...]) -> None:
+        """``LIMIT_EXCEEDED`` for a message that no frame could carry (before anything is sent)."""
         size = 0
         for payload in payloads:
-            data = getattr(payload, "data", None)
-            if data is not None:
-                size += len(data)
-            elif isinstance(payload, (bytes, str)):
+            kind = payload.__class__
+            if kind is Packed:
+                size += len(payload.data)
+            elif kind is bytes or kind is str:
                 size += len(payload)
         if size > self._max_payload - 4096:
             raise errors.Error(
