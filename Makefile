@@ -22,7 +22,7 @@ test: $(STAMP) lint
 	$(PY) tests/run.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actors supervision temporal_bridge actorflow wippy_compat tests examples bench
+	$(VENV)/bin/ruff check actors supervision temporal_bridge actorflow wippy_compat cluster tests examples bench
 
 bench: $(STAMP)
 	$(PY) bench/core.py

@@ -1,6 +1,6 @@
 """A cluster node as its own OS process, driven by a test over stdin/stdout.
 
-    python tests/cluster_node.py NAME STATE_DIR [HEARTBEAT FAILURE_TIMEOUT]
+    python tests/cluster_node.py NAME STATE_DIR [HEARTBEAT FAILURE_TIMEOUT [APP_DIR]]
 
 Prints ``{"ready": NAME, ...}`` once it has joined, then answers one JSON line
 per command line: ``{"id": n, "cmd": "...", ...}`` gets ``{"id": n, "ok":
@@ -194,7 +194,17 @@ def main() -> None:
     name, state_dir = sys.argv[1], sys.argv[2]
     heartbeat = float(sys.argv[3]) if len(sys.argv) > 3 else 0.25
     failure_timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
-    node = Node(workers=2)
+    app = None
+    if len(sys.argv) > 5:  # an app (its Temporal client and worker): the node is the app's
+        from actorflow.app import App
+
+        app = App(
+            sys.argv[5], state_dir=Path(state_dir).parent / f"app-{name}", progress=lambda message: None
+        )
+        node = app.start().node
+        assert node is not None
+    else:
+        node = Node(workers=2)
     cluster = Cluster(
         node, name, state_dir=state_dir, heartbeat_interval=heartbeat, failure_timeout=failure_timeout
     ).start()
@@ -213,7 +223,10 @@ def main() -> None:
             emit({"id": command["id"], "ok": True, "value": handle(node, cluster, command)})
         except BaseException as exc:
             emit({"id": command["id"], "ok": False, "error": error_json(exc)})
-    node.shutdown(5)
+    if app is not None:
+        app.stop(5)
+    else:
+        node.shutdown(5)
     cluster.stop()
     emit({"id": -1, "stopped": name})
 

@@ -40,10 +40,14 @@ class NodeProc:
         *,
         heartbeat: float = HEARTBEAT,
         failure_timeout: float = FAILURE_TIMEOUT,
+        app: Path | None = None,
     ) -> None:
         self.name = name
+        argv = [sys.executable, str(NODE_PROGRAM), name, str(state_dir), str(heartbeat), str(failure_timeout)]
+        if app is not None:
+            argv.append(str(app))
         self.process = subprocess.Popen(
-            [sys.executable, str(NODE_PROGRAM), name, str(state_dir), str(heartbeat), str(failure_timeout)],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -58,7 +62,7 @@ class NodeProc:
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         try:
-            self.info = self._ready.get(timeout=30)
+            self.info = self._ready.get(timeout=60)
         except queue.Empty:
             self.kill()
             raise AssertionError(f"node {name} did not start: {''.join(self._stderr)[-2000:]}") from None
