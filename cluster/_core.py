@@ -106,6 +106,7 @@ class Cluster:
         heartbeat_interval: float = 0.5,
         failure_timeout: float = 3.0,
         discovery_window: float = 0.3,
+        max_outbox: int = 262_144,
         connect: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name) or name == LOCAL_NODE:
@@ -132,6 +133,8 @@ class Cluster:
         self.heartbeat_interval = heartbeat_interval
         self.failure_timeout = failure_timeout
         self.discovery_window = discovery_window
+        self.max_outbox = max_outbox
+        """Messages waiting to leave for one node, at most; a send beyond is ``LIMIT_EXCEEDED``."""
         self.connect_options = dict(connect or {})
         self.prefix = f"af.{cluster}"
         self.incarnation = 0
@@ -150,6 +153,7 @@ class Cluster:
         self._up_hooks: list[Callable[[Member], None]] = []
         self._max_payload = 1024 * 1024
         self._stopped = False
+        self._departed: dict[tuple[str, int], None] = {}
         self._lock = threading.Lock()
         self.peer = RemotePeer(self)
         self.registry = ClusterRegistry(self)
@@ -336,8 +340,19 @@ class Cluster:
     def new_token(self) -> int:
         return next(self._tokens)
 
-    def check_size(self, payloads: tuple[Any, ...]) -> None:
-        """``LIMIT_EXCEEDED`` for a message that no frame could carry (before anything is sent)."""
+    @property
+    def running(self) -> bool:
+        """True between a successful start and stop."""
+        return self.loop is not None and self.incarnation > 0 and not self._stopped
+
+    def check_size(self, member: Member, payloads: tuple[Any, ...]) -> None:
+        """``LIMIT_EXCEEDED`` for a message no frame could carry, or that would overfill the outbox."""
+        if len(member.outbox) >= self.max_outbox:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"{len(member.outbox)} messages are waiting to leave for node {member.name} (max_outbox)",
+                retryable=True,
+            )
         size = 0
         for payload in payloads:
             kind = payload.__class__
@@ -447,6 +462,8 @@ class Cluster:
 
     def _seen(self, name: str, incarnation: int, hosts: tuple[str, ...] | None) -> Member | None:
         """Record a sign of life of ``name``; the member, or None for an older incarnation."""
+        if (name, incarnation) in self._departed:
+            return None  # it said goodbye: a heartbeat still on its way is no sign of life
         member = self.members.get(name)
         if member is not None and member.incarnation != incarnation:
             if incarnation < member.incarnation:
@@ -589,6 +606,9 @@ class Cluster:
         elif kind in (GROUPS, GROUP):
             self.groups.apply(member, entry)
         elif kind == BYE:
+            self._departed[(member.name, member.incarnation)] = None
+            if len(self._departed) > 1024:
+                del self._departed[next(iter(self._departed))]
             self._member_down(member, self.node_down_error(member.name, "left the cluster"))
 
     def _serve(self, member: Member, token: int, op: str, args: list[Any]) -> None:

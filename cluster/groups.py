@@ -211,6 +211,10 @@ class Groups:
 
     # -- exits and other nodes ---------------------------------------------------------------------
 
+    def has(self, pid: PID) -> bool:
+        """True when ``pid`` is in a group or monitors one (its exit has something to release)."""
+        return pid in self._joined_by or pid in self._monitoring_by
+
     def release(self, pid: PID) -> None:
         """``pid`` exited: it leaves every group and stops monitoring (called on every exit)."""
         if pid not in self._joined_by and pid not in self._monitoring_by:

@@ -182,8 +182,8 @@ class ClusterRegistry(Names):
         if self._is_local(target):
             if self._local_process(target) is None:
                 raise errors.Error(errors.NOT_FOUND, f"process {target} not found")
-        elif not self.cluster.is_up(target.node):
-            raise errors.Error(errors.NOT_FOUND, f"process {target} not found: node {target.node} is down")
+        elif not self.cluster.peer.is_alive(target):  # asks its node (down: not alive)
+            raise errors.Error(errors.NOT_FOUND, f"process {target} not found")
         return target
 
     def _is_local(self, pid: PID) -> bool:
@@ -315,12 +315,18 @@ class ClusterRegistry(Names):
         eventual names are deleted without waiting.
         """
         super().release_all(pid)
-        self.cluster.groups.release(pid)
-        if pid not in self._owned:
+        if pid not in self._owned and not self.cluster.groups.has(pid):
             return
+        try:
+            self.cluster.groups.release(pid)
+            self._release_cluster_names(pid)
+        except Exception:  # never in the way of the exit protocol
+            logger.exception("releasing the cluster names of %s failed", pid)
+
+    def _release_cluster_names(self, pid: PID) -> None:
         with self._owned_lock:
             owned = self._owned.pop(pid, set())
-        if not owned or self.cluster.loop is None:
+        if not owned or not self.cluster.running:
             return
         waits = []
         for prefix, name in owned:

@@ -66,7 +66,7 @@ class RemotePeer(Host):
                 item[2](pid, item[1])  # refuse the pykka request: an ask fails at once
             return False
         if tag == _MSG:
-            self.cluster.check_size(item[3])
+            self.cluster.check_size(member, item[3])
         else:
             sender = item[1]
             with member.lock:
