@@ -3,7 +3,7 @@
 Every node is its own OS process (this script with ``--node``), on one
 embedded NATS server started here, all in one run:
 
-* **app on two nodes vs one**: ``--pairs`` Lua sender→receiver pairs per node
+* **app on two nodes vs one** (best of ``--repeat``): ``--pairs`` Lua sender→receiver pairs per node
   (``bench/apps/cluster``), each sender sending ``--count`` numbers, one in
   ``--every`` of them to a receiver on the other node; against the same app,
   all pairs, on a single node.  Aggregate Lua messages per second (target
@@ -375,7 +375,8 @@ def main() -> None:
     parser.add_argument("--failure-timeout", type=float, default=3.0)
     parser.add_argument("--heartbeat", type=float, default=0.5)
     parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N for the Lua app figures")
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--round-trips", type=int, default=2_000)
@@ -394,8 +395,10 @@ def main() -> None:
         server = EmbeddedNats(Path(state) / "nats")
         address = server.start()
         try:
-            one = lua_one_node(address, args.pairs, args.count)
-            two = lua_two_nodes(address, args.pairs, args.count, args.every)
+            one = two = 0.0
+            for _ in range(args.repeat):  # alternated: a busy moment of the machine hits both
+                one = max(one, lua_one_node(address, args.pairs, args.count))
+                two = max(two, lua_two_nodes(address, args.pairs, args.count, args.every))
             crossing = lua_two_nodes(address, args.pairs, args.count // 4, 1)
             ours, theirs, our_rtt, their_rtt = transport(address, args.messages, args.round_trips)
             down = node_down(address, args.links)
