@@ -9,18 +9,18 @@ An entry is either a mailbox item for a process of the receiving node,
 ``[pid, tag, ...item]`` (the tag is an int, as in the mailbox), or a control
 entry ``[kind, ...]`` whose kind is a string (:data:`RPC`, :data:`REPLY`…).
 
-Payloads are already encoded by ``send`` (``actors.codec``): an immutable
-scalar travels as itself, anything else as its msgpack blob, wrapped in ext
-type :data:`PACKED_EXT`, so it is never decoded and re-encoded on the way;
-the receiver decodes it, as a local receiver would.  PIDs and errors use the
-codec's own ext types.
+Payloads are already encoded by ``send`` (``actors.codec.encode``): an
+immutable scalar travels as itself, anything else as its msgpack blob in a
+one-element list ``[blob]`` (``encode`` never gives a list, so the two cannot
+be confused), so it is never decoded and re-encoded on the way; the receiver
+decodes it, as a local receiver would.  Frames are read with
+``codec.loads``, which refuses what it does not know: PIDs and errors are
+the codec's own ext types, and the wire adds none.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import msgpack
 
 from actors import codec
 from actors.codec import Packed
@@ -31,7 +31,6 @@ __all__ = [
     "ENDED",
     "GROUP",
     "GROUPS",
-    "PACKED_EXT",
     "REPLY",
     "RPC",
     "STARTED",
@@ -44,8 +43,6 @@ __all__ = [
     "packed",
 ]
 
-PACKED_EXT = 16
-
 RPC = "rpc"  # [RPC, token, op, args]: run op on the receiving node, answer with REPLY
 REPLY = "reply"  # [REPLY, token, ok, value]
 ENDED = "ended"  # [ENDED, token, value, error]: a watched process ended (exec, wait)
@@ -54,20 +51,19 @@ GROUPS = "groups"  # [GROUPS, snapshot]: the sender's whole local group membersh
 GROUP = "group"  # [GROUP, scope, group, pid, delta]: one change of it
 BYE = "bye"  # [BYE]: the sender leaves the cluster (sent last)
 
-_ExtType = msgpack.ExtType
 _MSG = Signal.MSG
 _WITH_VALUE = frozenset((Signal.EXIT, Signal.LINK_DOWN, Signal.LINK_EXIT))
 """Items ``(tag, sender, value, error, at)``: the value travels still encoded."""
 
 
 def _out(value: Any) -> Any:
-    return _ExtType(PACKED_EXT, value.data) if value.__class__ is Packed else value
+    return [value.data] if value.__class__ is Packed else value
 
 
 def packed(value: Any) -> Any:
     """A payload from the wire as it waits in a mailbox (still encoded)."""
-    if value.__class__ is _ExtType and value.code == PACKED_EXT:
-        return Packed(value.data)
+    if value.__class__ is list:
+        return Packed(value[0])
     return value
 
 
