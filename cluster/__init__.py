@@ -15,7 +15,7 @@ cluster-wide.  See ``docs/cluster.md``.
 from cluster._core import NODE_DOWN, Cluster
 from cluster.groups import DEFAULT_SCOPE, Groups
 from cluster.locks import Locks
-from cluster.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, ClusterRegistry
+from cluster.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, ClusterNames
 from cluster.peer import RemoteHost, RemotePeer
 from cluster.server import EmbeddedNats, find_nats_server, stop_left_behind
 
@@ -27,7 +27,7 @@ __all__ = [
     "NODE_DOWN",
     "SCOPES",
     "Cluster",
-    "ClusterRegistry",
+    "ClusterNames",
     "EmbeddedNats",
     "Groups",
     "Locks",

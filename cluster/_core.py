@@ -60,7 +60,7 @@ from cluster._wire import (
 )
 from cluster.groups import Groups
 from cluster.locks import Locks
-from cluster.names import ClusterRegistry
+from cluster.names import ClusterNames
 from cluster.peer import RemoteHost, RemotePeer, serve_spawn, serve_watch
 from cluster.server import EmbeddedNats
 
@@ -156,7 +156,7 @@ class Cluster:
         self._departed: dict[tuple[str, int], None] = {}
         self._lock = threading.Lock()
         self.peer = RemotePeer(self)
-        self.registry = ClusterRegistry(self)
+        self.names = ClusterNames(self)
         self.groups = Groups(self)
         self.locks = Locks(self)
 
@@ -203,8 +203,8 @@ class Cluster:
             self.kv = await js.create_key_value(bucket=bucket, history=1)
         self.incarnation = await self._next_incarnation()
         self.node.set_pid_node(self.name, (self.incarnation - 1) * _INCARNATION_SPAN + 1)
-        self.node.names = self.registry  # every name the node resolves is now looked up cluster-wide
-        await self.registry.start()
+        self.node.names = self.names  # every name the node resolves is now looked up cluster-wide
+        await self.names.start()
         await self.nc.subscribe(f"{self.prefix}.ping.{self.name}", cb=self._on_ping)
         await self.nc.subscribe(f"{self.prefix}.n.{self.name}", cb=self._on_frame)
         await self.nc.subscribe(f"{self.prefix}.hb", cb=self._on_heartbeat)
@@ -252,7 +252,7 @@ class Cluster:
     async def _leave(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await self.registry.stop()
+        await self.names.stop()
         for member in list(self.members.values()):
             if not member.down:
                 self.enqueue(member, [BYE])
@@ -303,17 +303,17 @@ class Cluster:
     # -- names, shortcuts ------------------------------------------------------------------
 
     def register(self, name: str, pid: PID | str | None = None, scope: str = "consistent") -> bool:
-        """Register ``name`` (see :meth:`cluster.names.ClusterRegistry.register_scoped`)."""
-        return self.registry.register_scoped(name, pid, scope)
+        """Register ``name`` (see :meth:`cluster.names.ClusterNames.register_scoped`)."""
+        return self.names.register_scoped(name, pid, scope)
 
     def unregister(self, name: str, scope: str = "consistent", pid: PID | str | None = None) -> bool:
-        return self.registry.unregister_scoped(name, scope, pid)
+        return self.names.unregister_scoped(name, scope, pid)
 
     def whereis(self, name: str) -> PID | None:
-        return self.registry.whereis(name)
+        return self.names.whereis(name)
 
     def lookup(self, name: str) -> PID:
-        return self.registry.lookup(name)
+        return self.names.lookup(name)
 
     # -- liveness of owners -----------------------------------------------------------------
 
@@ -645,7 +645,7 @@ class Cluster:
                 if not member.down and now - member.last_seen > silence:
                     self._member_down(member, self.node_down_error(member.name))
             try:
-                await self.registry.sweep()
+                await self.names.sweep()
             except Exception:
                 logger.debug("sweeping names failed", exc_info=True)
             await asyncio.sleep(self.heartbeat_interval)

@@ -38,10 +38,10 @@ class Locks:
         not alive), ``UNAVAILABLE``/``TIMEOUT`` (NATS did not answer).
         """
         _check_name(name)
-        registry = self.cluster.registry
-        owner = registry._owner(pid)
+        names = self.cluster.names
+        owner = names._owner(pid)
         try:
-            self.cluster.run(registry.create("l", name, owner, reentrant=False))
+            self.cluster.run(names.create("l", name, owner, reentrant=False))
         except errors.Error as err:
             if err.kind() == errors.ALREADY_EXISTS:
                 return False
@@ -58,8 +58,8 @@ class Locks:
         owner = PID.coerce(pid) if pid is not None else _caller_pid()
         if owner is None:
             raise errors.Error(errors.INVALID, "release needs a PID outside a process")
-        return bool(self.cluster.run(self.cluster.registry.delete("l", name, owner)))
+        return bool(self.cluster.run(self.cluster.names.delete("l", name, owner)))
 
     def holder(self, name: str) -> PID | None:
         """The PID holding lock ``name`` as this node sees it (a local read), or None."""
-        return self.cluster.registry.bindings("lock").get(name)
+        return self.cluster.names.bindings("lock").get(name)

@@ -20,7 +20,7 @@ may lag a registration made elsewhere by a few milliseconds.  Resolution
 order, as in Wippy: consistent, then eventual, then local, so a cluster-wide
 name shadows a local one with the same text.
 
-:class:`ClusterRegistry` replaces the node's names (``node.names``) when it joins, so every
+:class:`ClusterNames` replaces the node's names (``node.names``) when it joins, so every
 call that takes a name (``send``, ``link``, ``monitor``, ``terminate``…)
 resolves cluster-wide names, and a process's exit releases them.  Locks
 (:mod:`cluster.locks`) are bindings of the same kind under their own prefix.
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from cluster._core import Cluster
     from cluster._member import Member
 
-__all__ = ["CONSISTENT", "EVENTUAL", "LOCAL", "SCOPES", "Binding", "ClusterRegistry"]
+__all__ = ["CONSISTENT", "EVENTUAL", "LOCAL", "SCOPES", "Binding", "ClusterNames"]
 
 logger = logging.getLogger("cluster.names")
 
@@ -84,7 +84,7 @@ def name_of(encoded: str) -> str:
     return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
 
 
-class ClusterRegistry(Names):
+class ClusterNames(Names):
     """The node's names (``node.names``) once it is in a cluster: local names plus the cluster's."""
 
     def __init__(self, cluster: Cluster) -> None:
