@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import nats.js.errors
 
@@ -44,7 +44,6 @@ from actors.pid import PID
 from actors.signals import Signal
 
 if TYPE_CHECKING:
-    from actors._process import Process
     from cluster._core import Cluster
     from cluster._member import Member
 
@@ -71,6 +70,13 @@ class Binding:
     revision: int
     seen: float = 0.0
     """When this node learned of it (monotonic): the sweep spares young bindings."""
+
+
+class _Running(Protocol):
+    """What the names need of a local process (``node.process(pid)``)."""
+
+    alive: bool
+    result: Any
 
 
 def key_of(prefix: str, name: str) -> str:
@@ -189,7 +195,7 @@ class ClusterNames(Names):
     def _is_local(self, pid: PID) -> bool:
         return not pid.node or pid.node == self.cluster.name
 
-    def _local_process(self, pid: PID) -> Process | None:
+    def _local_process(self, pid: PID) -> _Running | None:
         proc = self.cluster.node.process(pid)
         return proc if proc is not None and proc.alive else None
 
