@@ -53,6 +53,7 @@ from cluster._wire import (
     REPLY,
     RPC,
     STARTED,
+    PidTexts,
     decode_frame,
     decode_value,
     encode_frame,
@@ -73,6 +74,9 @@ NODE_DOWN = "NODE_DOWN"
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FRAME_ENTRIES = 1024
+_BATCH = 64  # entries a lingering sender waits for at most
+_STREAM_MIN = 4  # entries a linger must be expected to gather to be worth it
+_IDLE = 0.02  # seconds without a frame after which a flow counts as new
 _FRAME_BYTES = 256 * 1024
 _RPC_TIMEOUT = 10.0
 _INCARNATION_SPAN = 1 << 40  # PID numbers one incarnation may hand out
@@ -107,6 +111,7 @@ class Cluster:
         failure_timeout: float = 3.0,
         discovery_window: float = 0.3,
         max_outbox: int = 262_144,
+        frame_linger: float = 0.002,
         connect: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name) or name == LOCAL_NODE:
@@ -121,6 +126,8 @@ class Cluster:
                 f"failure_timeout ({failure_timeout} s) must be at least three heartbeat intervals "
                 f"({heartbeat_interval} s)",
             )
+        if not 0.0 <= frame_linger <= 0.1:
+            raise errors.Error(errors.INVALID, f"frame_linger must be 0 to 0.1 s, got {frame_linger}")
         if address is None and state_dir is None:
             raise errors.Error(
                 errors.INVALID, "a cluster needs a NATS address or a state_dir for the embedded server"
@@ -135,6 +142,8 @@ class Cluster:
         self.discovery_window = discovery_window
         self.max_outbox = max_outbox
         """Messages waiting to leave for one node, at most; a send beyond is ``LIMIT_EXCEEDED``."""
+        self.frame_linger = frame_linger
+        """How long a stream of sends to one node may wait to share a frame (0: never)."""
         self.connect_options = dict(connect or {})
         self.prefix = f"af.{cluster}"
         self.incarnation = 0
@@ -147,6 +156,8 @@ class Cluster:
         self.kv: Any = None
         self.started_at = 0.0
         self._tokens = itertools.count(1)
+        self._pids = PidTexts()
+        self._traffic = {"frames_out": 0, "entries_out": 0, "frames_in": 0, "entries_in": 0}
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._down_hooks: list[Callable[[Member, errors.Error], None]] = []
@@ -294,6 +305,13 @@ class Cluster:
         member = self.members.get(node_name)
         return member is not None and not member.down
 
+    def traffic(self) -> dict[str, int]:
+        """Frames and entries (messages, signals, calls) sent to and received from other nodes so far.
+
+        ``entries_out / frames_out`` is how well sends share frames (see ``frame_linger``).
+        """
+        return dict(self._traffic)
+
     def register_target(self, name: str, target: Any) -> None:
         """Let other nodes spawn ``target`` (an Actor subclass or async function) by ``name``."""
         if not isinstance(name, str) or not name:
@@ -368,18 +386,34 @@ class Cluster:
 
     def enqueue(self, member: Member, entry: list[Any]) -> None:
         """Append ``entry`` to ``member``'s outbox (any thread); it leaves in the next frame."""
-        member.outbox.append(entry)
+        outbox = member.outbox
+        outbox.append(entry)
         if not member.scheduled:
             member.scheduled = True
-            loop = self.loop
-            if loop is not None and member.wake is not None:
-                try:
-                    loop.loop.call_soon_threadsafe(member.wake.set)
-                except RuntimeError:
-                    pass  # the loop is closed: we are leaving
+        elif not (member.lingering and len(outbox) >= _BATCH):
+            return
+        else:
+            member.lingering = False  # a full batch: stop waiting for more
+        loop = self.loop
+        if loop is not None and member.wake is not None:
+            try:
+                loop.loop.call_soon_threadsafe(member.wake.set)
+            except RuntimeError:
+                pass  # the loop is closed: we are leaving
 
     async def _sender(self, member: Member) -> None:
+        """Send ``member``'s outbox in frames, in order, for as long as it is up.
+
+        A frame costs much more than an entry in it (a wake-up of this loop and
+        a publish here, a delivery and a callback on the other node), so a
+        *stream* of small sends shares frames: when the last frame carried
+        several entries and they arrive fast enough for ``frame_linger`` to
+        gather a few more, the sender waits up to ``frame_linger`` (or until
+        :data:`_BATCH` entries wait).  A request and its reply, one entry a
+        frame, never wait.
+        """
         assert member.wake is not None
+        loop = asyncio.get_running_loop()
         subject = f"{self.prefix}.n.{member.name}"
         outbox = member.outbox
         publish = self.nc.publish
@@ -387,17 +421,53 @@ class Cluster:
         while True:
             await wake.wait()
             wake.clear()
+            linger = self._linger(member)
+            if linger and len(outbox) < _BATCH:
+                member.lingering = True
+                timer = loop.call_later(linger, wake.set)
+                await wake.wait()
+                wake.clear()
+                timer.cancel()
+                member.lingering = False
             member.scheduled = False
+            sent = 0
             while outbox:
                 entries = []
                 pop = outbox.popleft
                 while outbox and len(entries) < _FRAME_ENTRIES:
                     entries.append(pop())
+                sent += len(entries)
+                traffic = self._traffic
+                traffic["frames_out"] += 1
+                traffic["entries_out"] += len(entries)
                 for data in self._frames(entries):
                     try:
                         await publish(subject, data)
                     except Exception:
                         logger.warning("sending a frame to %s failed", member.name, exc_info=True)
+            self._paced(member, sent)
+
+    def _linger(self, member: Member) -> float:
+        """How long the next frame to ``member`` waits for company (0: it leaves now)."""
+        if not self.frame_linger or member.last_size < 2:
+            return 0.0
+        if time.monotonic() - member.last_frame > _IDLE:
+            return 0.0
+        rate = member.rate
+        if rate * self.frame_linger < _STREAM_MIN:
+            return 0.0
+        return min(self.frame_linger, _BATCH / rate)
+
+    def _paced(self, member: Member, sent: int) -> None:
+        """Record a frame of ``sent`` entries: the flow's rate (entries per second), smoothed."""
+        now = time.monotonic()
+        interval = now - member.last_frame
+        member.last_frame = now
+        member.last_size = sent
+        if interval > _IDLE:
+            member.rate = 0.0
+        elif interval > 0:
+            member.rate = 0.5 * member.rate + 0.5 * sent / interval
 
     def _frames(self, entries: list[list[Any]]) -> list[bytes]:
         """``entries`` as frames of at most the server's payload size (an entry too big is dropped)."""
@@ -551,15 +621,22 @@ class Cluster:
         member = self._seen(name, incarnation, None)
         if member is None:
             return
+        traffic = self._traffic
+        traffic["frames_in"] += 1
+        traffic["entries_in"] += len(entries)
         deliver = self.node.deliver
+        pids = self._pids
         for entry in entries:
             kind = entry[0]
-            if kind.__class__ is PID:
-                item = entry_item(entry)
-                tag = item[0]
-                if tag != _MSG:
-                    self._track_incoming(member, kind, item)
-                deliver(kind, item)
+            if kind.__class__ is int:
+                try:
+                    pid, item = entry_item(entry, pids)
+                except (errors.Error, LookupError, TypeError):
+                    logger.warning("node %s: dropped a malformed entry from %s", self.name, name)
+                    continue
+                if kind != _MSG:
+                    self._track_incoming(member, pid, item)
+                deliver(pid, item)
             else:
                 try:
                     self._control(member, entry)

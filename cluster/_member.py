@@ -29,13 +29,17 @@ class Member:
         "hosts",
         "incarnation",
         "joined_at",
+        "last_frame",
         "last_seen",
+        "last_size",
+        "lingering",
         "links",
         "lock",
         "monitors",
         "name",
         "outbox",
         "pending",
+        "rate",
         "scheduled",
         "sender",
         "started",
@@ -58,6 +62,12 @@ class Member:
         self.started: dict[int, Callable[[PID], None]] = {}
         self.outbox: collections.deque[list[Any]] = collections.deque()
         self.scheduled = False
+        self.lingering = False
+        """True while the sender waits for a stream to fill its frame (see ``Cluster._sender``)."""
+        self.last_frame = 0.0
+        self.last_size = 0
+        self.rate = 0.0
+        """Entries per second to this node, smoothed over the last frames."""
         self.wake: asyncio.Event | None = None
         self.sender: asyncio.Task[None] | None = None
 

@@ -6,8 +6,9 @@ leaves in frames, in order, so the order of what one process sends another
 across nodes is the order it was sent in (the NATS connection keeps it).
 
 An entry is either a mailbox item for a process of the receiving node,
-``[pid, tag, ...item]`` (the tag is an int, as in the mailbox), or a control
-entry ``[kind, ...]`` whose kind is a string (:data:`RPC`, :data:`REPLY`…).
+``[tag, pid, sender, ...rest of the item]`` (the tag an int, as in the
+mailbox; the PIDs as text, see :class:`PidTexts`), or a control entry
+``[kind, ...]`` whose kind is a string (:data:`RPC`, :data:`REPLY`…).
 
 Payloads are already encoded by ``send`` (``actors.codec.encode``): an
 immutable scalar travels as itself, anything else as its msgpack blob in a
@@ -24,6 +25,7 @@ from typing import Any
 
 from actors import codec
 from actors.codec import Packed
+from actors.pid import PID
 from actors.signals import Signal
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "REPLY",
     "RPC",
     "STARTED",
+    "PidTexts",
     "decode_frame",
     "decode_value",
     "encode_frame",
@@ -52,6 +55,7 @@ GROUP = "group"  # [GROUP, scope, group, pid, delta]: one change of it
 BYE = "bye"  # [BYE]: the sender leaves the cluster (sent last)
 
 _MSG = Signal.MSG
+_KNOWN_PIDS = 65_536  # PIDs a node keeps parsed; more and it starts over
 _WITH_VALUE = frozenset((Signal.EXIT, Signal.LINK_DOWN, Signal.LINK_EXIT))
 """Items ``(tag, sender, value, error, at)``: the value travels still encoded."""
 
@@ -67,30 +71,61 @@ def packed(value: Any) -> Any:
     return value
 
 
-def item_entry(pid: Any, item: tuple[Any, ...]) -> list[Any]:
-    """The wire entry of mailbox ``item`` for ``pid``."""
+def item_entry(pid: PID, item: tuple[Any, ...]) -> list[Any]:
+    """The wire entry of mailbox ``item`` for ``pid``: ``[tag, pid, sender, ...]``, PIDs as text."""
     tag = item[0]
+    sender = item[1]
+    if sender is not None:
+        sender = str(sender)
     if tag == _MSG:
         payloads = item[3]
         if len(payloads) == 1:
-            return [pid, _MSG, item[1], item[2], [_out(payloads[0])]]
-        return [pid, _MSG, item[1], item[2], [_out(p) for p in payloads]]
+            return [_MSG, str(pid), sender, item[2], [_out(payloads[0])]]
+        return [_MSG, str(pid), sender, item[2], [_out(p) for p in payloads]]
     if tag in _WITH_VALUE:
-        return [pid, tag, item[1], _out(item[2]), item[3], item[4]]
-    return [pid, *item]
+        return [tag, str(pid), sender, _out(item[2]), item[3], item[4]]
+    return [tag, str(pid), sender, *item[2:]]
 
 
-def entry_item(entry: list[Any]) -> tuple[Any, ...]:
-    """The mailbox item carried by a wire entry (``entry[0]`` is the PID)."""
-    tag = entry[1]
+def entry_item(entry: list[Any], pids: PidTexts) -> tuple[PID, tuple[Any, ...]]:
+    """The PID and mailbox item of a wire entry (``INVALID`` for a malformed PID)."""
+    known = pids.known
+    tag = entry[0]
+    text = entry[1]
+    pid = known.get(text) or pids.parse(text)
+    sender = entry[2]
+    if sender is not None:
+        sender = known.get(sender) or pids.parse(sender)
     if tag == _MSG:
         payloads = entry[4]
         if len(payloads) == 1:
-            return (_MSG, entry[2], entry[3], (packed(payloads[0]),))
-        return (_MSG, entry[2], entry[3], tuple(map(packed, payloads)))
+            return pid, (_MSG, sender, entry[3], (packed(payloads[0]),))
+        return pid, (_MSG, sender, entry[3], tuple(map(packed, payloads)))
     if tag in _WITH_VALUE:
-        return (tag, entry[2], packed(entry[3]), entry[4], entry[5])
-    return tuple(entry[1:])
+        return pid, (tag, sender, packed(entry[3]), entry[4], entry[5])
+    return pid, (tag, sender, *entry[3:])
+
+
+class PidTexts:
+    """PIDs by their text, each parsed once: the same few PIDs cross again and again.
+
+    PIDs cross as text rather than as the codec's ext type: msgpack packs a
+    string without calling back into Python, and a known text is a dict hit.
+    """
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[str, PID] = {}
+        """Text → PID, read directly on the hot path (:func:`entry_item`)."""
+
+    def parse(self, text: str) -> PID:
+        """The PID of ``text``, remembered (``INVALID`` when it is no PID)."""
+        pid = PID.parse(text)
+        if len(self.known) >= _KNOWN_PIDS:
+            self.known.clear()
+        self.known[text] = pid
+        return pid
 
 
 def encode_frame(node: str, incarnation: int, entries: list[list[Any]]) -> bytes:
