@@ -7,7 +7,10 @@ embedded NATS server started here, all in one run:
   (``bench/apps/cluster``), each sender sending ``--count`` numbers, one in
   ``--every`` of them to a receiver on the other node; against the same app,
   all pairs, on a single node.  Aggregate Lua messages per second (target
-  ≥ 1.6×).  Also shown: every message crossing.
+  ≥ 1.6×), and the same in CPU time: the CPU seconds of the one node
+  against those of the busier of the two, which is what the two nodes give
+  on two free cores, whatever else the machine runs (the wall-clock figure
+  is only that on a quiet machine).  Also shown: every message crossing.
 * **cross-node send**: a Python sender on one node, a Python process counting
   on the other, against nats-py publishing (no flush per message) to a
   nats-py subscriber in another process on the same server (target ≥ 0.7×);
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,31 @@ async def py_idle(proc: Any) -> None:
     await proc.inbox().receive()
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int | str = "self", tid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process (all its threads), or of one of its threads."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live Python thread of this process, by name."""
+    import threading
+
+    spent: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            seconds = cpu_of("self", thread.native_id)
+        except OSError:
+            continue
+        name = thread.name.split("-worker-")[0] + ("-worker" if "-worker-" in thread.name else "")
+        spent[name] = spent.get(name, 0.0) + seconds
+    return spent
+
+
 class NodeRunner:
     def __init__(self, name: str, address: str, failure_timeout: float, heartbeat: float) -> None:
         from actorflow.app import App
@@ -100,12 +129,27 @@ class NodeRunner:
             return self.receivers
         if cmd == "lua_go":
             remote = command.get("remote") or [None] * len(self.receivers)
+            threads_before = thread_cpu()
+            traffic = self.cluster.traffic()
+            cpu = cpu_of()
             start = time.time()
             for near, far in zip(self.receivers, remote, strict=True):
                 node.spawn("bench:sender", near, far, command["count"], command["every"], host=HOST)
             for _ in self.receivers:
                 probe.expect_message("done", timeout=300)
-            return {"start": start, "end": time.time()}
+            end = time.time()
+            threads = {
+                name: round(spent - threads_before.get(name, 0.0), 2) for name, spent in thread_cpu().items()
+            }
+            after = self.cluster.traffic()
+            return {
+                "start": start,
+                "end": end,
+                "cpu": cpu_of() - cpu,
+                "threads": threads,
+                "frames": after["frames_out"] - traffic["frames_out"],
+                "entries": after["entries_out"] - traffic["entries_out"],
+            }
         if cmd == "sink":
             return str(node.spawn(py_sink, command["count"]))
         if cmd == "blast":
@@ -294,30 +338,65 @@ def wait_members(nodes: list[Child], names: list[str]) -> None:
         time.sleep(0.05)
 
 
-def lua_two_nodes(address: str, pairs: int, count: int, every: int) -> float:
+@dataclass
+class LuaRun:
+    """One run of the Lua app: wall-clock throughput and where the CPU went."""
+
+    rate: float
+    """Messages per second, all nodes together (wall clock)."""
+    messages: int
+    cpu: list[float]
+    """CPU seconds of each node's OS process (every thread) during the run."""
+    threads: list[dict[str, float]]
+    """CPU seconds of each node's threads: its host's worker, its cluster loop."""
+    server_cpu: float
+    """CPU seconds of the nats-server during the run."""
+    frames: int = 0
+    entries: int = 0
+
+    @property
+    def busiest(self) -> float:
+        """CPU seconds of the busiest node: the run's length on free cores."""
+        return max(self.cpu)
+
+
+def lua_two_nodes(address: str, server_pid: int, pairs: int, count: int, every: int) -> LuaRun:
     a, b = start_node("a", address), start_node("b", address)
     try:
         wait_members([a, b], ["a", "b"])
         recv_a = a.call("lua_setup", pairs=pairs, count=count)
         recv_b = b.call("lua_setup", pairs=pairs, count=count)
+        server_cpu = cpu_of(server_pid)
         a.send("lua_go", remote=recv_b, count=count, every=every)
         b.send("lua_go", remote=recv_a, count=count, every=every)
         spans = [a.line()["value"], b.line()["value"]]
+        server_cpu = cpu_of(server_pid) - server_cpu
     finally:
         a.stop()
         b.stop()
     elapsed = max(s["end"] for s in spans) - min(s["start"] for s in spans)
-    return 2 * pairs * count / elapsed
+    return LuaRun(
+        2 * pairs * count / elapsed,
+        2 * pairs * count,
+        [s["cpu"] for s in spans],
+        [s["threads"] for s in spans],
+        server_cpu,
+        sum(s["frames"] for s in spans),
+        sum(s["entries"] for s in spans),
+    )
 
 
-def lua_one_node(address: str, pairs: int, count: int) -> float:
+def lua_one_node(address: str, server_pid: int, pairs: int, count: int) -> LuaRun:
     a = start_node("solo", address)
     try:
         a.call("lua_setup", pairs=2 * pairs, count=count)
+        server_cpu = cpu_of(server_pid)
         span = a.call("lua_go", count=count, every=1)
+        server_cpu = cpu_of(server_pid) - server_cpu
     finally:
         a.stop()
-    return 2 * pairs * count / (span["end"] - span["start"])
+    rate = 2 * pairs * count / (span["end"] - span["start"])
+    return LuaRun(rate, 2 * pairs * count, [span["cpu"]], [span["threads"]], server_cpu)
 
 
 def transport(address: str, count: int, round_trips: int) -> tuple[float, float, float, float]:
@@ -391,32 +470,48 @@ def main() -> None:
 
     from cluster import EmbeddedNats
 
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as state:
         server = EmbeddedNats(Path(state) / "nats")
         address = server.start()
+        server_pid = int(json.loads(server.info_file.read_text())["pid"])
         try:
-            one = two = 0.0
+            ones: list[LuaRun] = []
+            twos: list[LuaRun] = []
             for _ in range(args.repeat):  # alternated: a busy moment of the machine hits both
-                one = max(one, lua_one_node(address, args.pairs, args.count))
-                two = max(two, lua_two_nodes(address, args.pairs, args.count, args.every))
-            crossing = lua_two_nodes(address, args.pairs, args.count // 4, 1)
+                ones.append(lua_one_node(address, server_pid, args.pairs, args.count))
+                twos.append(lua_two_nodes(address, server_pid, args.pairs, args.count, args.every))
+            crossing = lua_two_nodes(address, server_pid, args.pairs, args.count // 4, 1)
+            loads.append(os.getloadavg()[0])
             ours, theirs, our_rtt, their_rtt = transport(address, args.messages, args.round_trips)
             down = node_down(address, args.links)
         finally:
             server.stop()
+    loads.append(os.getloadavg()[0])
+    one = max(ones, key=lambda run: run.rate)
+    two = max(twos, key=lambda run: run.rate)
+    one_cpu = min(run.busiest for run in ones)
+    lean = min(twos, key=lambda run: run.busiest)
     rows = [
         (
             f"Lua app, 1 in {args.every} messages crossing: 2 nodes vs 1",
-            f"{two:,.0f} msgs/s",
-            f"{one:,.0f} msgs/s",
-            f"{two / one:.2f}×",
+            f"{two.rate:,.0f} msgs/s",
+            f"{one.rate:,.0f} msgs/s",
+            f"{two.rate / one.rate:.2f}×",
             "≥ 1.6×",
         ),
         (
+            "  the same in CPU: busiest node's CPU-s, 1 node / 2 nodes",
+            f"{lean.busiest:.2f} CPU-s",
+            f"{one_cpu:.2f} CPU-s",
+            f"{one_cpu / lean.busiest:.2f}×",
+            "(on 2 free cores)",
+        ),
+        (
             "Lua app, every message crossing: 2 nodes vs 1",
-            f"{crossing:,.0f} msgs/s",
-            f"{one:,.0f} msgs/s",
-            f"{crossing / one:.2f}×",
+            f"{crossing.rate:,.0f} msgs/s",
+            f"{one.rate:,.0f} msgs/s",
+            f"{crossing.rate / one.rate:.2f}×",
             "—",
         ),
         (
@@ -441,9 +536,24 @@ def main() -> None:
             "≤ 5 s",
         ),
     ]
-    print(f"cluster benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"cluster benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"load average {' → '.join(f'{load:.1f}' for load in loads)}"
+    )
     for name, ours_, theirs_, ratio, target in rows:
-        print(f"  {name:<58} ours {ours_:>16}  peer {theirs_:>16}  ratio {ratio:>7}  target {target}")
+        print(f"  {name:<60} ours {ours_:>16}  peer {theirs_:>16}  ratio {ratio:>7}  target {target}")
+    print(f"  Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}")
+    for name, node_cpu, threads in zip(("a", "b"), lean.cpu, lean.threads, strict=True):
+        spent = ", ".join(f"{thread} {seconds:.2f}" for thread, seconds in sorted(threads.items()) if seconds)
+        print(f"  2 nodes, node {name}: {node_cpu:.2f} CPU-s ({spent})")
+    print(
+        f"  2 nodes: nats-server {lean.server_cpu:.2f} CPU-s; "
+        f"{lean.entries / max(lean.frames, 1):.1f} entries a frame ({lean.entries:,} in {lean.frames:,})"
+    )
+
+
+def _rates(runs: list[LuaRun]) -> str:
+    return ", ".join(f"{run.rate:,.0f}" for run in runs)
 
 
 if __name__ == "__main__":
