@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 APP_DIR = ROOT / "bench" / "apps" / "cluster"
+FRAME_LINGER = 0.002  # what the coordinator gives its nodes (--frame-linger)
 HOST = "bench:processes"
 
 
@@ -81,6 +82,13 @@ def cpu_of(pid: int | str = "self", tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def thread_cpu() -> dict[str, float]:
     """CPU seconds of each live Python thread of this process, by name."""
     import threading
@@ -97,7 +105,9 @@ def thread_cpu() -> dict[str, float]:
 
 
 class NodeRunner:
-    def __init__(self, name: str, address: str, failure_timeout: float, heartbeat: float) -> None:
+    def __init__(
+        self, name: str, address: str, failure_timeout: float, heartbeat: float, frame_linger: float
+    ) -> None:
         from actorflow.app import App
         from actors import Probe
         from cluster import Cluster
@@ -110,6 +120,7 @@ class NodeRunner:
             address=address,
             failure_timeout=failure_timeout,
             heartbeat_interval=heartbeat,
+            frame_linger=frame_linger,
         ).start()
         self.name = name
         self.probe = Probe(self.node, trap_links=True)
@@ -191,7 +202,7 @@ class NodeRunner:
 
 
 def node_main(args: argparse.Namespace) -> None:
-    runner = NodeRunner(args.node, args.address, args.failure_timeout, args.heartbeat)
+    runner = NodeRunner(args.node, args.address, args.failure_timeout, args.heartbeat, args.frame_linger)
     print(json.dumps({"ready": args.node}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
@@ -324,6 +335,8 @@ def start_node(name: str, address: str, failure_timeout: float = 3.0, heartbeat:
         str(failure_timeout),
         "--heartbeat",
         str(heartbeat),
+        "--frame-linger",
+        str(FRAME_LINGER),
     )
     ready = child.line()
     assert ready.get("ready") == name, ready
@@ -351,6 +364,9 @@ class LuaRun:
     """CPU seconds of each node's threads: its host's worker, its cluster loop."""
     server_cpu: float
     """CPU seconds of the nats-server during the run."""
+    elapsed: float
+    machine: float
+    """CPU seconds the whole machine used during the run (every process, every core)."""
     frames: int = 0
     entries: int = 0
 
@@ -359,6 +375,11 @@ class LuaRun:
         """CPU seconds of the busiest node: the run's length on free cores."""
         return max(self.cpu)
 
+    @property
+    def others(self) -> float:
+        """Cores busy with other processes than the nodes and the server, on average."""
+        return max(0.0, self.machine - sum(self.cpu) - self.server_cpu) / self.elapsed
+
 
 def lua_two_nodes(address: str, server_pid: int, pairs: int, count: int, every: int) -> LuaRun:
     a, b = start_node("a", address), start_node("b", address)
@@ -366,11 +387,11 @@ def lua_two_nodes(address: str, server_pid: int, pairs: int, count: int, every: 
         wait_members([a, b], ["a", "b"])
         recv_a = a.call("lua_setup", pairs=pairs, count=count)
         recv_b = b.call("lua_setup", pairs=pairs, count=count)
-        server_cpu = cpu_of(server_pid)
+        server_cpu, machine = cpu_of(server_pid), machine_cpu()
         a.send("lua_go", remote=recv_b, count=count, every=every)
         b.send("lua_go", remote=recv_a, count=count, every=every)
         spans = [a.line()["value"], b.line()["value"]]
-        server_cpu = cpu_of(server_pid) - server_cpu
+        server_cpu, machine = cpu_of(server_pid) - server_cpu, machine_cpu() - machine
     finally:
         a.stop()
         b.stop()
@@ -381,6 +402,8 @@ def lua_two_nodes(address: str, server_pid: int, pairs: int, count: int, every: 
         [s["cpu"] for s in spans],
         [s["threads"] for s in spans],
         server_cpu,
+        elapsed,
+        machine,
         sum(s["frames"] for s in spans),
         sum(s["entries"] for s in spans),
     )
@@ -390,13 +413,14 @@ def lua_one_node(address: str, server_pid: int, pairs: int, count: int) -> LuaRu
     a = start_node("solo", address)
     try:
         a.call("lua_setup", pairs=2 * pairs, count=count)
-        server_cpu = cpu_of(server_pid)
+        server_cpu, machine = cpu_of(server_pid), machine_cpu()
         span = a.call("lua_go", count=count, every=1)
-        server_cpu = cpu_of(server_pid) - server_cpu
+        server_cpu, machine = cpu_of(server_pid) - server_cpu, machine_cpu() - machine
     finally:
         a.stop()
-    rate = 2 * pairs * count / (span["end"] - span["start"])
-    return LuaRun(rate, 2 * pairs * count, [span["cpu"]], [span["threads"]], server_cpu)
+    elapsed = span["end"] - span["start"]
+    rate = 2 * pairs * count / elapsed
+    return LuaRun(rate, 2 * pairs * count, [span["cpu"]], [span["threads"]], server_cpu, elapsed, machine)
 
 
 def transport(address: str, count: int, round_trips: int) -> tuple[float, float, float, float]:
@@ -453,6 +477,9 @@ def main() -> None:
     parser.add_argument("--address")
     parser.add_argument("--failure-timeout", type=float, default=3.0)
     parser.add_argument("--heartbeat", type=float, default=0.5)
+    parser.add_argument(
+        "--frame-linger", type=float, default=0.002, help="Cluster(frame_linger=…) of every node (0: off)"
+    )
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N for the Lua app figures")
@@ -467,6 +494,8 @@ def main() -> None:
     if args.nats:
         asyncio.run(nats_main(args))
         return
+    global FRAME_LINGER
+    FRAME_LINGER = args.frame_linger
 
     from cluster import EmbeddedNats
 
@@ -543,6 +572,10 @@ def main() -> None:
     for name, ours_, theirs_, ratio, target in rows:
         print(f"  {name:<60} ours {ours_:>16}  peer {theirs_:>16}  ratio {ratio:>7}  target {target}")
     print(f"  Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}")
+    print(
+        f"  cores busy with other processes meanwhile: 1-node runs {_others(ones)}; "
+        f"2-node runs {_others(twos)} (of {os.cpu_count()})"
+    )
     for name, node_cpu, threads in zip(("a", "b"), lean.cpu, lean.threads, strict=True):
         spent = ", ".join(f"{thread} {seconds:.2f}" for thread, seconds in sorted(threads.items()) if seconds)
         print(f"  2 nodes, node {name}: {node_cpu:.2f} CPU-s ({spent})")
@@ -554,6 +587,10 @@ def main() -> None:
 
 def _rates(runs: list[LuaRun]) -> str:
     return ", ".join(f"{run.rate:,.0f}" for run in runs)
+
+
+def _others(runs: list[LuaRun]) -> str:
+    return ", ".join(f"{run.others:.2f}" for run in runs)
 
 
 if __name__ == "__main__":
