@@ -20,8 +20,8 @@ embedded NATS server started here, all in one run:
   process on another; SIGKILL of the first; time to the last LINK_DOWN, with
   the default failure timeout.
 
-``python bench/cluster.py`` prints the figures (the script does not write
-docs/benchmarks.md).
+``python bench/cluster.py`` prints the figures; ``--write`` replaces the
+cluster section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after the packages: bench/cluster.py must not shadow them
+
+from _report import run_line, table, write_section  # noqa: E402
 
 APP_DIR = ROOT / "bench" / "apps" / "cluster"
 FRAME_LINGER = 0.002  # what the coordinator gives its nodes (--frame-linger)
@@ -487,6 +490,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--round-trips", type=int, default=2_000)
     parser.add_argument("--links", type=int, default=1_000)
+    parser.add_argument(
+        "--write", action="store_true", help="replace the cluster section of docs/benchmarks.md"
+    )
     args = parser.parse_args()
     if args.node:
         node_main(args)
@@ -565,24 +571,31 @@ def main() -> None:
             "≤ 5 s",
         ),
     ]
-    print(
-        f"cluster benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-        f"load average {' → '.join(f'{load:.1f}' for load in loads)}"
-    )
-    for name, ours_, theirs_, ratio, target in rows:
-        print(f"  {name:<60} ours {ours_:>16}  peer {theirs_:>16}  ratio {ratio:>7}  target {target}")
-    print(f"  Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}")
-    print(
-        f"  cores busy with other processes meanwhile: 1-node runs {_others(ones)}; "
-        f"2-node runs {_others(twos)} (of {os.cpu_count()})"
-    )
+    notes = [
+        f"load average {' → '.join(f'{load:.1f}' for load in loads)} (start, after the Lua runs, end)",
+        f"Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}",
+        f"cores busy with other processes meanwhile: 1-node runs {_others(ones)}; "
+        f"2-node runs {_others(twos)} (of {os.cpu_count()})",
+    ]
     for name, node_cpu, threads in zip(("a", "b"), lean.cpu, lean.threads, strict=True):
         spent = ", ".join(f"{thread} {seconds:.2f}" for thread, seconds in sorted(threads.items()) if seconds)
-        print(f"  2 nodes, node {name}: {node_cpu:.2f} CPU-s ({spent})")
-    print(
-        f"  2 nodes: nats-server {lean.server_cpu:.2f} CPU-s; "
+        notes.append(f"2 nodes, node {name}: {node_cpu:.2f} CPU-s ({spent}); 1 node: {one_cpu:.2f} CPU-s")
+    notes.append(
+        f"2 nodes: nats-server {lean.server_cpu:.2f} CPU-s; "
         f"{lean.entries / max(lean.frames, 1):.1f} entries a frame ({lean.entries:,} in {lean.frames:,})"
     )
+    print(f"cluster benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    for name, ours_, theirs_, ratio, target in rows:
+        print(f"  {name:<60} ours {ours_:>16}  peer {theirs_:>16}  ratio {ratio:>7}  target {target}")
+    for note in notes:
+        print(f"  {note}")
+    if args.write:
+        how = f"`python bench/cluster.py` (nodes are OS processes on one embedded nats-server, best of {args.repeat})"
+        header = ["measurement", "ours", "peer", "ratio", "target"]
+        body = [(name.strip(), *cells) for name, *cells in rows]
+        write_section(
+            "cluster", "Cluster", [run_line(how), "", *table(header, body), "", *(f"* {n}" for n in notes)]
+        )
 
 
 def _rates(runs: list[LuaRun]) -> str:
