@@ -33,6 +33,26 @@ CANCEL_WAIT = 5.0
 """How long ``exec`` waits for a workflow it cancelled to finish its compensation."""
 
 
+SIGNAL_SLICE = 0.1
+"""Longest the main thread blocks at a time: Python runs signal handlers only on the main
+thread, between bytecodes, and a signal the kernel hands to another thread (a worker, a
+terminal reader) does not interrupt the main thread's wait: it would wait for ever."""
+
+
+def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
+    """``event.wait(timeout)`` in slices, so SIGINT/SIGTERM handlers run promptly on the main thread."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not event.is_set():
+        if deadline is None:
+            event.wait(SIGNAL_SLICE)
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        event.wait(min(remaining, SIGNAL_SLICE))
+    return True
+
+
 class Signals:
     """SIGINT/SIGTERM: the first asks for a stop, a second SIGINT exits at once."""
 
@@ -70,7 +90,7 @@ def stop_app(app: App, progress: Callable[[str], None]) -> bool:
 
     began = time.monotonic()
     threading.Thread(target=run, name="actorflow-stop", daemon=True).start()
-    clean = done.wait(budget)
+    clean = wait_for(done, budget)
     if clean:
         progress(f"stopped in {time.monotonic() - began:.2f} s")
     else:
@@ -134,7 +154,7 @@ def run_app(
             f"{format_summary(info)}\n"
             "Ctrl-C (or actorflow stop) stops it."
         )
-        signals.requested.wait()
+        wait_for(signals.requested)
     finally:
         control.stop()
     progress("stopping")
@@ -188,7 +208,7 @@ def exec_entry(
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             break
-        wake.wait(remaining)
+        wait_for(wake, remaining)
         if signals.requested.is_set():
             break
     if outcome.done.is_set():
@@ -204,7 +224,7 @@ def exec_entry(
             node.cancel(pid)
         except errors.Error:
             pass
-        if outcome.done.wait(CANCEL_WAIT):
+        if wait_for(outcome.done, CANCEL_WAIT):
             message = f"workflow {pid} {why}: cancelled, it ended ({_ending(outcome)})"
         else:
             message = f"workflow {pid} {why}: cancel requested; it finishes when the app runs again"
@@ -213,7 +233,7 @@ def exec_entry(
             node.cancel(pid, deadline=2.0, reason="exec stopped waiting")
         except errors.Error:
             pass
-        outcome.done.wait(3.0)
+        wait_for(outcome.done, 3.0)
         message = f"process {pid} {why}: cancelled"
     result = ExecOutcome()
     result.error = errors.Error(errors.CANCELED if interrupted else errors.TIMEOUT, message)
