@@ -64,9 +64,7 @@ RUNS = frozenset({"process", "workflow", "http", "terminal"})
 
 _MARKER = re.compile(r"^<!-- example: (?P<spec>.*) -->$")
 _APP_MARKER = "<!-- example-app -->"
-_ARROW = re.compile(
-    r"^→ (?:status (?P<status>\d+), )?`(?P<value>.*?)`(?:, printing `(?P<printed>.*)`)?\s*$"
-)
+_ARROW = re.compile(r"^→ (?:status (?P<status>\d+), )?`(?P<value>.*?)`(?:, printing `(?P<printed>.*)`)?\s*$")
 
 pytestmark = pytest.mark.temporal("dev")
 
@@ -204,13 +202,57 @@ def _entries(example: Example) -> list[dict[str, Any]]:
     return entries
 
 
+INVENTORY = "inventory"
+"""The entry that lists every key of every module (not an example: the doc's names are checked)."""
+
+INVENTORY_SOURCE = """
+-- {module = {key, ...}, ["module.key"] = {inner key, ...}} for every module named.
+return function(names)
+  local found = {}
+  for _, name in ipairs(names) do
+    local keys = {}
+    for key, value in pairs(require(name)) do
+      keys[#keys + 1] = key
+      local meta = getmetatable(value)
+      if type(value) == "table" and (meta == nil or meta == false) then  -- a plain table (a view)
+        local inner = {}
+        for k in pairs(value) do inner[#inner + 1] = k end
+        found[name .. "." .. key] = inner
+      end
+    end
+    found[name] = keys
+  end
+  return found
+end
+"""
+
+
+def module_list() -> list[str]:
+    """Every module an entry may list (the prelude's and every registered one), as the app knows them."""
+    from actorflow.app import default_extensions
+    from actors.lua.modules import module_names
+
+    default_extensions()  # importing the packages registers their modules
+    return sorted(name for name in module_names() if not name.startswith("__"))
+
+
 def build_app(root: Path) -> Path:
     """The reference app with the doc's YAML blocks and one entry per example."""
     shutil.copytree(BASE_APP, root)
     for number, block in enumerate(APP_FILES, 1):
         (root / f"doc_{number}.yaml").write_text(block)
-    entries = []
+    (root / f"{INVENTORY}.lua").write_text(INVENTORY_SOURCE)
+    entries: list[dict[str, Any]] = [
+        {
+            "name": INVENTORY,
+            "kind": "process.lua",
+            "source": f"file://{INVENTORY}.lua",
+            "modules": module_list(),
+        }
+    ]
     for example in EXAMPLES:
+        if example.name == INVENTORY:
+            raise DocError(f"line {example.line}: the example name {INVENTORY} is the test's own")
         # One line: the file's lines are the block's, as the doc numbers them.
         (root / f"{example.name}.lua").write_text(f"return function(...) {example.body}end\n")
         entries.extend(_entries(example))
@@ -240,7 +282,12 @@ def _run_terminal(app: App, example: Example) -> Outcome:
     terminal = Terminal(stdin=io.BytesIO(example.stdin.encode()), stdout=stdout, stderr=io.BytesIO())
     try:
         status = run_on_terminal(
-            app, f"ref:{example.name}", TERMINAL, [str(arg) for arg in example.args], timeout=30, terminal=terminal
+            app,
+            f"ref:{example.name}",
+            TERMINAL,
+            [str(arg) for arg in example.args],
+            timeout=30,
+            terminal=terminal,
         )
     except errors.Error as error:
         return Outcome(error=error)
@@ -276,6 +323,7 @@ def run_examples(app: App) -> dict[tuple[str, str], Outcome]:
             key = (example.name, "workflow")
             pending.add(key)
             app.start_entry(f"ref:{example.name}_workflow", tuple(example.args), WORKER, ended(key))
+    outcomes[(INVENTORY, "process")] = Outcome(value=app.exec(f"ref:{INVENTORY}", module_list(), timeout=30))
     with httpx.Client(base_url=app.http[GATEWAY].address, timeout=30) as client:
         for example in EXAMPLES:
             for run in example.runs:
@@ -306,7 +354,9 @@ def outcomes(
         yield run_examples(app)
 
 
-CASES = [pytest.param(example, run, id=f"{example.name}-{run}") for example in EXAMPLES for run in example.runs]
+CASES = [
+    pytest.param(example, run, id=f"{example.name}-{run}") for example in EXAMPLES for run in example.runs
+]
 
 
 @pytest.mark.parametrize(("example", "run"), CASES)
@@ -325,12 +375,47 @@ def test_the_example_returns_what_the_doc_says(
 
 # -- the doc itself ------------------------------------------------------------------------------
 
+SECTIONS = {
+    "errors": "Errors",
+    "channel": "channel and coroutines",
+    "coroutine": "channel and coroutines",
+    "logger": "logger and print",
+    "events": "events (the bus)",
+}
+"""Modules whose section heading is not their name."""
+
+
+def section(module: str) -> str:
+    """The text of the doc's section (``## …``) about ``module``."""
+    text = DOC.read_text(encoding="utf-8")
+    heading = f"\n## {SECTIONS.get(module, module)}\n"
+    assert heading in text, f"docs/lua-reference.md has no section '## {SECTIONS.get(module, module)}'"
+    return text.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_module_and_every_key_of_it_is_in_the_doc(outcomes: dict[tuple[str, str], Outcome]) -> None:
+    """Each module an entry may list has a section naming each of its functions and constants
+    (``module.key`` for the module's own, the key for those of its tables)."""
+    inventory = outcomes[(INVENTORY, "process")].value
+    assert set(module_list()) <= set(inventory), "the inventory missed a module"
+    missing = []
+    for qualified, keys in sorted(inventory.items()):
+        module = qualified.split(".", 1)[0]
+        text = section(module)
+        for key in keys:
+            if not isinstance(key, str) or key.startswith("_"):
+                continue  # an object's own fields (the logger's), not API
+            wanted = f"{qualified}.{key}" if qualified == module else key
+            if not re.search(rf"(?<![A-Za-z0-9_]){re.escape(wanted)}(?![A-Za-z0-9_])", text):
+                missing.append(f"{qualified}.{key}")
+    assert not missing, f"docs/lua-reference.md does not name: {', '.join(missing)}"
+
 
 def test_the_doc_has_examples_and_readme_links_it() -> None:
     assert len(EXAMPLES) >= 50
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    more = next(line for line in readme.splitlines() if line.startswith("More:"))
-    assert "docs/lua-reference.md" in more
+    more = readme[readme.index("\nMore:") :].split("\n\n", 1)[0]  # the "More:" paragraph
+    assert "(docs/lua-reference.md)" in more
 
 
 def test_the_parser_rejects_an_example_without_its_result() -> None:
