@@ -12,7 +12,7 @@ The doc marks each example with an HTML comment the reader does not see::
 The block is the body of an entry's ``main(...)``; the line after it states
 the value ``main`` returns, as JSON.  ``runs`` says where the example runs:
 ``process`` (a ``process.lua`` on ``app:processes``), ``workflow`` (a
-``workflow.lua`` on the time-skipping Temporal server), ``http`` (the handler
+``workflow.lua`` on the Temporal dev server), ``http`` (the handler
 of an ``http.endpoint`` that the test calls with ``request``; the arrow line
 states the response's JSON body, and ``status N`` its status) or ``terminal``
 (a ``process.lua`` on a ``terminal.host`` given ``stdin``; the arrow line states
@@ -21,7 +21,10 @@ the exit status and, after ``printing``, what it wrote to stdout).  Other keys:
 arguments), ``imports`` (``alias=ns:name`` pairs), ``route`` (the endpoint's
 path when it has ``{params}``).  YAML blocks marked ``<!-- example-app -->``
 are definition files added to the app (``tests/apps/lua_reference``) as they
-are.  The app runs once for the module; the workflows run concurrently.
+are.  The app runs once for the module; the workflows run concurrently, on the dev
+server: under the time-skipping server, time skips while one workflow's result is
+awaited, and workflows started at the same moment were timed out before their first
+task ran.
 """
 
 from __future__ import annotations
