@@ -791,16 +791,22 @@ class LuaCore:
     def op_format_duration(self, task: Task | None, ns: int) -> tuple[bool, Any]:
         return True, (stdlib.format_duration(int(ns)),)
 
+    def zone(self, value: Any) -> str:
+        """A Time's zone id from Lua.  A workflow's ``"Local"`` is UTC, as its ``time.localtz``
+        is: a replay on a machine in another zone must see the same wall clock."""
+        zone = text(value)
+        return "" if zone == "Local" and self.effects.in_workflow else zone
+
     def op_format_time(self, task: Task | None, ns: int, layout: Any, zone: Any = b"") -> tuple[bool, Any]:
-        return True, (gotime.format_layout(int(ns), text(zone), text(layout)),)
+        return True, (gotime.format_layout(int(ns), self.zone(zone), text(layout)),)
 
     def op_time_fields(self, task: Task | None, ns: int, zone: Any) -> tuple[bool, Any]:
-        return True, gotime.fields(int(ns), text(zone))
+        return True, gotime.fields(int(ns), self.zone(zone))
 
     def op_time_date(self, task: Task | None, *values: Any) -> tuple[bool, Any]:
         *numbers, zone = values
         return _value_or_error(
-            lambda: gotime.date(*(_integer(value, "time.date") for value in numbers), text(zone)),
+            lambda: gotime.date(*(_integer(value, "time.date") for value in numbers), self.zone(zone)),
             final=True,
         )
 
@@ -809,7 +815,7 @@ class LuaCore:
     ) -> tuple[bool, Any]:
         counts = (_integer(value, "Time:add_date") for value in (years, months, days))
         try:
-            return True, (gotime.add_date(int(ns), text(zone), *counts),)
+            return True, (gotime.add_date(int(ns), self.zone(zone), *counts),)
         except errors.Error as err:  # out of range: raised, as Time:add raises
             return False, _final(err)
 
@@ -818,17 +824,17 @@ class LuaCore:
 
     def op_time_parse(self, task: Task | None, layout: Any, value: Any, zone: Any) -> tuple[bool, Any]:
         return _value_or_error(
-            gotime.parse_layout, text(layout), text(value), text(zone), spread=True, final=True
+            gotime.parse_layout, text(layout), text(value), self.zone(zone), spread=True, final=True
         )
 
     def op_time_location(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return _value_or_error(gotime.load_location, text(name), final=True)
+        return _value_or_error(lambda: self.zone(gotime.load_location(text(name))), final=True)
 
     def op_time_fixed_zone(self, task: Task | None, name: Any, offset: int) -> tuple[bool, Any]:
         return _value_or_error(gotime.fixed_zone, text(name), int(offset), final=True)
 
     def op_time_zone_name(self, task: Task | None, zone: Any) -> tuple[bool, Any]:
-        return True, (gotime.zone_name(text(zone)),)
+        return True, (gotime.zone_name(self.zone(zone)),)
 
     # -- channels and subscriptions ---------------------------------------------------------
 

@@ -76,12 +76,18 @@ _TOKENS = re.compile(
 # -- locations ------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
 def _tz(zone: str) -> tzinfo:
+    """The tzinfo of a zone id other than ``"Local"``; INVALID for an id no location has."""
+    try:
+        return _tzinfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise errors.Error(errors.INVALID, f"unknown time zone {zone!r}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _tzinfo(zone: str) -> tzinfo:
     if zone in ("", "UTC"):
         return UTC
-    if zone == "Local":
-        return datetime.now().astimezone().tzinfo or UTC
     if zone.startswith("fixed:"):
         _, offset, name = zone.split(":", 2)
         delta = timedelta(seconds=int(offset))
@@ -90,15 +96,21 @@ def _tz(zone: str) -> tzinfo:
 
 
 def load_location(name: str) -> str:
-    """The zone id of an IANA name (``"UTC"`` and ``"Local"`` too); INVALID or NOT_FOUND."""
+    """The zone id of an IANA name (``"UTC"`` and ``"Local"`` too); INVALID or NOT_FOUND.
+
+    ``"Local"`` is the machine's zone: a workflow's ``LuaCore`` makes it UTC
+    (``LuaCore.zone``), so that a replay on another machine sees the same clock.
+    """
     if not name:
         raise errors.Error(errors.INVALID, "time.load_location: empty location name")
     if name == "UTC":
         return ""
     if name == "Local":
         return "Local"
+    if name.startswith("fixed:"):  # an id, not a name: time.fixed_zone makes those
+        raise errors.Error(errors.NOT_FOUND, f"unknown time zone {name}")
     try:
-        _tz(name)
+        _tzinfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise errors.Error(errors.NOT_FOUND, f"unknown time zone {name}") from None
     return name
@@ -155,7 +167,9 @@ def _zone_at(seconds: int, zone: str) -> tuple[int, str | None]:
     if zone == "":
         return 0, "UTC"
     clamped = min(max(seconds, _FIRST), _LAST)
-    moment = (_EPOCH + timedelta(seconds=clamped)).astimezone(_tz(zone))
+    instant = _EPOCH + timedelta(seconds=clamped)
+    # "Local": the OS's zone at that instant (its offset changes with daylight saving time).
+    moment = instant.astimezone() if zone == "Local" else instant.astimezone(_tz(zone))
     offset = moment.utcoffset() or timedelta(0)
     unnamed = zone.startswith("fixed:") and zone.endswith(":")
     return int(offset.total_seconds()), None if unnamed else moment.tzname()

@@ -473,6 +473,10 @@ end
 
 local function new_time_in(ns, zone) return setmetatable({_ns = ns, _zone = zone}, Time) end
 
+-- "Local" is the host's zone; a workflow's is UTC, as its os.date: a replay on
+-- another machine must see the same wall clock.
+local LOCAL_ZONE = config.deterministic and "" or "Local"
+
 -- A Time is 64 bits of nanoseconds: these are the seconds it can hold (years 1678 to 2262).
 local MAX_UNIX, MAX_NS, MIN_NS = 9223372036, math.maxinteger, math.mininteger
 
@@ -562,9 +566,6 @@ for i, name in ipairs({"JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "
 for i, name in ipairs({"SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"}) do
   time[name] = i - 1
 end
--- "Local" is the host's zone; a workflow's is UTC, as its os.date: a replay on
--- another machine must see the same wall clock.
-local LOCAL_ZONE = config.deterministic and "" or "Local"
 time.utc = new_location("", "UTC")
 time.localtz = new_location(LOCAL_ZONE, "Local")
 
