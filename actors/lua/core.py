@@ -267,6 +267,19 @@ def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tup
     return cases
 
 
+class _Lua:
+    """Lua values an effect takes, converted by ``LuaCore._effect`` where a failure is ``nil, err``."""
+
+    __slots__ = ("args", "convert_with")
+
+    def __init__(self, convert_with: Callable[..., Any], *args: Any) -> None:
+        self.convert_with = convert_with
+        self.args = args
+
+    def convert(self) -> Any:
+        return self.convert_with(*self.args)
+
+
 class _Timer:
     """A ``time.timer``/``time.ticker`` of a program: its channel and the driver's timer."""
 
@@ -564,9 +577,14 @@ class LuaCore:
         return data if isinstance(data, dict) else {}
 
     def _effect(self, task: Task | None, effect: Callable[..., Any], *args: Any) -> tuple[bool, Any] | None:
-        """An effect that may complete later: its values now, or ``None`` until it wakes ``task``."""
+        """An effect that may complete later: its values now, or ``None`` until it wakes ``task``.
+
+        An argument may be a :class:`_Lua` (Lua values still to convert): converted
+        here, so that a value that cannot leave Lua is ``nil, err`` like any failure.
+        """
         try:
-            values = effect(*args, None if task is None else partial(self.resume, task))
+            converted = [arg.convert() if type(arg) is _Lua else arg for arg in args]
+            values = effect(*converted, None if task is None else partial(self.resume, task))
         except errors.Error as err:
             return True, (None, err)
         return None if values is None else (True, values)
@@ -583,7 +601,11 @@ class LuaCore:
         return True, ({"trap_links": self.effects.trap_links},)
 
     def op_set_options(self, task: Task | None, options: Any) -> tuple[bool, Any]:
-        problem, trap = option_problems(self.state.from_lua(options))
+        try:
+            values = self.state.from_lua(options)
+        except errors.Error as err:
+            return True, (False, err)
+        problem, trap = option_problems(values)
         if trap is not None:
             self.effects.trap_links = trap
         if problem is not None:
@@ -606,7 +628,8 @@ class LuaCore:
     # -- messages and signals ---------------------------------------------------------------
 
     def op_send(self, task: Task | None, dest: Any, topic: Any, count: int, *packed: Any) -> Any:
-        return self._effect(task, self.effects.send, text(dest), text(topic), self.payloads(count, packed))
+        payloads = _Lua(self.payloads, count, packed)
+        return self._effect(task, self.effects.send, text(dest), text(topic), payloads)
 
     def op_terminate(self, task: Task | None, dest: Any) -> Any:
         return self._effect(task, self.effects.terminate, text(dest))
@@ -641,8 +664,8 @@ class LuaCore:
     def op_spawn(
         self, task: Task | None, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
     ) -> Any:
-        spec_data = None if spec is None else self._table(spec)
-        payloads = self.payloads(count, packed)
+        spec_data = None if spec is None else _Lua(self._table, spec)
+        payloads = _Lua(self.payloads, count, packed)
         return self._effect(task, self.effects.spawn, text(entry_id), text(host_id), spec_data, payloads)
 
     def op_exec(
@@ -650,10 +673,8 @@ class LuaCore:
     ) -> Any:
         if task is None:
             return None
-        payloads = self.payloads(count, packed)
-        return self._effect(
-            task, self.effects.exec, text(entry_id), text(host_id), self._table(spec), payloads
-        )
+        spec_data, payloads = _Lua(self._table, spec), _Lua(self.payloads, count, packed)
+        return self._effect(task, self.effects.exec, text(entry_id), text(host_id), spec_data, payloads)
 
     def op_upgrade(
         self, task: Task | None, entry_id: Any, count: int, *packed: Any
@@ -871,7 +892,10 @@ class LuaCore:
         return True, (lua_random(self.effects.uniform, low, high),)
 
     def op_log(self, task: Task | None, level: Any, name: Any, message: Any, fields: Any) -> tuple[bool, Any]:
-        values = self.state.from_lua(fields)
+        try:
+            values = self.state.from_lua(fields)
+        except errors.Error as err:  # the line is still written, saying why its fields are not
+            values = {"fields": err.message()}
         values = values if isinstance(values, dict) else {}
         shown = " ".join(
             f"{key}={_field_text(value)}" for key, value in sorted(values.items(), key=lambda kv: str(kv[0]))
@@ -902,7 +926,8 @@ class LuaCore:
             )
         if task is None:
             return None
-        return self._effect(task, self.effects.exec, text(entry_id), None, {}, self.payloads(count, packed))
+        payloads = _Lua(self.payloads, count, packed)
+        return self._effect(task, self.effects.exec, text(entry_id), None, {}, payloads)
 
     def op_wf_version(self, task: Task | None, change_id: Any, low: int, high: int) -> tuple[bool, Any]:
         if not self.effects.in_workflow:
@@ -917,9 +942,9 @@ class LuaCore:
             )
         from_lua = self.state.from_lua
         return _done_or_error(
-            self.effects.workflow_attrs,
-            None if search is None else from_lua(search),
-            None if memo is None else from_lua(memo),
+            lambda: self.effects.workflow_attrs(
+                None if search is None else from_lua(search), None if memo is None else from_lua(memo)
+            )
         )
 
     def op_wf_history(self, task: Task | None, what: Any) -> tuple[bool, Any]:
