@@ -37,6 +37,23 @@ local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select,
 local string_format, string_sub, string_find = string.format, string.sub, string.find
 local string_gsub, string_match = string.gsub, string.match
 local math_type, math_floor = math.type, math.floor
+local getinfo = debug.getinfo
+local PRELUDE_SOURCE = getinfo(1, "S").source
+
+-- Raises message at the user's code: the position error() prepends is that of the
+-- innermost frame that is neither the prelude's nor a C function's.  A fixed level
+-- misses it when the user's call reached the prelude through a tail call
+-- (`return require("x")`: the caller's frame is gone) or through the prelude's own
+-- functions (its pcall), and names the prelude's code instead.
+local function user_error(message)
+  local level = 2
+  while true do
+    local info = getinfo(level, "S")
+    if info == nil then error(message, 0) end  -- no user code on the stack: no position
+    if info.what ~= "C" and info.source ~= PRELUDE_SOURCE then error(message, level) end
+    level = level + 1
+  end
+end
 
 local function raise_if(first, ...)
   if first == RAISE then
@@ -1220,11 +1237,11 @@ local requires = {}
 local IMPORTS_MARKER = "__imp_"
 
 local function require_module(allowed, name)
-  if type(name) ~= "string" then error("require: module name must be a string", 3) end
+  if type(name) ~= "string" then user_error("require: module name must be a string") end
   local module = modules[name]
   local permitted = allowed[name] or always_allowed[name]
   if module == nil or not permitted then  -- the host knows every module: it says why
-    error(host("module_refused", name, permitted == true), 3)
+    user_error(host("module_refused", name, permitted == true))
   end
   return read_only(name, module)
 end
@@ -1285,16 +1302,16 @@ local function load_library(env, alias, name)
   end
   local value = loaded[name]
   if value == LOADING then
-    error("require: library '" .. alias .. "' is being loaded: the imports form a cycle", 3)
+    user_error("require: library '" .. alias .. "' is being loaded: the imports form a cycle")
   end
   if value ~= nil then return value end
   local spec = modules[name]
   if spec == nil then  -- the state did not load it: a workflow's, for a library that is not deterministic
-    error("require: library '" .. alias .. "' is not available here"
-          .. (config.deterministic and " (it uses modules that are not available in workflows)" or ""), 3)
+    user_error("require: library '" .. alias .. "' is not available here"
+          .. (config.deterministic and " (it uses modules that are not available in workflows)" or ""))
   end
   local factory, err = library_factory(name, spec)
-  if factory == nil then error(err, 3) end
+  if factory == nil then user_error(err) end
   local grants = library_grants[name]
   if grants == nil then
     grants = {}
