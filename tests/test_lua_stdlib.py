@@ -566,3 +566,40 @@ def test_json_and_error_edge_cases_return_values_not_raise(tmp_path: Path) -> No
         9223372036854775807,
         "float",
     ]
+
+
+def test_json_validate_says_false_and_the_error_whatever_failed(tmp_path: Path) -> None:
+    """Wippy's json.validate returns ``boolean, error``: ``false, err`` for a schema that does
+    not compile, text that is not JSON or a value that cannot leave Lua, as for invalid data."""
+    result = run_lua(
+        tmp_path,
+        """
+        local json = require("json")
+        local function outcome(valid, err)
+          return {valid = tostring(valid), kind = err and err:kind(), message = err and err:message()}
+        end
+        return {main = function()
+          local deep = {}
+          for _ = 1, 70 do deep = {deep} end
+          return {
+            not_json_schema = outcome(json.validate("{nope", 1)),
+            refused_schema = outcome(json.validate({type = "object", unevaluatedProperties = false}, {})),
+            bad_keyword = outcome(json.validate({type = 7}, 1)),
+            not_json_text = outcome(json.validate_string({type = "number"}, "{nope")),
+            deep_value = outcome(json.validate({type = "array"}, deep)),
+            invalid = outcome(json.validate({type = "number"}, "x")),
+          }
+        end}
+        """,
+        modules=("json",),
+    )
+    assert {name: (value["valid"], value["kind"]) for name, value in result.items()} == {
+        "not_json_schema": ("false", errors.INVALID),
+        "refused_schema": ("false", errors.INVALID),
+        "bad_keyword": ("false", errors.INVALID),
+        "not_json_text": ("false", errors.INTERNAL),
+        "deep_value": ("false", errors.INVALID),
+        "invalid": ("false", errors.INVALID),
+    }
+    assert result["not_json_schema"]["message"].startswith("json.validate: the schema is not JSON")
+    assert result["deep_value"]["message"] == "value nested too deeply (or cyclic)"

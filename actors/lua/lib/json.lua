@@ -13,16 +13,25 @@ function json.decode(text)
   return api.call("decode", text)
 end
 
--- json.validate(schema, data) → true, or false and an INVALID error listing what is wrong;
--- the schema is a table or JSON text.
+-- validate's two values, as Wippy's `boolean, error`: false whatever failed (a schema
+-- that does not compile, text that is not JSON, a value that cannot leave Lua), not nil.
+local function verdict(valid, err)
+  if valid == nil then return false, err end
+  return valid, err
+end
+
+-- json.validate(schema, data) → true, or false and the error: INVALID listing what is
+-- wrong with the data, INVALID for a schema that is not JSON or does not compile.
+-- The schema is a table or JSON text.
 function json.validate(schema, data)
   if type(schema) ~= "table" and type(schema) ~= "string" then
     return false, api.new_error(errors.INVALID, "json.validate: the schema is a table or JSON text", false)
   end
-  return api.call("validate", schema, data, false)
+  return verdict(api.call("validate", schema, data, false))
 end
 
--- json.validate_string(schema, text): the same for JSON text, without decoding it first.
+-- json.validate_string(schema, text): the same for JSON text, without decoding it first
+-- (false and INTERNAL when the text is not JSON).
 function json.validate_string(schema, text)
   if type(schema) ~= "table" and type(schema) ~= "string" then
     return false, api.new_error(errors.INVALID, "json.validate_string: the schema is a table or JSON text", false)
@@ -30,7 +39,7 @@ function json.validate_string(schema, text)
   if type(text) ~= "string" then
     return false, api.new_error(errors.INVALID, "json.validate_string: expected JSON text", false)
   end
-  return api.call("validate", schema, text, true)
+  return verdict(api.call("validate", schema, text, true))
 end
 
 return json
