@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from temporalio.client import Client
@@ -109,6 +110,9 @@ class TemporalPeer(Host):
         self.id = client_id
         self.time_skipping = time_skipping
         """The test environment, when time skips while somebody waits for a result."""
+        self._skip_waiters = 0
+        self._skip_unlocked: contextlib.AsyncExitStack | None = None
+        self._skip_lock = asyncio.Lock()
         self.node = node
         self.client = client
         self.loop = loop
@@ -228,7 +232,7 @@ class TemporalPeer(Host):
         while True:
             try:
                 if self.time_skipping is not None:
-                    async with self.time_skipping.time_skipping_unlocked():
+                    async with self._time_skipping():
                         return await handle.result(follow_runs=True), None
                 return await handle.result(follow_runs=True), None
             except RPCError as exc:
@@ -241,6 +245,33 @@ class TemporalPeer(Host):
                 return None, from_failure(exc)
             await asyncio.sleep(pause)
             pause = min(pause * 2, WATCH_RETRY_MAX)
+
+    @contextlib.asynccontextmanager
+    async def _time_skipping(self) -> AsyncIterator[None]:
+        """Time skips while somebody waits for a workflow's close: one unlock for all the waiters.
+
+        The time-skipping server counts a single lock: each workflow task holds
+        it until it completes, each unlock takes one off.  An unlock per waiter
+        (two waiters of one workflow, eight workflows started together) would
+        cancel the locks of tasks still running, and time would skip past their
+        timeouts: they ended "Workflow timed out" before their first task ran.
+        """
+        assert self.time_skipping is not None
+        self._skip_waiters += 1  # counted at once (one loop thread): a cancelled wait still counts right
+        try:
+            async with self._skip_lock:
+                if self._skip_unlocked is None:
+                    stack = contextlib.AsyncExitStack()
+                    await stack.enter_async_context(self.time_skipping.time_skipping_unlocked())
+                    self._skip_unlocked = stack
+            yield
+        finally:
+            self._skip_waiters -= 1
+            if self._skip_waiters == 0:
+                async with self._skip_lock:
+                    if self._skip_waiters == 0 and self._skip_unlocked is not None:
+                        stack, self._skip_unlocked = self._skip_unlocked, None
+                        await stack.aclose()  # locked again: nobody waits any more
 
     # -- updates and queries -------------------------------------------------------------------------
 
