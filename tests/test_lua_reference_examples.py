@@ -22,9 +22,10 @@ arguments), ``imports`` (``alias=ns:name`` pairs), ``route`` (the endpoint's
 path when it has ``{params}``).  YAML blocks marked ``<!-- example-app -->``
 are definition files added to the app (``tests/apps/lua_reference``) as they
 are.  The app runs once for the module; the workflows run concurrently, on the dev
-server: under the time-skipping server, time skips while one workflow's result is
-awaited, and workflows started at the same moment were timed out before their first
-task ran.
+server: under the time-skipping server, time skips whenever something waits for a
+workflow's end and no task is running, so a workflow idle between two of an
+example's calls (the counter between its updates, monitored by its spawner)
+would reach its run timeout at once (docs/testing.md).
 """
 
 from __future__ import annotations
