@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from lupa import lua55
 from actorflow.pytest_plugin import running_app, temporal_environment, wait_until
 from actors.lua.runtime import prelude_source
 
-from .lua_support import HOST, write_app
+from .lua_support import HOST, run_lua, write_app
 from .replay_support import replay
 
 SHOW = """
@@ -172,3 +173,27 @@ def test_the_prelude_reads_no_global_it_does_not_define() -> None:
 def test_the_analysis_finds_a_local_used_before_its_declaration() -> None:
     source = "local function f() return LATER end\nlocal LATER = 1\nreturn f\n"
     assert free_names(source) == {"LATER": 1}
+
+
+def test_a_zone_no_location_has_is_an_invalid_error(tmp_path: Path) -> None:
+    """A Time whose zone field was overwritten, or a zone id passed as a name: a typed error."""
+    result = run_lua(
+        tmp_path,
+        """
+        local time = require("time")
+        function main()
+          local t = time.now()
+          t._zone = "fixed:abc:x"
+          local ok, err = pcall(t.format, t, "15:04")
+          local _, by_id = time.load_location("fixed:3600:X")
+          return {ok = ok, kind = err:kind(), message = err:message(), by_id = by_id:kind()}
+        end
+        """,
+        modules=("time",),
+    )
+    assert result == {
+        "ok": False,
+        "kind": "INVALID",
+        "message": "unknown time zone 'fixed:abc:x'",
+        "by_id": "NOT_FOUND",
+    }
