@@ -5,17 +5,55 @@ registering it again for the same PID is a no-op, for another PID an
 ``ALREADY_EXISTS`` error.  Names of a process are released
 when it exits, *before* its EXIT and LINK_DOWN notifications go out, so a
 watcher reacting to the EXIT can register the name again at once.
+
+Names have Wippy's *scopes* (:data:`SCOPES`: ``local``, ``eventual``,
+``consistent``, ``strong``; Lua's ``process.registry.LOCAL`` … ``STRONG`` are
+their numbers 0 to 3).  A node on its own has only its local names and
+treats every scope as local; a node in a cluster replaces its names with the
+cluster's (``cluster.ClusterNames``), where the other scopes are cluster-wide
+and a registration in ``consistent`` or ``strong`` is a round trip to the
+cluster (:meth:`Names.waits`): a process waits for it without holding its
+thread (:meth:`Names.register_later`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors import errors
 from actors.pid import PID
 
-__all__ = ["Names"]
+__all__ = ["CONSISTENT", "EVENTUAL", "LOCAL", "SCOPES", "STRONG", "Names", "scope_name"]
+
+LOCAL = "local"
+EVENTUAL = "eventual"
+CONSISTENT = "consistent"
+STRONG = "strong"
+SCOPES = (LOCAL, EVENTUAL, CONSISTENT, STRONG)
+"""The scopes, cheapest first; a scope's index is its number in Lua (``process.registry.LOCAL`` is 0)."""
+
+
+def scope_name(scope: str | int | None) -> str:
+    """``scope`` as one of :data:`SCOPES`: given by name, by its number (Lua's constants), or
+    ``None`` for local; ``INVALID`` for anything else."""
+    if scope is None:
+        return LOCAL
+    if isinstance(scope, str) and scope in SCOPES:
+        return scope
+    if isinstance(scope, float) and scope.is_integer():
+        scope = int(scope)
+    if isinstance(scope, int) and not isinstance(scope, bool) and 0 <= scope < len(SCOPES):
+        return SCOPES[scope]
+    raise errors.Error(
+        errors.INVALID,
+        f"unknown name scope {scope!r}: expected LOCAL (0), EVENTUAL (1), CONSISTENT (2) or STRONG (3)",
+    )
+
+
+Completion = Callable[[Any, "errors.Error | None"], None]
+"""``done(value, error)``: a registration that completed (from any thread)."""
 
 
 class _Ended(Protocol):
@@ -88,6 +126,46 @@ class Names:
                     del self._names[name]
 
     def items(self) -> list[tuple[str, PID]]:
-        """Every name and its PID, sorted by name (what ``actorflow ps`` shows)."""
+        """Every local name and its PID, sorted by name."""
         with self._lock:
             return sorted(self._names.items())
+
+    # -- scopes ----------------------------------------------------------------------------------
+
+    def waits(self, scope: str) -> bool:
+        """True when registering in ``scope`` is a round trip to other nodes (never on one node)."""
+        return False
+
+    def register_scoped(self, name: str, pid: PID, process: _Ended | None = None, scope: str = LOCAL) -> bool:
+        """Bind ``name`` to ``pid`` in ``scope``; on a node of its own every scope is local."""
+        scope_name(scope)
+        return self.register(name, pid, process)
+
+    def unregister_scoped(self, name: str, scope: str = LOCAL, owner: PID | None = None) -> bool:
+        """Remove ``name`` from ``scope``; True if it was there (``owner``: only if it held it,
+        for the cluster scopes; a local name goes whoever asks, as before)."""
+        scope_name(scope)
+        return self.unregister(name)
+
+    def register_later(self, name: str, pid: PID, process: _Ended | None, scope: str, done: Completion) -> None:
+        """:meth:`register_scoped` without holding the caller's thread when it :meth:`waits`:
+        ``done(True, None)`` or ``done(None, error)`` once it is through (maybe on another thread)."""
+        try:
+            value = self.register_scoped(name, pid, process, scope)
+        except errors.Error as err:
+            done(None, err)
+            return
+        done(value, None)
+
+    def unregister_later(self, name: str, scope: str, owner: PID | None, done: Completion) -> None:
+        """:meth:`unregister_scoped` the same way: ``done(removed, None)`` or ``done(None, error)``."""
+        try:
+            value = self.unregister_scoped(name, scope, owner)
+        except errors.Error as err:
+            done(None, err)
+            return
+        done(value, None)
+
+    def scoped_items(self) -> list[tuple[str, PID, str]]:
+        """Every name this node resolves, its PID and its scope, sorted (what ``actorflow ps`` shows)."""
+        return [(name, pid, LOCAL) for name, pid in self.items()]

@@ -26,7 +26,7 @@ from actors import _ops, codec, errors
 from actors._process import Process, _context, current_process
 from actors._timers import Timers, check_delay
 from actors.codec import encode
-from actors.names import Names
+from actors.names import LOCAL, Completion, Names, scope_name
 from actors.pid import LOCAL_NODE, PID, is_pid_text
 from actors.seam import Behaviours, Host, SpawnRequest, StartMessage
 from actors.signals import Item, Signal
@@ -420,8 +420,33 @@ class Node:
 
     # -- names ----------------------------------------------------------------------
 
-    def register(self, name: str, dest: PID | str | None = None) -> bool:
-        """Register ``name`` for ``dest`` (default: the calling process)."""
+    def register(self, name: str, dest: PID | str | None = None, scope: str | int = LOCAL) -> bool:
+        """Register ``name`` for ``dest`` (default: the calling process) in ``scope`` (see
+        :mod:`actors.names`; on a node of its own every scope is local)."""
+        pid, proc = self._registrant(dest)
+        return self.names.register_scoped(name, pid, proc, scope_name(scope))
+
+    def register_later(self, name: str, dest: PID | str | None, scope: str | int, done: Completion) -> None:
+        """:meth:`register` for a caller that must not hold its thread while a cluster scope
+        goes round the network: ``done(True, None)`` or ``done(None, error)``, maybe from another thread."""
+        try:
+            pid, proc = self._registrant(dest)
+            scope = scope_name(scope)
+        except errors.Error as err:
+            done(None, err)
+            return
+        self.names.register_later(name, pid, proc, scope, done)
+
+    def unregister_later(self, name: str, scope: str | int, owner: PID | None, done: Completion) -> None:
+        """:meth:`unregister` the same way: ``done(removed, None)`` or ``done(None, error)``."""
+        try:
+            scope = scope_name(scope)
+        except errors.Error as err:
+            done(None, err)
+            return
+        self.names.unregister_later(name, scope, owner, done)
+
+    def _registrant(self, dest: PID | str | None) -> tuple[PID, Process | None]:
         if dest is None:
             caller = current_process()
             if caller is None:
@@ -432,7 +457,7 @@ class Node:
         proc = self.process(pid)
         if proc is None and self.is_own(pid):
             raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
-        return self.names.register(name, pid, proc)
+        return pid, proc
 
     def lookup(self, name: str) -> PID:
         return self.names.lookup(name)
@@ -440,8 +465,13 @@ class Node:
     def whereis(self, name: str) -> PID | None:
         return self.names.whereis(name)
 
-    def unregister(self, name: str) -> bool:
-        return self.names.unregister(name)
+    def unregister(self, name: str, scope: str | int = LOCAL) -> bool:
+        """Remove ``name`` from ``scope``; a cluster-wide name only by the process holding it
+        (the calling one), or by anyone outside a process."""
+        caller = current_process()
+        return self.names.unregister_scoped(
+            name, scope_name(scope), caller.pid if caller is not None else None
+        )
 
     # -- statistics and lifecycle --------------------------------------------------------
 

@@ -15,7 +15,7 @@ cluster-wide.  See ``docs/cluster.md``.
 from cluster._core import NODE_DOWN, Cluster
 from cluster.groups import DEFAULT_SCOPE, Groups
 from cluster.locks import Locks
-from cluster.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, ClusterNames
+from cluster.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, STRONG, ClusterNames
 from cluster.peer import RemoteHost, RemotePeer
 from cluster.server import EmbeddedNats, find_nats_server, stop_left_behind
 
@@ -26,6 +26,7 @@ __all__ = [
     "LOCAL",
     "NODE_DOWN",
     "SCOPES",
+    "STRONG",
     "Cluster",
     "ClusterNames",
     "EmbeddedNats",

@@ -40,6 +40,7 @@ import nats.js.errors
 
 from actors import codec, errors
 from actors.codec import Packed
+from actors.names import CONSISTENT, scope_name
 from actors.node import Node
 from actors.pid import LOCAL_NODE, PID
 from actors.signals import Signal
@@ -320,12 +321,21 @@ class Cluster:
 
     # -- names, shortcuts ------------------------------------------------------------------
 
-    def register(self, name: str, pid: PID | str | None = None, scope: str = "consistent") -> bool:
-        """Register ``name`` (see :meth:`cluster.names.ClusterNames.register_scoped`)."""
-        return self.names.register_scoped(name, pid, scope)
+    def register(self, name: str, pid: PID | str | None = None, scope: str | int = CONSISTENT) -> bool:
+        """Register ``name`` for ``pid`` (default: the calling process), cluster-wide by default.
 
-    def unregister(self, name: str, scope: str = "consistent", pid: PID | str | None = None) -> bool:
-        return self.names.unregister_scoped(name, scope, pid)
+        ``node.register`` (and Lua's ``process.registry.register``) default to a
+        local name, as Wippy does; this is the cluster's own API, whose names are
+        cluster-wide unless told otherwise.  See
+        :meth:`cluster.names.ClusterNames.register_scoped`.
+        """
+        return self.node.register(name, pid, scope)
+
+    def unregister(self, name: str, scope: str | int = CONSISTENT, pid: PID | str | None = None) -> bool:
+        """Remove ``name`` held by ``pid`` (default: the calling process; outside one, any holder)."""
+        return self.names.unregister_scoped(
+            name, scope_name(scope), PID.coerce(pid) if pid is not None else None
+        )
 
     def whereis(self, name: str) -> PID | None:
         return self.names.whereis(name)
@@ -491,6 +501,25 @@ class Cluster:
         """Run ``op`` on ``member``'s node and wait for its answer (never from the loop thread)."""
         if self.loop is not None and self.loop.in_loop:
             raise errors.Error(errors.INTERNAL, f"cluster call {op} from the cluster's own loop")
+        token, future = self._request(member, op, args)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise self._unanswered(member, token, op, timeout) from None
+
+    async def call_async(
+        self, member: Member, op: str, args: list[Any], timeout: float = _RPC_TIMEOUT
+    ) -> Any:
+        """:meth:`call` from the cluster's loop: awaits the answer instead of blocking."""
+        token, future = self._request(member, op, args)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            raise self._unanswered(member, token, op, timeout) from None
+
+    def _request(
+        self, member: Member, op: str, args: list[Any]
+    ) -> tuple[int, concurrent.futures.Future[Any]]:
         token = self.new_token()
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with member.lock:
@@ -498,14 +527,14 @@ class Cluster:
                 raise self.node_down_error(member.name)
             member.pending[token] = future
         self.enqueue(member, [RPC, token, op, args])
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            with member.lock:
-                member.pending.pop(token, None)
-            raise errors.Error(
-                errors.TIMEOUT, f"node {member.name} did not answer {op} in {timeout} s", retryable=True
-            ) from None
+        return token, future
+
+    def _unanswered(self, member: Member, token: int, op: str, timeout: float) -> errors.Error:
+        with member.lock:
+            member.pending.pop(token, None)
+        return errors.Error(
+            errors.TIMEOUT, f"node {member.name} did not answer {op} in {timeout} s", retryable=True
+        )
 
     # -- receiving --------------------------------------------------------------------------
 
@@ -696,6 +725,8 @@ class Cluster:
                 value = self.node.is_alive(args[0])
             elif op == "watch":
                 value = serve_watch(self, member, args[0], args[1])
+            elif op == "sees":  # a strong name registered there: do we resolve it yet?
+                value = self.names.sees(str(args[0]), int(args[1]))
             else:
                 raise errors.Error(errors.INVALID, f"unknown cluster call {op!r}")
         except errors.Error as err:

@@ -10,6 +10,9 @@ scope          visibility      guarantee
 ``consistent`` every node      first writer wins (key-value ``create``, a
                                compare-and-set): a second registration to
                                another PID fails with ``ALREADY_EXISTS``
+``strong``     every node      consistent, and the registration returns only
+                               once every live node resolves the name (else
+                               it is withdrawn: ``TIMEOUT`` naming the nodes)
 =============  ==============  ===============================================
 
 Cluster-wide names are released when their process exits (before its EXIT
@@ -39,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import nats.js.errors
 
 from actors import codec, current_process, errors
-from actors.names import Names
+from actors.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, STRONG, Completion, Names, scope_name
 from actors.pid import PID
 from actors.signals import Signal
 
@@ -47,17 +50,15 @@ if TYPE_CHECKING:
     from cluster._core import Cluster
     from cluster._member import Member
 
-__all__ = ["CONSISTENT", "EVENTUAL", "LOCAL", "SCOPES", "Binding", "ClusterNames"]
+__all__ = ["CONSISTENT", "EVENTUAL", "LOCAL", "SCOPES", "STRONG", "Binding", "ClusterNames"]
 
 logger = logging.getLogger("cluster.names")
 
-LOCAL = "local"
-EVENTUAL = "eventual"
-CONSISTENT = "consistent"
-SCOPES = (LOCAL, EVENTUAL, CONSISTENT)
-
-_PREFIX = {CONSISTENT: "c", EVENTUAL: "e", "lock": "l"}
+_PREFIX = {CONSISTENT: "c", STRONG: "c", EVENTUAL: "e", "lock": "l"}
+"""Strong names are consistent names (one plane, one first writer) whose value says strong."""
 _RELEASE_TIMEOUT = 5.0
+STRONG_DEADLINE = 5.0
+"""Seconds every live node has to acknowledge a strong name before it is withdrawn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ class Binding:
     revision: int
     seen: float = 0.0
     """When this node learned of it (monotonic): the sweep spares young bindings."""
+    strong: bool = False
+    """A strong name (every live node acknowledged it)."""
 
 
 class _Running(Protocol):
@@ -131,52 +134,179 @@ class ClusterNames(Names):
         for scope in (CONSISTENT, EVENTUAL):
             binding = self.tables[_PREFIX[scope]].get(name)
             if binding is not None and self._live(binding):
-                return scope
+                return STRONG if binding.strong else scope
         if name in self._pending_eventual:
             return EVENTUAL
         return LOCAL if super().whereis(name) is not None else None
 
     # -- registration ----------------------------------------------------------------------
 
-    def register_scoped(self, name: str, pid: PID | str | None = None, scope: str = CONSISTENT) -> bool:
-        """Register ``name`` for ``pid`` (default: the calling process) in ``scope``.
+    def waits(self, scope: str) -> bool:
+        """Consistent and strong registrations are a round trip to NATS (and strong, to every node)."""
+        return scope in (CONSISTENT, STRONG)
+
+    def register_scoped(self, name: str, pid: PID, process: Any = None, scope: str = LOCAL) -> bool:
+        """Register ``name`` for ``pid`` in ``scope``, waiting for the cluster.
 
         ``True``, or an error: ``INVALID`` (bad name or scope), ``NOT_FOUND``
         (the process is not alive), ``ALREADY_EXISTS`` (a consistent name held by
         another PID; its ``details`` name the holder), ``UNAVAILABLE``/``TIMEOUT``
-        (NATS did not answer).
+        (NATS or, for a strong name, a node did not answer).
         """
-        if scope not in SCOPES:
-            raise errors.Error(
-                errors.INVALID, f"unknown name scope {scope!r}: expected one of {', '.join(SCOPES)}"
-            )
-        target = self._owner(pid)
-        _check_name(name)
+        scope = scope_name(scope)
         if scope == LOCAL:
-            return self.register(name, target, self._local_process(target))
-        prefix = _PREFIX[scope]
+            return self.register(name, pid, process)
+        _check_name(name)
+        target = self._owner(pid)
         if scope == EVENTUAL:
-            self._pending_eventual[name] = target
-            self._own(target, prefix, name)
-            self.cluster.submit(self._put_eventual(name, target))
+            self._register_eventual(name, target)
             return True
-        self.cluster.run(self.create(prefix, name, target, reentrant=True))
+        self.cluster.run(self._take(name, target, scope), STRONG_DEADLINE + 10.0)
         return True
 
-    def unregister_scoped(self, name: str, scope: str = CONSISTENT, pid: PID | str | None = None) -> bool:
-        """Remove ``name`` from ``scope``; False when it is not held (by ``pid``, when given or called from a process)."""
-        if scope not in SCOPES:
-            raise errors.Error(
-                errors.INVALID, f"unknown name scope {scope!r}: expected one of {', '.join(SCOPES)}"
-            )
+    def register_later(self, name: str, pid: PID, process: Any, scope: str, done: Completion) -> None:
+        """:meth:`register_scoped` for a process: a consistent or strong name is taken on the
+        cluster's loop and ``done(True, None)`` / ``done(None, error)`` called from there."""
+        if not self.waits(scope):
+            super().register_later(name, pid, process, scope, done)
+            return
+        try:
+            _check_name(name)
+            if self._is_local(pid) and self._local_process(pid) is None:
+                raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+            self._later(self._take_checked(name, pid, scope), done)
+        except errors.Error as err:
+            done(None, err)
+
+    def unregister_scoped(self, name: str, scope: str = LOCAL, owner: PID | None = None) -> bool:
+        """Remove ``name`` from ``scope``; False when it is not held (by ``owner``: by default the
+        calling process; outside a process, by anybody)."""
+        scope = scope_name(scope)
         if scope == LOCAL:
             return self.unregister(name)
-        owner = PID.coerce(pid) if pid is not None else _caller_pid()
-        prefix = _PREFIX[scope]
-        if scope == EVENTUAL and self._pending_eventual.get(name) is not None:
-            if owner is None or self._pending_eventual[name] == owner:
-                owner = self._pending_eventual.pop(name)
-        return bool(self.cluster.run(self.delete(prefix, name, owner)))
+        if owner is None:
+            owner = _caller_pid()
+        if scope == EVENTUAL:
+            return self._unregister_eventual(name, owner)
+        return bool(self.cluster.run(self.delete("c", name, owner)))
+
+    def unregister_later(self, name: str, scope: str, owner: PID | None, done: Completion) -> None:
+        if not self.waits(scope):
+            super().unregister_later(name, scope, owner, done)
+            return
+        try:
+            self._later(self.delete("c", name, owner), done)
+        except errors.Error as err:
+            done(None, err)
+
+    def _later(self, coro: Any, done: Completion) -> None:
+        """Run ``coro`` on the cluster's loop; ``done(value, error)`` when it is through."""
+        if not self.cluster.running:
+            coro.close()
+            raise errors.Error(errors.UNAVAILABLE, "this node has left the cluster", retryable=True)
+        assert self.cluster.loop is not None
+
+        def finished(future: Any) -> None:
+            if future.cancelled():
+                done(None, errors.Error(errors.CANCELED, "the node left the cluster"))
+                return
+            exc = future.exception()
+            if exc is None:
+                done(future.result(), None)
+            else:
+                done(None, exc if isinstance(exc, errors.Error) else errors.from_exception(exc))
+
+        self.cluster.loop.submit(coro).add_done_callback(finished)
+
+    async def _take_checked(self, name: str, pid: PID, scope: str) -> bool:
+        if not self._is_local(pid):
+            member = self.cluster.members.get(pid.node)
+            alive = member is not None and not member.down
+            if alive:
+                assert member is not None
+                try:
+                    alive = bool(await self.cluster.call_async(member, "alive", [pid]))
+                except errors.Error:
+                    alive = False
+            if not alive:
+                raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+        return await self._take(name, pid, scope)
+
+    async def _take(self, name: str, pid: PID, scope: str) -> bool:
+        """A consistent name (first writer wins); a strong one, acknowledged by every live node."""
+        binding = await self.create("c", name, pid, reentrant=True, strong=scope == STRONG)
+        if scope == STRONG:
+            await self._acknowledged(name, binding)
+        return True
+
+    async def _acknowledged(self, name: str, binding: Binding) -> None:
+        """Wait until every live node resolves ``name`` to ``binding``; withdraw it otherwise."""
+        members = [member for member in self.cluster.members.values() if not member.down]
+        answers = await asyncio.gather(
+            *(
+                self.cluster.call_async(member, "sees", [name, binding.revision], STRONG_DEADLINE)
+                for member in members
+            ),
+            return_exceptions=True,
+        )
+        missing = []
+        for member, answer in zip(members, answers, strict=True):
+            if answer is True:
+                continue
+            if isinstance(answer, errors.Error) and answer.kind() == "NODE_DOWN":
+                continue  # it left meanwhile: not a live node any more
+            missing.append(member.name)
+        if missing:
+            await self._delete_revision(key_of("c", name), binding.revision)
+            raise errors.Error(
+                errors.TIMEOUT,
+                f"strong name {name!r} was not acknowledged by {', '.join(sorted(missing))} "
+                f"within {STRONG_DEADLINE:g} s: withdrawn",
+                retryable=True,
+                details={"name": name, "nodes": sorted(missing)},
+            )
+
+    def sees(self, name: str, revision: int, timeout: float = STRONG_DEADLINE - 0.5) -> bool:
+        """Asked by the node registering a strong name: True once this node resolves ``name``
+        through that binding (its watch may lag a few milliseconds); False if another took it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            binding = self.tables["c"].get(name)
+            if binding is not None and binding.revision >= revision:
+                return binding.revision == revision
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+
+    def _register_eventual(self, name: str, target: PID) -> None:
+        self._pending_eventual[name] = target
+        self._own(target, "e", name)
+        self.cluster.submit(self._put_eventual(name, target))
+
+    def _unregister_eventual(self, name: str, owner: PID | None) -> bool:
+        """Drop an eventual name here at once and delete it from the bucket after (no waiting)."""
+        pending = self._pending_eventual.get(name)
+        if pending is not None and (owner is None or pending == owner):
+            del self._pending_eventual[name]
+            owner = pending
+        else:
+            binding = self.tables["e"].get(name)
+            if binding is None or not self._live(binding) or (owner is not None and binding.pid != owner):
+                return False
+            owner = binding.pid
+            del self.tables["e"][name]
+        self._disown(owner, "e", name)
+        self.cluster.submit(self.delete("e", name, owner))
+        return True
+
+    def scoped_items(self) -> list[tuple[str, PID, str]]:
+        """Local names, then the cluster's live consistent (or strong) and eventual names."""
+        rows = super().scoped_items()
+        for prefix, scope in (("c", CONSISTENT), ("e", EVENTUAL)):
+            for name, binding in list(self.tables[prefix].items()):
+                if self._live(binding):
+                    rows.append((name, binding.pid, STRONG if binding.strong else scope))
+        return sorted(rows)
 
     def _owner(self, pid: PID | str | None) -> PID:
         if pid is None:
@@ -205,14 +335,19 @@ class ClusterNames(Names):
         member = self.cluster.members.get(pid.node)
         return member.incarnation if member is not None else 0
 
-    def _value(self, pid: PID) -> bytes:
+    def _value(self, pid: PID, strong: bool = False) -> bytes:
         node = pid.node or self.cluster.name
-        return codec.dumps([str(pid), node, self._incarnation_of(pid)])
+        fields: list[Any] = [str(pid), node, self._incarnation_of(pid)]
+        if strong:
+            fields.append(STRONG)
+        return codec.dumps(fields)
 
-    async def create(self, prefix: str, name: str, pid: PID, *, reentrant: bool) -> Binding:
+    async def create(
+        self, prefix: str, name: str, pid: PID, *, reentrant: bool, strong: bool = False
+    ) -> Binding:
         """Take ``name`` under ``prefix`` for ``pid``: first writer wins (a key-value ``create``)."""
         key = key_of(prefix, name)
-        value = self._value(pid)
+        value = self._value(pid, strong)
         for _ in range(5):
             try:
                 revision = await self.cluster.kv.create(key, value)
@@ -238,7 +373,12 @@ class ClusterNames(Names):
             except nats.js.errors.Error as exc:
                 raise errors.Error(errors.UNAVAILABLE, f"NATS refused {key}: {exc}", retryable=True) from None
             binding = Binding(
-                pid, pid.node or self.cluster.name, self._incarnation_of(pid), revision, time.monotonic()
+                pid,
+                pid.node or self.cluster.name,
+                self._incarnation_of(pid),
+                revision,
+                time.monotonic(),
+                strong,
             )
             self._apply(prefix, name, binding)
             if self._is_local(pid) and self._local_process(pid) is None:
@@ -466,8 +606,9 @@ def _binding(value: bytes | None, revision: int) -> Binding | None:
     if not value:
         return None
     try:
-        pid_text, node, incarnation = codec.loads(value)
-        return Binding(PID.parse(pid_text), node, int(incarnation), revision, time.monotonic())
+        pid_text, node, incarnation, *rest = codec.loads(value)
+        strong = bool(rest) and rest[0] == STRONG
+        return Binding(PID.parse(pid_text), node, int(incarnation), revision, time.monotonic(), strong)
     except Exception:
         return None
 

@@ -645,14 +645,14 @@ class LuaWorkflow:
     def unlink(self, dest: str) -> None:
         raise self._unsupported("process.unlink")
 
-    def register(self, name: str, pid: str | None) -> None:
+    def register(self, name: str, pid: str | None, scope: str, done: Done | None) -> None:
         raise self._unsupported("process.registry.register")
 
     def lookup(self, name: str) -> str:
         raise self._unsupported("process.registry.lookup")
 
-    def unregister(self, name: str) -> bool:
-        return False
+    def unregister(self, name: str, scope: str, done: Done | None) -> tuple[Any, ...]:
+        return (False,)
 
     # -- Effects: children ----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def test_what_cannot_cross_is_refused_before_anything_is_sent(
             sender.spawn(Probe, host="two@app:processes")
         assert python_class.value.kind() == errors.INVALID
         with pytest.raises(errors.Error) as scope:
-            one.register("x", sender.pid, scope="strong")
+            one.register("x", sender.pid, scope="quorum")
         assert scope.value.kind() == errors.INVALID
         with pytest.raises(errors.Error) as nobody:
             one.register("x", "{two@app:processes|0xfffff}")

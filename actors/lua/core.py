@@ -31,6 +31,7 @@ from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_cas
 from actors.lua import gotime, modules, stdlib
 from actors.lua.effects import Effects
 from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, text
+from actors.names import scope_name
 
 __all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask", "RunBudget", "lua_random", "option_problems"]
 
@@ -650,14 +651,25 @@ class LuaCore:
     def op_unlink(self, task: Task | None, dest: Any) -> tuple[bool, Any]:
         return _done_or_error(self.effects.unlink, text(dest))
 
-    def op_register(self, task: Task | None, name: Any, pid: Any = None) -> tuple[bool, Any]:
-        return _done_or_error(self.effects.register, text(name), None if pid is None else text(pid))
+    def op_register(self, task: Task | None, name: Any, pid: Any = None, scope: Any = None) -> Any:
+        """``true`` or ``nil, err``; a cluster scope waits for the cluster (yielded, never in ``host_now``)."""
+        try:
+            scope_text = scope_name(scope)
+        except errors.Error as err:
+            return True, (None, err)
+        pid_text = None if pid is None else text(pid)
+        return self._effect(task, self.effects.register, text(name), pid_text, scope_text)
 
     def op_lookup(self, task: Task | None, name: Any) -> tuple[bool, Any]:
         return _value_or_error(self.effects.lookup, text(name))
 
-    def op_unregister(self, task: Task | None, name: Any) -> tuple[bool, Any]:
-        return True, (self.effects.unregister(text(name)),)
+    def op_unregister(self, task: Task | None, name: Any, scope: Any = None) -> Any:
+        """A plain boolean (``nil, err`` only for a bad scope or a cluster that did not answer)."""
+        try:
+            scope_text = scope_name(scope)
+        except errors.Error as err:
+            return True, (None, err)
+        return self._effect(task, self.effects.unregister, text(name), scope_text)
 
     # -- spawns and calls -------------------------------------------------------------------
 

@@ -779,9 +779,9 @@ function process.upgrade(id, ...)
 end
 
 process.registry = {LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3}
-function process.registry.register(name, pid) return op("register", name, pid) end
+function process.registry.register(name, pid, scope) return op("register", name, pid, scope) end
 function process.registry.lookup(name) return op("lookup", name) end
-function process.registry.unregister(name) return op("unregister", name) end
+function process.registry.unregister(name, scope) return op("unregister", name, scope) end
 
 -- The immutable spawner builder.
 local Spawner = {}

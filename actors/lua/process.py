@@ -282,14 +282,38 @@ class LuaProcess(CoroutineDriver):
     def unlink(self, dest: str) -> None:
         _ops.unlink(self._process, dest)
 
-    def register(self, name: str, pid: str | None) -> None:
-        self._process.node.register(name, pid if pid is not None else self._process.pid)
+    def register(self, name: str, pid: str | None, scope: str, done: Done | None) -> tuple[Any, ...] | None:
+        process = self._process
+        node = process.node
+        target = pid if pid is not None else process.pid
+        if not node.names.waits(scope):
+            node.register(name, target, scope)
+            return _SENT
+        if done is None:
+            return None  # a round trip to the cluster: yielded first, so the process waits without its thread
+        node.register_later(name, target, scope, self._completion(done))
+        return None
 
     def lookup(self, name: str) -> str:
         return str(self._process.node.lookup(name))
 
-    def unregister(self, name: str) -> bool:
-        return self._process.node.unregister(name)
+    def unregister(self, name: str, scope: str, done: Done | None) -> tuple[Any, ...] | None:
+        process = self._process
+        node = process.node
+        if not node.names.waits(scope):
+            return (node.names.unregister_scoped(name, scope, process.pid),)
+        if done is None:
+            return None
+        node.unregister_later(name, scope, process.pid, self._completion(done))
+        return None
+
+    def _completion(self, done: Done) -> Callable[[Any, errors.Error | None], None]:
+        """A registration's ``(value, error)``, from any thread, as the operation's Lua results."""
+
+        def completed(value: Any, error: errors.Error | None) -> None:
+            self.post(lambda: done(None, error) if error is not None else done(value))
+
+        return completed
 
     # -- Effects: spawns ------------------------------------------------------------------------------------
 
