@@ -12,8 +12,9 @@ cluster-wide.  See ``docs/cluster.md``.
     cluster = Cluster(node, "node1", state_dir="state/nats").start()
 """
 
+from cluster import pg as _pg  # noqa: F401  (registers Lua's pg module and the pg.scope kind)
 from cluster._core import NODE_DOWN, Cluster
-from cluster.groups import DEFAULT_SCOPE, Groups
+from cluster.groups import DEFAULT_SCOPE, Groups, groups_of
 from cluster.locks import Locks
 from cluster.names import CONSISTENT, EVENTUAL, LOCAL, SCOPES, STRONG, ClusterNames
 from cluster.peer import RemoteHost, RemotePeer
@@ -35,5 +36,6 @@ __all__ = [
     "RemoteHost",
     "RemotePeer",
     "find_nats_server",
+    "groups_of",
     "stop_left_behind",
 ]

@@ -169,7 +169,7 @@ class Cluster:
         self._lock = threading.Lock()
         self.peer = RemotePeer(self)
         self.names = ClusterNames(self)
-        self.groups = Groups(self)
+        self.groups = Groups(node, self)
         self.locks = Locks(self)
 
     # -- lifecycle ------------------------------------------------------------------------

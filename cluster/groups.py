@@ -7,7 +7,8 @@ Erlang's ``pg`` does: every change goes into the frames to every other node,
 in order, and a node that comes up gets a full snapshot first.  Membership is
 eventually consistent: a join is visible here at once and on other nodes a
 frame later.  A process leaves all its groups when it exits; a node's members
-leave when the node goes down.
+leave when the node goes down.  A node that is in no cluster has groups too,
+of its own processes only (:func:`groups_of`).
 
 Monitoring a group returns its members and then sends the monitoring process
 a message on a topic of its choice for every change::
@@ -15,17 +16,23 @@ a message on a topic of its choice for every change::
     {"system": "pg", "kind": "member.joined" | "member.left",
      "path": group, "data": {"Group": group, "PIDs": [pid, ...]}}
 
+Monitoring a *scope* (:meth:`Groups.monitor_scope`) does the same for every
+group of the scope and returns a snapshot of them all.
+
 Groups live in *scopes* (Wippy's ``pg.scope`` entries): the same group name
-in two scopes is two groups.
+in two scopes is two groups.  Every scope has limits (:meth:`Groups.limit`):
+groups with a member on this node, memberships of one group on this node
+(multi-joins counted), and subscriptions.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from actors import codec, current_process, errors
-from actors.node import validate_topic
+from actors.node import Node, validate_topic
 from actors.pid import PID
 from actors.signals import Signal
 from cluster._wire import GROUP, GROUPS
@@ -34,29 +41,83 @@ if TYPE_CHECKING:
     from cluster._core import Cluster
     from cluster._member import Member
 
-__all__ = ["DEFAULT_SCOPE", "Groups"]
+__all__ = [
+    "DEFAULT_SCOPE",
+    "MAX_GROUPS",
+    "MAX_MEMBERS_PER_GROUP",
+    "MAX_SUBSCRIPTIONS",
+    "Groups",
+    "groups_of",
+]
 
 DEFAULT_SCOPE = "default"
 JOINED = "member.joined"
 LEFT = "member.left"
 
+MAX_GROUPS = 10_000
+"""Default: groups of one scope with a member on this node."""
+MAX_MEMBERS_PER_GROUP = 100_000
+"""Default: memberships of one group on this node, multi-joins counted."""
+MAX_SUBSCRIPTIONS = 100_000
+"""Default: group and scope monitors of one scope on this node."""
+
 Key = tuple[str, str]
 Counts = dict[PID, int]
+Watchers = dict[PID, set[str]]
+"""A monitoring process and the topics it gets the changes on."""
 
 
 class Groups:
-    """``cluster.groups``: join, leave, members, broadcast and monitor process groups."""
+    """Join, leave, members, broadcast and monitor process groups (``cluster.groups``).
 
-    def __init__(self, cluster: Cluster) -> None:
+    ``Groups(node)`` alone serves a node that is in no cluster (local groups,
+    released through the hosts' exit watches); a cluster makes its own with
+    ``Groups(node, cluster)``, which tells the other nodes and is released by
+    the exit hook of the cluster's names.
+    """
+
+    def __init__(self, node: Node, cluster: Cluster | None = None) -> None:
+        self.node = node
         self.cluster = cluster
         self._lock = threading.RLock()
         self._local: dict[Key, Counts] = {}
         self._remote: dict[str, dict[Key, Counts]] = {}
-        self._monitors: dict[Key, dict[PID, str]] = {}
+        self._monitors: dict[Key, Watchers] = {}
+        self._scope_monitors: dict[str, Watchers] = {}
         self._joined_by: dict[PID, set[Key]] = {}
         self._monitoring_by: dict[PID, set[Key]] = {}
-        cluster.on_member_up(self._member_up)
-        cluster.on_member_down(self._member_down)
+        self._scopes_by: dict[PID, set[str]] = {}
+        self._limits: dict[str, tuple[int, int, int]] = {}
+        self._watched: set[PID] = set()
+        if cluster is not None:
+            cluster.on_member_up(self._member_up)
+            cluster.on_member_down(self._member_down)
+
+    def limit(
+        self,
+        scope: str,
+        *,
+        max_groups: int = MAX_GROUPS,
+        max_members_per_group: int = MAX_MEMBERS_PER_GROUP,
+        max_subscriptions: int = MAX_SUBSCRIPTIONS,
+    ) -> None:
+        """Set the limits of ``scope`` on this node (a join or monitor beyond is ``LIMIT_EXCEEDED``)."""
+        for what, value in (
+            ("max_groups", max_groups),
+            ("max_members_per_group", max_members_per_group),
+            ("max_subscriptions", max_subscriptions),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise errors.Error(errors.INVALID, f"{what} must be a positive integer, got {value!r}")
+        with self._lock:
+            self._limits[scope] = (max_groups, max_members_per_group, max_subscriptions)
+
+    def limited(self, scope: str) -> bool:
+        """True once :meth:`limit` set the limits of ``scope`` (else it has the defaults)."""
+        return scope in self._limits
+
+    def _limits_of(self, scope: str) -> tuple[int, int, int]:
+        return self._limits.get(scope, (MAX_GROUPS, MAX_MEMBERS_PER_GROUP, MAX_SUBSCRIPTIONS))
 
     # -- membership -----------------------------------------------------------------------
 
@@ -65,16 +126,30 @@ class Groups:
     ) -> bool:
         """Add ``pid`` (default: the calling process, which must be on this node) to ``group``(s)."""
         member = self._local_pid(pid)
-        for name in _names(group):
-            key = (scope, name)
-            with self._lock:
+        names = _names(group)
+        max_groups, max_members, _ = self._limits_of(scope)
+        with self._lock:
+            new_groups = {name for name in names if (scope, name) not in self._local}
+            groups_here = sum(1 for key in self._local if key[0] == scope)
+            if groups_here + len(new_groups) > max_groups:
+                raise errors.Error(
+                    errors.LIMIT_EXCEEDED, f"scope {scope!r} has {groups_here} groups here (max_groups)"
+                )
+            for name in names:
+                counts = self._local.get((scope, name), {})
+                if sum(counts.values()) + names.count(name) > max_members:
+                    raise errors.Error(
+                        errors.LIMIT_EXCEEDED,
+                        f"group {name!r} has {max_members} memberships here (max_members_per_group)",
+                    )
+            for name in names:
+                key = (scope, name)
                 counts = self._local.setdefault(key, {})
                 counts[member] = counts.get(member, 0) + 1
                 self._joined_by.setdefault(member, set()).add(key)
                 self._tell_all([GROUP, scope, name, member, 1])
                 self._notify(key, JOINED, [member])
-        if not self.cluster.node.is_alive(member):
-            self.release(member)  # it exited meanwhile: its exit found nothing to release
+        self._release_when_gone(member)
         return True
 
     def leave(
@@ -139,22 +214,48 @@ class Groups:
         with self._lock:
             return sorted(name for (s, name) in self._local if s == scope)
 
+    def snapshot(self, *, scope: str = DEFAULT_SCOPE) -> dict[str, list[PID]]:
+        """Every group of ``scope`` and its members (on every live node)."""
+        with self._lock:
+            return {name: self.members(name, scope=scope) for name in self.which_groups(scope=scope)}
+
     # -- broadcast ------------------------------------------------------------------------------
 
-    def broadcast(self, group: str, topic: str, *payloads: Any, scope: str = DEFAULT_SCOPE) -> int:
-        """Send the message to every member of ``group``; how many members it went to."""
-        return self._broadcast(self.members(group, scope=scope), topic, payloads)
+    def broadcast(
+        self,
+        group: str,
+        topic: str,
+        *payloads: Any,
+        scope: str = DEFAULT_SCOPE,
+        sender: PID | str | None = None,
+    ) -> int:
+        """Send the message to every member of ``group``; how many members it went to.
 
-    def broadcast_local(self, group: str, topic: str, *payloads: Any, scope: str = DEFAULT_SCOPE) -> int:
+        ``sender``: whom the members see it from (default: the calling process).
+        """
+        return self._broadcast(self.members(group, scope=scope), topic, payloads, sender)
+
+    def broadcast_local(
+        self,
+        group: str,
+        topic: str,
+        *payloads: Any,
+        scope: str = DEFAULT_SCOPE,
+        sender: PID | str | None = None,
+    ) -> int:
         """Send the message to the members of ``group`` on this node."""
-        return self._broadcast(self.local_members(group, scope=scope), topic, payloads)
+        return self._broadcast(self.local_members(group, scope=scope), topic, payloads, sender)
 
-    def _broadcast(self, members: list[PID], topic: str, payloads: tuple[Any, ...]) -> int:
+    def _broadcast(
+        self, members: list[PID], topic: str, payloads: tuple[Any, ...], sender: PID | str | None
+    ) -> int:
         validate_topic(topic)
         encoded = tuple(codec.encode(p) for p in payloads)
-        caller = current_process()
-        item = (Signal.MSG, caller.pid if caller is not None else None, topic, encoded)
-        deliver = self.cluster.node.deliver
+        if sender is None:
+            caller = current_process()
+            sender = caller.pid if caller is not None else None
+        item = (Signal.MSG, PID.coerce(sender) if sender is not None else None, topic, encoded)
+        deliver = self.node.deliver
         return sum(1 for member in members if deliver(member, item))
 
     # -- monitoring ---------------------------------------------------------------------------------
@@ -170,33 +271,88 @@ class Groups:
         watcher = self._local_pid(pid)
         key = (scope, _name(group))
         with self._lock:
-            self._monitors.setdefault(key, {})[watcher] = topic
+            self._check_subscriptions(scope)
+            self._monitors.setdefault(key, {}).setdefault(watcher, set()).add(topic)
             self._monitoring_by.setdefault(watcher, set()).add(key)
             snapshot = self.members(group, scope=scope)
-        if not self.cluster.node.is_alive(watcher):
-            self.release(watcher)
+        self._release_when_gone(watcher)
         return snapshot
 
-    def demonitor(self, group: str, pid: PID | str | None = None, *, scope: str = DEFAULT_SCOPE) -> bool:
+    def demonitor(
+        self,
+        group: str,
+        pid: PID | str | None = None,
+        *,
+        scope: str = DEFAULT_SCOPE,
+        topic: str | None = None,
+    ) -> bool:
+        """Stop monitoring ``group`` (on ``topic`` only, when given); False if it was not monitored."""
         watcher = self._local_pid(pid, alive=False)
         key = (scope, _name(group))
         with self._lock:
             watchers = self._monitors.get(key)
-            if not watchers or watcher not in watchers:
+            if not _unwatch(watchers, watcher, topic):
                 return False
-            del watchers[watcher]
-            if not watchers:
+            if watchers is not None and not watchers:
                 del self._monitors[key]
-            keys = self._monitoring_by.get(watcher)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._monitoring_by[watcher]
+            if watchers is None or watcher not in watchers:
+                keys = self._monitoring_by.get(watcher)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._monitoring_by[watcher]
         return True
+
+    def monitor_scope(
+        self, pid: PID | str | None = None, *, topic: str = "pg", scope: str = DEFAULT_SCOPE
+    ) -> dict[str, list[PID]]:
+        """Send ``pid`` a message on ``topic`` for every change of every group of ``scope``;
+        a snapshot of them all, taken with the subscription."""
+        validate_topic(topic)
+        watcher = self._local_pid(pid)
+        with self._lock:
+            self._check_subscriptions(scope)
+            self._scope_monitors.setdefault(scope, {}).setdefault(watcher, set()).add(topic)
+            self._scopes_by.setdefault(watcher, set()).add(scope)
+            snapshot = self.snapshot(scope=scope)
+        self._release_when_gone(watcher)
+        return snapshot
+
+    def demonitor_scope(
+        self, pid: PID | str | None = None, *, scope: str = DEFAULT_SCOPE, topic: str | None = None
+    ) -> bool:
+        watcher = self._local_pid(pid, alive=False)
+        with self._lock:
+            watchers = self._scope_monitors.get(scope)
+            if not _unwatch(watchers, watcher, topic):
+                return False
+            if watchers is not None and not watchers:
+                del self._scope_monitors[scope]
+            if watchers is None or watcher not in watchers:
+                scopes = self._scopes_by.get(watcher)
+                if scopes is not None:
+                    scopes.discard(scope)
+                    if not scopes:
+                        del self._scopes_by[watcher]
+        return True
+
+    def _check_subscriptions(self, scope: str) -> None:
+        limit = self._limits_of(scope)[2]
+        count = sum(
+            len(topics)
+            for (s, _), watchers in self._monitors.items()
+            if s == scope
+            for topics in watchers.values()
+        ) + sum(len(topics) for topics in self._scope_monitors.get(scope, {}).values())
+        if count >= limit:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED, f"scope {scope!r} has {count} subscriptions here (max_subscriptions)"
+            )
 
     def _notify(self, key: Key, kind: str, pids: list[PID]) -> None:
         watchers = self._monitors.get(key)
-        if not watchers or not pids:
+        everything = self._scope_monitors.get(key[0])
+        if not pids or not (watchers or everything):
             return
         event = {
             "system": "pg",
@@ -205,19 +361,22 @@ class Groups:
             "data": {"Group": key[1], "PIDs": [str(p) for p in pids]},
         }
         payload = (codec.encode(event),)
-        deliver = self.cluster.node.deliver
-        for watcher, topic in list(watchers.items()):
-            deliver(watcher, (Signal.MSG, None, topic, payload))
+        deliver = self.node.deliver
+        for group_watchers in (watchers, everything):
+            for watcher, topics in list((group_watchers or {}).items()):
+                for topic in list(topics):
+                    deliver(watcher, (Signal.MSG, None, topic, payload))
 
     # -- exits and other nodes ---------------------------------------------------------------------
 
     def has(self, pid: PID) -> bool:
         """True when ``pid`` is in a group or monitors one (its exit has something to release)."""
-        return pid in self._joined_by or pid in self._monitoring_by
+        return pid in self._joined_by or pid in self._monitoring_by or pid in self._scopes_by
 
     def release(self, pid: PID) -> None:
         """``pid`` exited: it leaves every group and stops monitoring (called on every exit)."""
-        if pid not in self._joined_by and pid not in self._monitoring_by:
+        self._watched.discard(pid)
+        if not self.has(pid):
             return
         with self._lock:
             for key in list(self._joined_by.get(pid, ())):
@@ -228,13 +387,40 @@ class Groups:
                     watchers.pop(pid, None)
                     if not watchers:
                         del self._monitors[key]
+            for scope in list(self._scopes_by.pop(pid, ())):
+                watchers = self._scope_monitors.get(scope)
+                if watchers is not None:
+                    watchers.pop(pid, None)
+                    if not watchers:
+                        del self._scope_monitors[scope]
+
+    def _release_when_gone(self, pid: PID) -> None:
+        """Make sure ``pid``'s exit releases what it just took (and release it if it has ended)."""
+        if self.cluster is not None:  # the cluster's names release it on exit
+            if not self.node.is_alive(pid):
+                self.release(pid)  # it exited meanwhile: its exit found nothing to release
+            return
+        with self._lock:
+            if pid in self._watched:
+                return
+            self._watched.add(pid)
+        try:
+            host = self.node.host(pid.host)
+        except errors.Error:
+            self.release(pid)
+            return
+        host.watch(pid, lambda _value, _error: self.release(pid))
 
     def _tell_all(self, entry: list[Any]) -> None:
-        for member in list(self.cluster.members.values()):
+        cluster = self.cluster
+        if cluster is None:
+            return
+        for member in list(cluster.members.values()):
             if not member.down:
-                self.cluster.enqueue(member, entry)
+                cluster.enqueue(member, entry)
 
     def _member_up(self, member: Member) -> None:
+        assert self.cluster is not None
         with self._lock:
             snapshot = [
                 [scope, name, [[pid, count] for pid, count in counts.items()]]
@@ -278,20 +464,53 @@ class Groups:
             self._notify(key, JOINED if delta > 0 else LEFT, [pid])
 
     def _local_pid(self, pid: PID | str | None, *, alive: bool = True) -> PID:
-        cluster = self.cluster
+        node = self.node
         if pid is None:
             caller = current_process()
             if caller is None:
                 raise errors.Error(errors.INVALID, "a group operation needs a PID outside a process")
             return caller.pid
-        target = cluster.node.resolve(pid)
-        if target.node and target.node != cluster.name:
+        target = node.resolve(pid)
+        if not node.is_own(target):
             raise errors.Error(
                 errors.INVALID, f"{target} is a process of node {target.node}: join from its own node"
             )
-        if alive and not cluster.node.is_alive(target):
+        if alive and not node.is_alive(target):
             raise errors.Error(errors.NOT_FOUND, f"process {target} not found")
         return target
+
+
+_single_node: weakref.WeakKeyDictionary[Node, Groups] = weakref.WeakKeyDictionary()
+_single_node_lock = threading.Lock()
+
+
+def groups_of(node: Node) -> Groups:
+    """The groups of ``node``: its cluster's, or, on a node in no cluster, local ones of its own."""
+    cluster = getattr(node.names, "cluster", None)
+    if cluster is not None:
+        groups: Groups = cluster.groups
+        return groups
+    with _single_node_lock:
+        found = _single_node.get(node)
+        if found is None:
+            found = _single_node[node] = Groups(node)
+        return found
+
+
+def _unwatch(watchers: Watchers | None, watcher: PID, topic: str | None) -> bool:
+    """Remove ``watcher``'s ``topic`` (every topic when None); False if there was none."""
+    if not watchers or watcher not in watchers:
+        return False
+    topics = watchers[watcher]
+    if topic is None:
+        del watchers[watcher]
+        return True
+    if topic not in topics:
+        return False
+    topics.discard(topic)
+    if not topics:
+        del watchers[watcher]
+    return True
 
 
 def _name(group: Any) -> str:

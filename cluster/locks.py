@@ -15,13 +15,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actors import errors
+from actors.names import Completion
 from actors.pid import PID
 from cluster.names import _caller_pid, _check_name
 
 if TYPE_CHECKING:
     from cluster._core import Cluster
 
-__all__ = ["Locks"]
+__all__ = ["MAX_LOCKS", "Locks"]
+
+MAX_LOCKS = 10_000
+"""The most locks the processes of one node hold at once (an acquire beyond is ``LIMIT_EXCEEDED``)."""
 
 
 class Locks:
@@ -38,10 +42,38 @@ class Locks:
         not alive), ``UNAVAILABLE``/``TIMEOUT`` (NATS did not answer).
         """
         _check_name(name)
-        names = self.cluster.names
-        owner = names._owner(pid)
+        owner = self.cluster.names._owner(pid)
+        return bool(self.cluster.run(self._acquire(name, owner)))
+
+    def acquire_later(self, name: str, pid: PID, done: Completion) -> None:
+        """:meth:`acquire` for a process on this node, without holding its thread:
+        ``done(True | False, None)`` or ``done(None, error)`` from the cluster's loop."""
         try:
-            self.cluster.run(names.create("l", name, owner, reentrant=False))
+            _check_name(name)
+            if self.cluster.names._local_process(pid) is None:
+                raise errors.Error(errors.NOT_FOUND, f"process {pid} not found")
+            self.cluster.names._later(self._acquire(name, pid), done)
+        except errors.Error as err:
+            done(None, err)
+
+    def release_later(self, name: str, pid: PID, done: Completion) -> None:
+        """:meth:`release` the same way: ``done(released, None)`` or ``done(None, error)``."""
+        try:
+            _check_name(name)
+            self.cluster.names._later(self.cluster.names.delete("l", name, pid), done)
+        except errors.Error as err:
+            done(None, err)
+
+    async def _acquire(self, name: str, owner: PID) -> bool:
+        held_here = sum(
+            1 for b in list(self.cluster.names.tables["l"].values()) if b.node == self.cluster.name
+        )
+        if held_here >= MAX_LOCKS:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED, f"this node's processes hold {held_here} locks (MAX_LOCKS)"
+            )
+        try:
+            await self.cluster.names.create("l", name, owner, reentrant=False)
         except errors.Error as err:
             if err.kind() == errors.ALREADY_EXISTS:
                 return False

@@ -311,7 +311,7 @@ end
         "app:processes",
         "app:main",
         True,
-        True,
+        False,  # locks do not nest (Wippy's set-if-absent), the holder's second acquire included
         "false ALREADY_EXISTS",
         True,
         "INVALID",

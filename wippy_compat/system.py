@@ -2,11 +2,21 @@
 
 What a Python runtime has an answer for is answered (memory of this OS
 process and of its Lua states, threads for goroutines, hosts and their
-processes, service states, the node's identity, local locks); Go-only knobs
-(``memory.set_limit``, ``gc.set_percent``, ``runtime.max_procs(n)``) and
-the Raft state answer ``nil, err`` saying so.  ``system.exit(code)``
-records the exit status and ends the processes of the terminal hosts: the
-``actorflow exec`` that runs one exits with that status.
+processes, service states, the node's identity and its cluster, locks);
+Go-only knobs (``memory.set_limit``, ``gc.set_percent``,
+``runtime.max_procs(n)``) and the Raft state answer ``nil, err`` saying so.
+``system.exit(code)`` records the exit status and ends the processes of the
+terminal hosts: the ``actorflow exec`` that runs one exits with that status.
+
+``system.lock`` is Wippy's: a set-if-absent of the holder, so a lock has at
+most one holder and does not nest (a second ``acquire``, even by the holder,
+is ``false, ALREADY_EXISTS``); only the holder releases it, and it goes when
+the holder exits.  On a node in a cluster the lock is the cluster's
+(``cluster.locks``: one holder cluster-wide, released when the holder's node
+goes too) and ``acquire``/``release`` wait for NATS without holding the
+process's thread; on a node of its own it is this node's.  ``system.node``
+and ``system.cluster`` report the cluster the node is in (there is no Raft:
+the role is ``non-member`` and the leader unknown).
 """
 
 from __future__ import annotations
@@ -140,23 +150,34 @@ def _system(caller: Caller, area: str, what: str, *args: Any) -> Any:
                 rows.append(row)
             return rows
     if area == "node":
+        cluster = _cluster_of(node)
         if what == "id":
-            return node.name
+            return cluster.name if cluster is not None else node.name
         if what == "role":
-            return "non-member"
+            return "non-member"  # no Raft core: consensus is NATS JetStream's
+        if cluster is not None:
+            return str(cluster.nc.connected_url.netloc) if cluster.nc is not None else ""
         raise errors.Error(errors.INTERNAL, "system.node.addr: clustering is not enabled")
     if area == "cluster":
+        cluster = _cluster_of(node)
+        names = cluster.member_names() if cluster is not None else [node.name]
+        local = cluster.name if cluster is not None else node.name
         if what == "members":
-            return [{"id": node.name, "is_local": True}]
+            return [
+                {"id": name, "is_local": name == local} for name in [local, *(n for n in names if n != local)]
+            ]
         if what == "leader":
             return ""
         if what == "size":
-            return 1
+            return len(names)
     if area == "raft":
         raise errors.Error(errors.INTERNAL, "raft not available")
-    if area == "lock":
-        return _named_lock(caller, node, what, args[0] if args else None)
     raise errors.Error(errors.INVALID, f"system: no function {area}.{what}")
+
+
+def _cluster_of(node: Any) -> Any:
+    """The node's ``cluster.Cluster`` when it is in one (its names are the cluster's), else None."""
+    return getattr(node.names, "cluster", None)
 
 
 def _hosts(app: Any) -> list[Any]:
@@ -184,10 +205,39 @@ def _host_row(host: Any) -> dict[str, Any]:
     return {"id": host.id, "workers": getattr(host, "workers", 0), "processes": count, "queue_depth": 0}
 
 
-def _named_lock(caller: Caller, node: Any, what: str, name: Any) -> Any:
+def _lock_operation(caller: Caller, what: str, name: Any = None) -> Any:
+    """``system.lock.acquire``/``release``: the cluster's lock, or this node's (a waiting operation)."""
+    if what not in ("acquire", "release"):
+        raise errors.Error(errors.INVALID, f"system.lock: no function {what}")
     if not isinstance(name, str) or not name:
         raise errors.Error(errors.INVALID, f"system.lock.{what}: expected a lock name")
-    me = str(caller_pid(caller))
+    node = resources_of(caller).app.node
+    me = caller_pid(caller)
+    locks = getattr(_cluster_of(node), "locks", None)
+    if locks is None:
+        return _local_lock(node, what, name, str(me))
+    resume = caller.suspend()
+
+    def done(value: Any, error: errors.Error | None) -> None:
+        if error is not None:
+            resume(None, error)
+        elif what == "acquire" and not value:
+            resume(False, _held(name))
+        else:
+            resume(bool(value), None)
+
+    if what == "acquire":
+        locks.acquire_later(name, me, done)
+    else:
+        locks.release_later(name, me, done)
+    return None
+
+
+def _held(name: str) -> errors.Error:
+    return errors.Error(errors.ALREADY_EXISTS, f"lock held: {name}", retryable=False)
+
+
+def _local_lock(node: Any, what: str, name: str, me: str) -> Any:
     with _lock:
         held = _locks.setdefault(node, {})
         holder = held.get(name)
@@ -195,10 +245,8 @@ def _named_lock(caller: Caller, node: Any, what: str, name: Any) -> Any:
             del held[name]  # released when the holder ended
             holder = None
         if what == "acquire":
-            if holder == me:
-                return True
             if holder is not None:
-                return False, errors.Error(errors.ALREADY_EXISTS, f"lock {name!r} is held by {holder}")
+                return False, _held(name)
             if len(held) >= MAX_LOCKS:
                 for stale in [key for key, pid in held.items() if not node.is_alive(pid)]:
                     del held[stale]
@@ -206,12 +254,10 @@ def _named_lock(caller: Caller, node: Any, what: str, name: Any) -> Any:
                     raise errors.Error(errors.LIMIT_EXCEEDED, f"more than {MAX_LOCKS} locks are held")
             held[name] = me
             return True
-        if what == "release":
-            if holder != me:
-                return False
-            del held[name]
-            return True
-    raise errors.Error(errors.INVALID, f"system.lock: no function {what}")
+        if holder != me:
+            return False
+        del held[name]
+        return True
 
 
 def _supervisor(caller: Caller, what: str, service_id: Any = None) -> None:
@@ -261,7 +307,7 @@ def _service_row(row: dict[str, Any]) -> dict[str, Any]:
 register_module(
     "system",
     resources.files(__package__) / "lua" / "system.lua",
-    {"call": _system, "supervisor": _supervisor},
+    {"call": _system, "supervisor": _supervisor, "lock": _lock_operation},
     in_workflows=False,
-    waiting=("supervisor",),
+    waiting=("supervisor", "lock"),
 )

@@ -31,7 +31,9 @@ for _, what in ipairs({"members", "leader", "size"}) do system.cluster[what] = c
 for _, what in ipairs({"is_leader", "is_member", "role", "term", "commit_index", "stats"}) do
   system.raft[what] = call("raft", what)
 end
-for _, what in ipairs({"acquire", "release"}) do system.lock[what] = call("lock", what) end
+for _, what in ipairs({"acquire", "release"}) do
+  system.lock[what] = function(name) return api.call("lock", what, name) end
+end
 
 -- The caller, when it is one of the terminal processes system.exit ends, waits for its end
 -- instead of running on: nothing after system.exit happens.
