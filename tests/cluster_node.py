@@ -92,6 +92,8 @@ async def agent(proc: Any, trap: bool = False) -> None:
                 raise errors.Error(errors.INTERNAL, "agent failed on request")
         else:
             records.append(record_of(value))
+            if isinstance(value, Cancel) and value.reason == "scheduler shutdown":
+                return  # the node stops: end at once rather than wait to be terminated
 
 
 def perform(proc: Any, op: str, args: dict[str, Any]) -> Any:

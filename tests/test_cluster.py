@@ -12,6 +12,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,8 @@ def nodes(state_dir: Path) -> Iterator[dict[str, NodeProc]]:
             )
         yield started
     finally:
-        for node in started.values():
-            node.stop()
+        with ThreadPoolExecutor(len(started) or 1) as pool:
+            list(pool.map(NodeProc.stop, started.values()))
 
 
 def msgs(node: NodeProc, agent: str, topic: str | None = None) -> list[dict]:

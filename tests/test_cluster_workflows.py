@@ -9,6 +9,7 @@ other, and keeps running on the other's worker when the first node is killed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -64,8 +65,8 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, No
         wait_for(lambda: nodes["b"].call("nodes") == ["a", "b"], what="b to see a")
         yield nodes
     finally:
-        for node in nodes.values():
-            node.stop()
+        with ThreadPoolExecutor(len(nodes) or 1) as pool:
+            list(pool.map(NodeProc.stop, nodes.values()))
         cleanup = EmbeddedNats(state_dir)
         cleanup.start()
         cleanup.stop()
