@@ -36,11 +36,12 @@ def _pids(values: Any) -> list[str]:
 
 
 def processes(app: App) -> list[dict[str, Any]]:
-    """Every process on the app's process hosts: PID, entry, host, status, mailbox, links, monitors, names."""
+    """Every process on the app's process hosts: PID, entry, host, status, mailbox, links, monitors,
+    names (a cluster-wide one marked with its scope), and the node (its cluster name, "" alone)."""
     node = app.require_node()
     names: dict[PID, list[str]] = {}
-    for name, pid in node.names.items():
-        names.setdefault(pid, []).append(name)
+    for name, pid, scope in node.names.scoped_items():
+        names.setdefault(pid, []).append(name if scope == "local" else f"{name} ({scope})")
     rows = []
     for host in app.process_hosts():
         for pid in host.pids():
@@ -65,6 +66,7 @@ def processes(app: App) -> list[dict[str, Any]]:
                     "links": _pids(proc.links),
                     "monitors": _pids(proc.monitoring),
                     "names": sorted(names.get(pid, ())),
+                    "node": node.pid_node,
                 }
             )
     return rows

@@ -107,6 +107,7 @@ def stop_app(app: App, progress: Callable[[str], None]) -> bool:
 
 def summary(app: App) -> dict[str, Any]:
     """What runs: hosts, Temporal (clients, workers, Web UI), services, HTTP addresses, the rest."""
+    from actorflow._cluster import ClusterUnit
     from actorflow._python import PythonServiceUnit
     from actorflow._units import HostUnit, TemporalUnit
     from actorflow.http import HttpServiceUnit
@@ -124,6 +125,8 @@ def summary(app: App) -> dict[str, Any]:
             result["http"].append(unit.describe())
         elif isinstance(unit, PythonServiceUnit):
             result["other"].append({"kind": "python", "id": unit.id, "state": "running"})
+        elif isinstance(unit, ClusterUnit):
+            result["cluster"] = unit.describe()
         elif callable(getattr(unit, "summary_row", None)):  # a package's own units (wippy_compat's)
             result["other"].append(unit.summary_row())
     if app.services is not None:

@@ -41,7 +41,7 @@ def _cell(value: Any) -> str:
 def format_processes(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no processes"
-    return format_table(
+    table = format_table(
         ["PID", "ENTRY", "HOST", "STATUS", "MAILBOX", "LINKS", "MONITORS", "NAMES"],
         [
             [row["pid"], row["entry"], row["host"], row["status"], row["mailbox"], row["links"], row["monitors"],
@@ -49,6 +49,8 @@ def format_processes(rows: list[dict[str, Any]]) -> str:
             for row in rows
         ],
     )  # fmt: skip
+    nodes = sorted({row.get("node") or "" for row in rows} - {""})
+    return f"node {', '.join(nodes)}\n{table}" if nodes else table
 
 
 def format_services(tree: dict[str, Any]) -> str:
@@ -123,6 +125,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         rows.append((unit["kind"], f"{unit['id']}  {unit['state']}{detail}"))
     for failed in summary.get("failed", []):
         rows.append(("not started", f"{failed['id']}  {failed['kind']}: {failed['message']}"))
+    cluster = summary.get("cluster")
+    if cluster:
+        where = "embedded NATS" if cluster["embedded"] else "NATS"
+        rows.append(("node", f"{cluster['node']} of cluster {cluster['namespace']}"))
+        rows.append(("cluster", f"nodes {', '.join(cluster['members'])}  ({where} {cluster['address']})"))
     rows.append(("control", summary.get("control", "")))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {text}" for label, text in rows)

@@ -13,6 +13,12 @@ An app that keeps state in its state directory (an embedded Temporal server,
 or ``actorflow run``'s control socket) holds the directory's lock while it
 runs: a second run on the same directory is refused (see
 :mod:`actorflow._statedir`).
+
+With ``cluster.enabled`` (see :mod:`actorflow._cluster`) the app runs as one
+node of a cluster: it joins after its hosts are up and before anything else
+starts, each node of the app keeps its own state in
+``STATE_DIR/nodes/NAME``, and the nodes of one machine share the embedded
+NATS server of ``STATE_DIR/nats``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from actorflow._cluster import CLUSTER_UNIT, ClusterUnit, cluster_settings, node_dir
 from actorflow._lifecycle import Runner, Unit, check_startup
 from actorflow._statedir import StateLock
 from actorflow._units import HostUnit, service_units, temporal_units
@@ -47,6 +54,7 @@ an extension may also just prepare the node (register functions) and return ``No
 
 def default_extensions() -> list[Extension]:
     """The packages that run the non-process kinds (importing them registers the kinds)."""
+    import cluster  # noqa: F401  (registers pg.scope and Lua's pg module)
     import supervision  # noqa: F401  (registers process.service)
     import temporal_bridge  # noqa: F401  (registers temporal.* and workflow.lua)
     import wippy_compat  # Wippy's app kinds and modules: terminal hosts, databases, queues…
@@ -95,6 +103,7 @@ class App:
         lua_states: int = 8,
         temporal_ui: bool = False,
         lock: bool | None = None,
+        cluster: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path).resolve()
         self.lua_state_memory = lua_state_memory
@@ -108,7 +117,15 @@ class App:
         self._extensions = list(extensions) if extensions is not None else default_extensions()
         self.registry: Registry = load_app(self.path)
         _check_app(self.registry)
-        self.state_dir = Path(state_dir).resolve() if state_dir else self.registry.root / ".actorflow"
+        base = Path(state_dir).resolve() if state_dir else self.registry.root / ".actorflow"
+        self.cluster_settings = cluster_settings(self.registry.root, cluster)
+        """The ``cluster`` settings (the project's ``.wippy.yaml``, then ``cluster``)."""
+        self.shared_state_dir = base
+        """The app's state directory, shared by its nodes on this machine (the embedded NATS server)."""
+        self.state_dir = node_dir(base, self.cluster_settings.name) if self.cluster_settings.enabled else base
+        """This run's own state: its lock, control socket, embedded Temporal server."""
+        self.cluster: Any = None
+        """The :class:`cluster.Cluster` this node joined, once started with ``cluster.enabled``."""
         self.node: Node | None = None
         self.units: list[Unit] = []
         self.runner = Runner()
@@ -121,7 +138,8 @@ class App:
         self._progress = progress or (lambda message: logger.info("%s", message))
         self.runner.progress = self._progress
         self._lock = StateLock(self.state_dir)
-        self._wants_lock = _uses_state_dir(self.registry) if lock is None else lock
+        uses_state = _uses_state_dir(self.registry) or self.cluster_settings.enabled
+        self._wants_lock = uses_state if lock is None else lock
         self._stop_lock = threading.Lock()
 
     @property
@@ -157,6 +175,8 @@ class App:
                 units.append(HostUnit(self, FALLBACK_HOST))
             for extension in self._extensions:
                 units.extend(extension(self) or ())
+            if self.cluster_settings.enabled:
+                units = _joined_first(units, ClusterUnit(self, self.cluster_settings, self.shared_state_dir))
             self.units = units
             self.runner.start(units, abort)
         except BaseException:
@@ -238,6 +258,24 @@ class App:
         if isinstance(worker, str):
             return entry.ref(worker)
         raise errors.Error(errors.INVALID, f"entry {entry_id} of kind {entry.kind} cannot be run directly")
+
+
+def _joined_first(units: list[Unit], joining: ClusterUnit) -> list[Unit]:
+    """``units`` with ``joining`` after the hosts (and what they need) and before everything else."""
+    provider = {entry_id: unit for unit in units for entry_id in unit.provides}
+    before: set[int] = set()
+    pending = [unit for unit in units if isinstance(unit, HostUnit)]
+    pending += [provider[entry_id] for entry_id in joining.requires if entry_id in provider]
+    while pending:
+        unit = pending.pop()
+        if id(unit) in before:
+            continue
+        before.add(id(unit))
+        pending.extend(provider[entry_id] for entry_id in unit.requires if entry_id in provider)
+    for unit in units:
+        if id(unit) not in before:
+            unit.requires = unit.requires | {CLUSTER_UNIT}
+    return [*units, joining]
 
 
 def _uses_state_dir(registry: Registry) -> bool:

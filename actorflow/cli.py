@@ -11,6 +11,11 @@ Running apps:
   message on stderr otherwise.
 * ``actorflow check APP_DIR`` only loads and validates.
 
+``run`` and ``exec`` take ``--node NAME`` to run the app as that node of a
+cluster (and ``--set cluster.KEY=VALUE`` for the other cluster settings, see
+``docs/cluster.md``); the operator commands take ``--node NAME`` to pick the
+node to ask when several nodes of the app run on this machine.
+
 Looking at a running app (through its control socket; exit status 2 when no
 app runs there): ``ps``, ``tree``, ``send``, ``spawn``, ``workflows``,
 ``update`` and ``query`` (a workflow's Temporal update or query), ``stop``;
@@ -100,8 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     def state_dir(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--state-dir", help="the app's state directory (default: APP_DIR/.actorflow)")
 
+    def cluster_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--node",
+            metavar="NAME",
+            help="run as node NAME of a cluster (cluster.enabled=true, cluster.name=NAME)",
+        )
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="cluster.KEY=VALUE",
+            help="a cluster setting, over the project's .wippy.yaml (repeatable; e.g. cluster.nats.address=…)",
+        )
+
     run = command("run", "start the app and serve until SIGINT/SIGTERM or actorflow stop")
     state_dir(run)
+    cluster_options(run)
     run.add_argument("--ui", action="store_true", help="serve the Temporal Web UI of the embedded server")
     run.add_argument(
         "--log-level",
@@ -124,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         "or left running",
     )
     state_dir(run_one)
+    cluster_options(run_one)
 
     command("check", "load and validate an app: every problem with file and line")
 
@@ -160,8 +181,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     for sub in (ps, tree, send, spawn, workflows, update, query, stop):
         state_dir(sub)
+        sub.add_argument(
+            "--node", metavar="NAME", help="the node to ask, when several nodes of the app run here"
+        )
         sub.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
     return parser
+
+
+def _cluster_overrides(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--set cluster.…`` and ``--node`` as the app's cluster overrides (None when neither is given)."""
+    from actorflow._cluster import parse_set
+
+    overrides = parse_set(args.set)
+    if args.node:
+        overrides.update(enabled=True, name=args.node)
+    return overrides or None
 
 
 def _call_args(values: list[str]) -> list[Any]:
@@ -169,9 +203,23 @@ def _call_args(values: list[str]) -> list[Any]:
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
-    if args.state_dir:
-        return Path(args.state_dir).resolve()
-    return Path(args.app).resolve() / ".actorflow"
+    """The state directory of the run to ask: the app's, or one node's (``--node``, or the one
+    node of the app running here)."""
+    from actorflow._cluster import node_dir
+    from actorflow._statedir import CONTROL_SOCKET, lock_holder
+
+    base = Path(args.state_dir).resolve() if args.state_dir else Path(args.app).resolve() / ".actorflow"
+    if getattr(args, "node", None):
+        return node_dir(base, args.node)
+    nodes = base / "nodes"
+    if (base / CONTROL_SOCKET).exists() or not nodes.is_dir():
+        return base
+    running = sorted(path.name for path in nodes.iterdir() if path.is_dir() and lock_holder(path))
+    if len(running) > 1:
+        raise errors.Error(
+            errors.INVALID, f"several nodes of {args.app} run here ({', '.join(running)}): give --node NAME"
+        )
+    return node_dir(base, running[0]) if running else base
 
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -190,7 +238,14 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     from actorflow.app import App
 
     signals = Signals().install()
-    app = App(args.app, state_dir=args.state_dir, progress=progress, temporal_ui=args.ui, lock=True)
+    app = App(
+        args.app,
+        state_dir=args.state_dir,
+        progress=progress,
+        temporal_ui=args.ui,
+        lock=True,
+        cluster=_cluster_overrides(args),
+    )
     progress(f"{len(app.registry)} entries loaded from {args.app}")
     status, clean = run_app(app, progress, write_out, signals)
     return _leave(status, clean)
@@ -203,7 +258,7 @@ def _exec(args: argparse.Namespace, progress: _Progress) -> int:
 
     signals = Signals().install()
     progress(f"loading {args.app}")
-    app = App(args.app, state_dir=args.state_dir, progress=progress)
+    app = App(args.app, state_dir=args.state_dir, progress=progress, cluster=_cluster_overrides(args))
     progress(f"{len(app.registry)} entries loaded")
     # On a terminal entry, as `wippy run -x`: string arguments, the process's own stdout, its
     # result as the exit status.  Decided from the registry, so JSON arguments of any other

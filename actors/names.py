@@ -147,7 +147,9 @@ class Names:
         scope_name(scope)
         return self.unregister(name)
 
-    def register_later(self, name: str, pid: PID, process: _Ended | None, scope: str, done: Completion) -> None:
+    def register_later(
+        self, name: str, pid: PID, process: _Ended | None, scope: str, done: Completion
+    ) -> None:
         """:meth:`register_scoped` without holding the caller's thread when it :meth:`waits`:
         ``done(True, None)`` or ``done(None, error)`` once it is through (maybe on another thread)."""
         try:
