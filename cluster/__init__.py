@@ -5,8 +5,11 @@ processes by PID (``{node2@app:processes|0x00001}``): send, link, monitor,
 terminate, cancel, and spawn on another node's host (``node2@app:processes``),
 with the rules of one node; a node's death is LINK_DOWN and EXIT (error kind
 :data:`NODE_DOWN`) for everything that depended on it.  Names have Wippy's
-scopes (local, eventual, consistent), processes join groups, and locks are
-cluster-wide.  See ``docs/cluster.md``.
+scopes (local, eventual, consistent, strong), processes join groups, and
+locks are cluster-wide.  Lua gets them through ``process.registry``, the
+``pg`` module (:mod:`cluster.pg`, with the ``pg.scope`` kind) and
+``system.lock``; an app runs as a node with ``actorflow run APP --node NAME``.
+See ``docs/cluster.md``.
 
     node = Node()
     cluster = Cluster(node, "node1", state_dir="state/nats").start()

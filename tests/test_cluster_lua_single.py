@@ -97,6 +97,7 @@ return function()
   scope:release()
   local _, released = scope:get_members("workers")
   local _, missing = pg.open("app:nope")
+  process.send(two, "job", "stop")
   return {before, joined, #all, ok, who[one] and who[two], left.kind, left.data.PIDs[1] == one,
           not_member:kind(), empty:kind(), groups, mine, released:kind(), released:message(),
           missing:kind(), tostring(scope), one, two}
