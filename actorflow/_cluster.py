@@ -122,17 +122,14 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 def cluster_settings(root: Path, overrides: dict[str, Any] | None = None) -> ClusterSettings:
     """The cluster settings of the app at ``root``: its config file's, then ``overrides``."""
     merged: dict[str, Any] = {}
-    source = "the cluster settings"
+    settings = ClusterSettings()
     config = root / CONFIG_FILE
     if config.is_file():
-        section, source = _file_section(config)
-        merged = _merge(merged, section)
+        merged, where = _file_section(config)
+        settings = _check(merged, where)  # the file's own mistakes, with its line
     if overrides:
-        merged = _merge(merged, overrides)
-        source = (
-            "the cluster settings (file and command line)" if config.is_file() else "the cluster settings"
-        )
-    return _check(merged, source)
+        settings = _check(_merge(merged, overrides), "the command line (--node, --set)")
+    return settings
 
 
 def _file_section(path: Path) -> tuple[dict[str, Any], str]:

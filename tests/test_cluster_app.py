@@ -67,6 +67,13 @@ def test_a_bad_setting_is_invalid_with_its_file_and_line(tmp_path: Path, text: s
     assert bad.value.kind() == errors.INVALID and fragment in bad.value.message(), bad.value.message()
 
 
+def test_a_bad_setting_on_the_command_line_says_so(tmp_path: Path) -> None:
+    (tmp_path / ".wippy.yaml").write_text("cluster:\n  enabled: true\n")
+    with pytest.raises(errors.Error) as bad:
+        cluster_settings(tmp_path, parse_set(["cluster.name=no spaces"]))
+    assert bad.value.message().startswith("the command line (--node, --set): cluster.name 'no spaces'")
+
+
 @pytest.mark.parametrize("item", ["cluster.name", "logger.encoding=json", "cluster=1", "cluster..x=1"])
 def test_a_bad_set_flag_is_invalid(item: str) -> None:
     with pytest.raises(errors.Error) as bad:

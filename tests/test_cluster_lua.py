@@ -118,8 +118,10 @@ def test_each_node_runs_the_app_under_its_name(nodes: dict[str, LuaNode], state_
     a = nodes["a"]
     assert a.agent.startswith("{a@app:processes|")
     assert re.search(r"^\s+node\s+a of cluster actorflow$", a.run.summary, re.MULTILINE), a.run.summary
+    server = json.loads((state_dir / "nats" / "server.json").read_text())
     for name, node in nodes.items():
-        assert node.do("node")["id"] == name
+        info = node.do("node")
+        assert (info["id"], info["addr"]) == (name, f"127.0.0.1:{server['port']}")
         assert (node_dir(state_dir, name) / "control.sock").exists()
     assert (state_dir / "nats" / "server.json").exists()  # one embedded server for the three
 

@@ -35,7 +35,7 @@ return function()
   function ops.node()
     local ids = {}
     for _, member in ipairs(system.cluster.members()) do ids[#ids + 1] = member.id end
-    return {id = system.node.id(), members = ids, pid = process.pid()}
+    return {id = system.node.id(), members = ids, pid = process.pid(), addr = system.node.addr()}
   end
 
   while true do
