@@ -45,7 +45,11 @@ class LuaNode:
         self.name = name
         self.state_dir = state_dir
         self.run = RunningApp(APP, state_dir, "--node", name, *SETTINGS)
-        self.agent = wait_for(self._agent, what=f"the agent of {name}")
+        try:
+            self.agent = wait_for(self._agent, what=f"the agent of {name}")
+        except BaseException:
+            self.run.kill()  # the fixture only stops the nodes that started
+            raise
 
     def _agent(self) -> str | None:
         try:
