@@ -209,7 +209,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight per client")
     parser.add_argument("--no-order", action="store_true", help="only the hello comparison (no Temporal)")
+    parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
     args = parser.parse_args()
+    rows: list[list[str]] = []
 
     import logging
 
@@ -297,10 +299,40 @@ def main() -> int:
                 for text, result in ((label, lua), (peer, python)):
                     print(f"  {text:<28} {result['rate']:8.0f} req/s   p50 {result['p50']:6.2f} ms   "
                           f"p99 {result['p99']:7.2f} ms   ({result['requests']} requests, {result['failures']} failed)")  # fmt: skip
-                print(f"  ratio Lua / Python: {lua['rate'] / python['rate']:.2f}×")
+                ratio = lua["rate"] / python["rate"]
+                print(f"  ratio Lua / Python: {ratio:.2f}×")
+                rows.append(_row(name, label, peer, lua, python, ratio))
         finally:
             app.stop()
+    if args.write:
+        _write(rows, args)
     return 0
+
+
+TARGETS = {"hello": 0.5, "order": 0.8}
+
+
+def _row(name: str, label: str, peer: str, lua: dict, python: dict, ratio: float) -> list[str]:
+    """One line of the report: both sides' rate and latencies, the ratio and its target."""
+
+    def side(result: dict) -> str:
+        return f"{result['rate']:,.0f} req/s (p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms)"
+
+    return [f"{name}: {label} vs {peer}", side(lua), side(python), f"{ratio:.2f}×", f"≥ {TARGETS[name]:.1f}×"]
+
+
+def _write(rows: list[list[str]], args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _report import run_line, table, write_section
+
+    how = (
+        f"`python bench/http_serving.py --write`: {args.clients} client process(es) × {args.concurrency} "
+        f"requests in flight, {args.rounds} alternated rounds × {args.seconds:g} s per side, one uvicorn server"
+    )
+    header = ["comparison", "actorflow (Lua)", "peer (Python)", "ratio", "target"]
+    write_section(
+        "http", "HTTP serving", [run_line(how), "", *table(header, rows)], before="Typed Lua erasure"
+    )
 
 
 if __name__ == "__main__":
