@@ -28,8 +28,10 @@ from typing import Any
 
 from actors import errors
 from actors.entries import Entry, KindSpec, Registry, register_kind
-from actors.entries._imports import IMPORTS_MARKER, RESERVED_PREFIX, import_problems, wire_imports
+from actors.entries.imports import IMPORTS_MARKER, RESERVED_PREFIX, import_problems
+from actors.entries.loader import AppLoadError, entry_problems, make_entry
 from actors.lua import Caller, register_module
+from actors.lua.libraries import wire_imports
 from wippy_compat._context import AppResources, resources_of
 
 __all__ = ["CHANGEABLE_KINDS", "MAX_VERSIONS", "Versions", "entry_table", "versions_of"]
@@ -255,14 +257,9 @@ class Versions:
 
     @staticmethod
     def _validate(touched: list[Entry], registry: Registry) -> None:
-        from actors.entries.loader import _check_entry
-        from actors.entries.model import kind_spec
-
         problems: list[str] = []
         for entry in touched:
-            spec = kind_spec(entry.kind)
-            if spec is not None:
-                problems.extend(f"{entry.id}: {message}" for message in _check_entry(entry, spec, registry))
+            problems.extend(f"{entry.id}: {message}" for message in entry_problems(entry, registry))
         problems.extend(
             f"{entry.id}: {message}" for entry, message in import_problems(list(registry), registry)
         )
@@ -273,8 +270,6 @@ class Versions:
 
 def _new_entry(item: dict[str, Any], root: Path) -> Entry:
     """An entry of a changeset, checked as the loader checks a YAML one (inline sources only)."""
-    from actors.entries.loader import _make_entry
-
     namespace, _, name = item["id"].partition(":")
     data = item.get("data") or {}
     if not isinstance(data, dict):
@@ -292,11 +287,12 @@ def _new_entry(item: dict[str, Any], root: Path) -> Entry:
             errors.INVALID, f"changes: {item['id']}: module names starting with __ are reserved"
         )
     raw = {**data, "name": name, "kind": item.get("kind"), "meta": item.get("meta") or {}}
-    problems: list[Any] = []
-    entry = _make_entry(raw, namespace, root / "registry", root, problems)
-    if problems or entry is None:
-        raise errors.Error(errors.INVALID, "changes: " + "; ".join(problem.message for problem in problems))
-    return entry
+    try:
+        return make_entry(raw, namespace, root / "registry", root)
+    except AppLoadError as exc:
+        raise errors.Error(
+            errors.INVALID, "changes: " + "; ".join(problem.message for problem in exc.problems)
+        ) from None
 
 
 def versions_of(resources: AppResources) -> Versions:

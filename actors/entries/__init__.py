@@ -12,7 +12,6 @@ from typing import Any
 from actors.durations import duration_seconds
 from actors.entries.loader import DEFAULT_NAMESPACE, AppLoadError, load_app
 from actors.entries.model import (
-    LUA_MODULES,
     Entry,
     KindSpec,
     Problem,
@@ -25,7 +24,6 @@ from actors.entries.model import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
-    "LUA_MODULES",
     "AppLoadError",
     "Entry",
     "KindSpec",

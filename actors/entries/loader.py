@@ -10,10 +10,8 @@ file, line and entry ID, and all of them are reported together in one
 
 A definition file is untrusted input, so reading one is bounded: its size
 (:data:`MAX_YAML_BYTES`), its nesting (:data:`MAX_YAML_DEPTH`) and the number
-of nodes it would have once every alias is expanded (:data:`MAX_YAML_NODES`,
-checked on the composed node graph before anything is built, so a "billion
-laughs" file of a few hundred bytes is refused at once instead of filling
-the memory); recursive aliases are refused too.
+of nodes it would have once every alias is expanded (:data:`MAX_YAML_NODES`),
+see :mod:`actors.entries.bounded_yaml`.
 
 Names and sources are checked so that an ID means one thing and an app reads
 only its own files: namespaces and entry names are dot-separated parts of
@@ -22,6 +20,12 @@ spaces, newlines or ``..``, which would make IDs and PIDs ambiguous or a name
 a path); a code entry's ``source`` is ``file://relative/path.lua`` inside
 the app directory (no absolute paths, no ``..`` or symlink leading out) or
 inline Lua, and any other ``scheme://`` is refused.
+
+The loader is the one module of ``actors.entries`` that uses the Lua layer:
+a code entry's source is checked with it (Wippy's type annotations erased,
+compiled for syntax errors, its ``modules`` among the registered ones), and
+the libraries entries import become Lua modules (:mod:`actors.lua.libraries`).
+The model, the import checks and the YAML reader import nothing of Lua.
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from typing import Any
 import yaml
 
 from actors import errors
-from actors.entries._imports import RESERVED_PREFIX, builtin_libraries_for, import_problems, wire_imports
-from actors.entries._imports import register_library as register_library
+from actors.entries.bounded_yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, TooLarge, parse, plain
+from actors.entries.imports import RESERVED_PREFIX, import_problems
 from actors.entries.model import Entry, KindSpec, Problem, Registry, kind_spec, known_kinds
 from actors.entries.wippy_kinds import unknown_kind_message
+from actors.lua.libraries import builtin_libraries_for, wire_imports
+from actors.lua.libraries import register_library as register_library
 from actors.lua.modules import module_names
+from actors.lua.typed import erase_types
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -47,18 +54,14 @@ __all__ = [
     "MAX_YAML_NODES",
     "NAME_RULE",
     "AppLoadError",
+    "entry_problems",
     "is_valid_name",
     "load_app",
+    "make_entry",
     "register_library",
 ]
 
 DEFAULT_NAMESPACE = "app"
-MAX_YAML_BYTES = 4 * 1024 * 1024
-"""The largest definition file read (bytes)."""
-MAX_YAML_DEPTH = 64
-"""The deepest nesting of mappings and lists in a definition file."""
-MAX_YAML_NODES = 100_000
-"""The most nodes a definition file may hold with every alias expanded."""
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 """The largest Lua source file read."""
 MAX_NAME_LENGTH = 128
@@ -90,120 +93,6 @@ class AppLoadError(errors.Error):
         count = len(self.problems)
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         super().__init__(errors.INVALID, f"app has {count} problem{'s' if count != 1 else ''}:\n{lines}")
-
-
-class _Map(dict):  # type: ignore[type-arg]
-    line = 0
-
-
-class _List(list):  # type: ignore[type-arg]
-    line = 0
-
-
-class _TooBig(Exception):
-    """A definition file past one of the reading limits; ``line`` is where."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader whose mappings and lists remember their line, with bounded nesting."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _TooBig(f"nested deeper than {MAX_YAML_DEPTH} levels", mark.line + 1)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as exc:  # a scalar no Python value holds: 2020-02-30, 10**5000
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {node.value!r:.60}: {exc}", node.start_mark
-            ) from None
-
-
-def _check_expansion(root: yaml.Node) -> None:
-    """Refuse a node graph whose alias expansion is too large or recursive.
-
-    Aliases make the composed graph a DAG whose expanded size can be
-    exponential in the file's size; each node's expanded size is computed
-    once (post-order, iteratively), so the check itself is linear.
-    """
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if finished:
-            open_nodes.discard(key)
-            size = 1 + sum(sizes[id(child)] for child in children)
-            if size > MAX_YAML_NODES:
-                raise _TooBig(
-                    f"too large once its aliases are expanded (more than {MAX_YAML_NODES} nodes)",
-                    node.start_mark.line + 1,
-                )
-            sizes[key] = size
-            continue
-        if key in sizes:
-            continue
-        if key in open_nodes:
-            raise _TooBig(
-                "an alias refers to a node that contains it (recursive alias)", node.start_mark.line + 1
-            )
-        open_nodes.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [item for pair in node.value for item in pair]
-    return []
-
-
-def _parse_yaml(text: str) -> Any:
-    """The document in ``text``, built only after the limits are checked."""
-    loader = _LineLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_expansion(node)
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    mapping = _Map(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    return mapping
-
-
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _List:
-    sequence = _List(loader.construct_sequence(node, deep=True))
-    sequence.line = node.start_mark.line + 1
-    return sequence
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_app(root: str | Path) -> Registry:
@@ -272,9 +161,7 @@ def _project_sources(base: Path, problems: list[Problem]) -> Path | None:
     if lock.is_file():
         try:
             document = (
-                _parse_yaml(lock.read_text(encoding="utf-8"))
-                if lock.stat().st_size <= MAX_YAML_BYTES
-                else None
+                parse(lock.read_text(encoding="utf-8")) if lock.stat().st_size <= MAX_YAML_BYTES else None
             )
         except Exception as exc:  # a broken lock file is reported, never a traceback
             problems.append(Problem("wippy.lock", 1, "", f"cannot read the lock file: {exc}"))
@@ -337,8 +224,8 @@ def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry
         if size > MAX_YAML_BYTES:
             problems.append(Problem(name, 1, "", f"file too large: {size} bytes (at most {MAX_YAML_BYTES})"))
             return []
-        document = _parse_yaml(path.read_text(encoding="utf-8"))
-    except _TooBig as exc:
+        document = parse(path.read_text(encoding="utf-8"))
+    except TooLarge as exc:
         problems.append(Problem(name, exc.line, "", f"invalid YAML: {exc}"))
         return []
     except yaml.YAMLError as exc:
@@ -412,6 +299,21 @@ def _read_file(path: Path, app_dir: Path, problems: list[Problem]) -> list[Entry
     return result
 
 
+def make_entry(item: dict[str, Any], namespace: str, path: Path, app_dir: Path) -> Entry:
+    """One entry made from ``item`` (``name``, ``kind``, ``meta`` and the kind's fields), checked
+    as an entry of a definition file at ``path`` is: name, kind, required fields, and a code
+    entry's source read and checked.  Raises :class:`AppLoadError` with what is wrong.
+
+    For entries made while an app runs (Wippy's registry changesets); references to other
+    entries are checked by :func:`entry_problems` once the entry is among them.
+    """
+    problems: list[Problem] = []
+    entry = _make_entry(item, namespace, path, app_dir, problems)
+    if problems or entry is None:
+        raise AppLoadError(problems)
+    return entry
+
+
 def _make_entry(
     item: Any, namespace: str, path: Path, app_dir: Path, problems: list[Problem]
 ) -> Entry | None:
@@ -437,7 +339,7 @@ def _make_entry(
         problems.append(Problem(name_in_file, line, entry_id, "'meta' must be a mapping"))
         meta = {}
     data = {key: value for key, value in item.items() if key not in ("name", "kind", "meta")}
-    entry = Entry(entry_id, namespace, name, kind, data, _plain(meta), path, line)
+    entry = Entry(entry_id, namespace, name, kind, data, plain(meta), path, line)
     spec = kind_spec(kind)
     if spec is None:
         problems.append(Problem(name_in_file, line, entry_id, unknown_kind_message(kind, known_kinds())))
@@ -447,17 +349,8 @@ def _make_entry(
             problems.append(Problem(name_in_file, line, entry_id, f"missing required field {required!r}"))
     if spec.code:
         _load_source(entry, app_dir, problems)
-    entry.data = _plain(entry.data)
+    entry.data = plain(entry.data)
     return entry
-
-
-def _plain(value: Any) -> Any:
-    """Drop the line-tracking subclasses (entries hold plain data)."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _load_source(entry: Entry, app_dir: Path, problems: list[Problem]) -> None:
@@ -603,8 +496,6 @@ def _may_define(source: str, method: str) -> bool:
 
 def _erase_types(entry: Entry) -> str | None:
     """Erase Wippy's type annotations in place (lines and columns kept); the problem if it cannot."""
-    from actors.lua.typed import erase_types
-
     try:
         entry.source_text = erase_types(entry.source_text or "", entry.source_name or "?")
     except errors.Error as err:
@@ -626,6 +517,12 @@ def _syntax_problem(source: str | None, chunkname: str | None) -> str | None:
     except errors.Error as err:
         return err.message()
     return None
+
+
+def entry_problems(entry: Entry, registry: Registry) -> list[str]:
+    """What is wrong with ``entry`` among ``registry``'s entries: its references and its kind's checks."""
+    spec = kind_spec(entry.kind)
+    return [] if spec is None else _check_entry(entry, spec, registry)
 
 
 def _check_entry(entry: Entry, spec: KindSpec, registry: Registry) -> list[str]:

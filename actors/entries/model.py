@@ -18,7 +18,6 @@ from typing import Any
 from actors import errors
 
 __all__ = [
-    "LUA_MODULES",
     "CodeBuilder",
     "Entry",
     "KindSpec",
@@ -30,11 +29,6 @@ __all__ = [
     "register_kind",
     "resolve_ref",
 ]
-
-LUA_MODULES = frozenset(
-    {"funcs", "time", "uuid", "json", "ctx", "logger", "crypto", "workflow", "errors", "channel", "process"}
-)
-"""Modules a Lua entry may list under ``modules``."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The ``yaml`` and ``base64`` modules (Wippy's ``en/lua/data/yaml.md`` and ``base64.md``).
 
 Both are pure (no clock, no randomness, no I/O), so workflows may use them.
-``yaml.decode`` reads untrusted text with the entry loader's bounded parser:
+``yaml.decode`` reads untrusted text with the bounded YAML reader the loader uses:
 its size, nesting and expanded alias count are limited, so a small "billion
 laughs" document is refused instead of filling the memory.
 """
@@ -73,7 +73,7 @@ def _ordered(value: Any, order: list[str], sort_rest: bool) -> Any:
 
 
 def _yaml_decode(caller: Caller, data: Any) -> Any:
-    from actors.entries.loader import _parse_yaml, _plain, _TooBig  # the bounded parser
+    from actors.entries.bounded_yaml import TooLarge, parse, plain  # bounded: untrusted text
 
     if not isinstance(data, (str, bytes)):
         raise errors.Error(errors.INVALID, "yaml.decode: expected a string")
@@ -83,8 +83,8 @@ def _yaml_decode(caller: Caller, data: Any) -> Any:
     if len(text) > MAX_YAML_INPUT:
         raise errors.Error(errors.LIMIT_EXCEEDED, f"yaml.decode: text longer than {MAX_YAML_INPUT} bytes")
     try:
-        document = _parse_yaml(text)
-    except _TooBig as exc:
+        document = parse(text)
+    except TooLarge as exc:
         raise errors.Error(errors.LIMIT_EXCEEDED, f"yaml.decode: line {exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -93,7 +93,7 @@ def _yaml_decode(caller: Caller, data: Any) -> Any:
         raise errors.Error(errors.INTERNAL, f"yaml.decode: {where}{reason}") from None
     except Exception as exc:  # third-party parser fed untrusted text: never a traceback
         raise errors.Error(errors.INTERNAL, f"yaml.decode: {type(exc).__name__}: {exc}") from None
-    return _lua_ready(_plain(document))
+    return _lua_ready(plain(document))
 
 
 def _lua_ready(value: Any) -> Any:

@@ -1,14 +1,8 @@
-"""``imports:``: Lua entries that ``require`` library entries of any namespace.
+"""Library entries as Lua modules: how ``require("alias")`` reaches a ``library.lua``.
 
-An entry names the libraries it uses, each under an alias (Wippy's
-``imports: {helpers: app.lib:helpers}``), and ``require("helpers")`` runs
-the ``library.lua`` entry ``app.lib:helpers`` in the requiring process.  A
-library has its own ``modules:`` and ``imports:``; the imports of all
-libraries must not form a cycle.
-
-The loader checks and resolves imports (:func:`import_problems`), then hands
-them to Lua through the entry's modules list, the one list a Lua state sees
-for an entry (:func:`wire_imports`):
+The loader checks imports without Lua (:mod:`actors.entries.imports`), then
+hands them to Lua here, through the entry's modules list, the one list a Lua
+state sees for an entry (:func:`wire_imports`):
 
 * every library becomes a registered Lua module ``__lib_<digest>`` whose
   table holds the library's source, chunk name, own modules and own imports
@@ -21,39 +15,23 @@ for an entry (:func:`wire_imports`):
   prelude's ``require`` grants only the names before the marker.
 
 A library's module is allowed in workflows when every module it (and every
-library it imports) uses is; the marker always is.
+library it imports) uses is; the marker always is.  Packages ship libraries
+an app imports without declaring them with :func:`register_library`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actors.entries.imports import IMPORTS_MARKER, LIBRARY_KIND, LIBRARY_PREFIX, RESERVED_PREFIX, imports_of
 from actors.entries.model import Entry, Registry
 from actors.lua import modules as lua_modules
+from actors.lua.typed import erase_types
 
-__all__ = [
-    "IMPORTS_MARKER",
-    "LIBRARY_KIND",
-    "LIBRARY_PREFIX",
-    "RESERVED_PREFIX",
-    "builtin_libraries_for",
-    "import_problems",
-    "imports_of",
-    "register_library",
-    "wire_imports",
-]
-
-LIBRARY_KIND = "library.lua"
-RESERVED_PREFIX = "__"
-"""Module names starting so are the loader's own (markers and libraries)."""
-IMPORTS_MARKER = "__imp_"
-LIBRARY_PREFIX = "__lib_"
-
-_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+__all__ = ["builtin_libraries_for", "register_library", "wire_imports"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +65,6 @@ def register_library(
 
 def builtin_libraries_for(entries: list[Entry], declared: set[str]) -> list[Entry]:
     """The shipped libraries ``entries`` import (transitively) that the app does not declare."""
-    from actors.lua.typed import erase_types
-
     added: list[Entry] = []
     pending = [target for entry in entries for target in imports_of(entry).values()]
     while pending:
@@ -117,77 +93,6 @@ def builtin_libraries_for(entries: list[Entry], declared: set[str]) -> list[Entr
         added.append(entry)
         pending.extend(imports_of(entry).values())
     return added
-
-
-def imports_of(entry: Entry) -> dict[str, str]:
-    """The entry's imports as ``alias → entry ID`` (references resolved; ``{}`` when malformed)."""
-    raw = entry.data.get("imports")
-    if not isinstance(raw, dict):
-        return {}
-    return {alias: entry.ref(target) for alias, target in raw.items() if isinstance(target, str) and target}
-
-
-def import_problems(entries: list[Entry], registry: Registry) -> list[tuple[Entry, str]]:
-    """What is wrong with the ``imports`` of ``entries``: shape, targets, kinds, cycles."""
-    problems: list[tuple[Entry, str]] = []
-    for entry in entries:
-        raw = entry.data.get("imports")
-        if raw is None:
-            continue
-        if not isinstance(raw, dict):
-            problems.append((entry, "'imports' must map aliases to library entry IDs (alias: ns:name)"))
-            continue
-        for alias, target in raw.items():
-            if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
-                problems.append((entry, f"imports: alias {alias!r} must be a name (letters, digits, _ . -)"))
-                continue
-            if not isinstance(target, str) or not target:
-                problems.append((entry, f"imports.{alias} must be a library entry ID (ns:name)"))
-                continue
-            target_id = entry.ref(target)
-            found = registry.get(target_id)
-            if found is None:
-                problems.append((entry, f"imports.{alias} references unknown entry {target_id!r}"))
-            elif found.kind != LIBRARY_KIND:
-                problems.append(
-                    (
-                        entry,
-                        f"imports.{alias} references {target_id!r} of kind {found.kind!r}, expected library.lua",
-                    )
-                )
-    problems.extend(_cycles(entries, registry))
-    return problems
-
-
-def _cycles(entries: list[Entry], registry: Registry) -> list[tuple[Entry, str]]:
-    """Each cycle of library imports, reported once, on the library that closes it."""
-    libraries = [entry for entry in entries if entry.kind == LIBRARY_KIND]
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    found: list[tuple[Entry, str]] = []
-    reported: set[frozenset[str]] = set()
-
-    def visit(entry: Entry, path: list[str]) -> None:
-        state[entry.id] = 1
-        path.append(entry.id)
-        for target_id in imports_of(entry).values():
-            target = registry.get(target_id)
-            if target is None or target.kind != LIBRARY_KIND:
-                continue
-            if state.get(target_id) == 1:
-                cycle = [*path[path.index(target_id) :], target_id]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    found.append((entry, f"library imports form a cycle: {' → '.join(cycle)}"))
-            elif target_id not in state:
-                visit(target, path)
-        path.pop()
-        state[entry.id] = 2
-
-    for library in libraries:
-        if library.id not in state:
-            visit(library, [])
-    return found
 
 
 def wire_imports(entries: list[Entry], registry: Registry) -> None:
