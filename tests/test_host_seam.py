@@ -4,13 +4,15 @@ A host written against :class:`actors.Host` alone (no process host, no
 Temporal) gets spawns, links, monitors, waits and counts through the node;
 the process core handles a linked peer's reported exit (``LINK_EXIT``) for any
 host; a payload sent to a workflow is encoded once; and the layering the seam
-exists for holds (no import circle in ``actors``, no underscore module of
-``actors`` used by the other packages, no pykka in the process core).
+exists for holds (no import circle in ``actors``, no package using an underscore
+module or name of another, no Lua in the entry model, no pykka in the process core).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -201,17 +203,81 @@ def test_no_import_circle_inside_actors() -> None:
             visit(name, [name])
 
 
-def test_other_packages_use_only_public_modules_of_actors() -> None:
+PACKAGES = ("actors", "temporal_bridge", "supervision", "cluster", "wippy_compat", "actorflow")
+"""The project's packages: each uses only the public modules and names of the others."""
+
+
+def _private_uses(package: str, paths: list[Path] | None = None) -> list[str]:
+    """Underscore modules, or underscore names, of the other packages that ``package``'s files
+    (``paths``, by default all of them) import."""
     offenders = []
-    modules = frozenset(_module(path) for path in (ROOT / "actors").rglob("*.py"))
-    for package in ("temporal_bridge", "supervision", "actorflow"):
-        for path in (ROOT / package).rglob("*.py"):
-            offenders += [
-                f"{path.relative_to(ROOT)}: {name}"
-                for name in _imports(path, modules)
-                if name.startswith("actors.") and any(part.startswith("_") for part in name.split("."))
-            ]
-    assert offenders == []
+    for path in paths if paths is not None else sorted((ROOT / package).rglob("*.py")):
+        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [(node.module, alias.name) for alias in node.names]
+            else:
+                continue
+            for module, name in targets:
+                parts = module.split(".")
+                if parts[0] == package or parts[0] not in PACKAGES:
+                    continue
+                if any(part.startswith("_") for part in parts[1:]):
+                    offenders.append(f"{where}: {module}")
+                elif name is not None and name.startswith("_"):
+                    offenders.append(f"{where}: {module}.{name}")
+    return offenders
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_use_only_public_modules_and_names_of_each_other(package: str) -> None:
+    """No ``from actors._process import …``, no ``from actors.lua.stdlib import _helper``:
+    what a package needs of another gets a public name there."""
+    assert _private_uses(package) == []
+
+
+def test_the_layering_check_sees_a_private_import(tmp_path: Path) -> None:
+    """The check above on a file that breaks the rule in each way it can."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import actors._process\n"
+        "from actors.entries.loader import _make_entry\n"
+        "from actorflow._lifecycle import Lifecycle\n"
+        "from wippy_compat._context import AppResources\n"  # its own package: fine
+        "from actors.entries import load_app\n"  # public: fine
+    )
+    assert _private_uses("wippy_compat", [sample]) == [
+        "sample.py: actors._process",
+        "sample.py: actors.entries.loader._make_entry",
+        "sample.py: actorflow._lifecycle",
+    ]
+
+
+def test_the_entry_model_imports_no_lua() -> None:
+    """Issue 11: the YAML entry model does not import the Lua layer.  Only the loader does
+    (it checks Lua code, and hands libraries to Lua); importing the model, the import checks
+    or the YAML reader, or a package that only describes kinds, loads no Lua at all."""
+    entries = ROOT / "actors" / "entries"
+    users = sorted(
+        path.name
+        for path in entries.glob("*.py")
+        if any(name == "actors.lua" or name.startswith("actors.lua.") for name in _imports(path))
+    )
+    assert users == ["loader.py"]
+    probe = (
+        "import sys\n"
+        "import actors.entries, actors.entries.model, actors.entries.imports, actors.entries.bounded_yaml\n"
+        "import supervision\n"
+        "print(sorted(m for m in sys.modules if m == 'lupa' or m.startswith(('actors.lua', 'lupa.'))))\n"
+        "from actors.entries import load_app\n"
+        "print('actors.lua' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "True"]  # the loader brings Lua when asked for
 
 
 def test_the_process_core_imports_no_pykka() -> None:

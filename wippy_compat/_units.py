@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from actorflow._lifecycle import Lifecycle, lifecycle_of
+from actorflow.units import Lifecycle, lifecycle_of
 from actors.entries import Entry
 from wippy_compat._context import AppResources, attach, detach
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from actorflow._lifecycle import lifecycle_of
+from actorflow.units import lifecycle_of
 from actors import errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module

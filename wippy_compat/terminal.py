@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, BinaryIO
 
-from actorflow._units import HostUnit
+from actorflow.units import HostUnit
 from actors import ProcessHost, errors
 from actors.entries import Entry, KindSpec, Registry, check_lifecycle, register_kind
 from actors.lua import Caller, register_module

@@ -304,7 +304,7 @@ class Exchange:
 
 def json_body(value: Any) -> bytes:
     """JSON bytes for a value from Lua or Python (PIDs as their text); ``INVALID`` when impossible."""
-    from actors.lua.stdlib import _jsonable
+    from actors.lua.stdlib import jsonable
 
     def default(obj: Any) -> Any:
         if isinstance(obj, PID):
@@ -313,7 +313,7 @@ def json_body(value: Any) -> bytes:
 
     try:
         return json.dumps(
-            _jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
+            jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
         ).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.Error(errors.INVALID, f"write_json: {exc}") from None

@@ -3,14 +3,18 @@
 ``actors`` itself knows the process-side kinds (``process.lua``,
 ``function.lua``, ``library.lua``, ``process.host``); other packages add theirs
 with :func:`register_kind`.
+
+The model imports nothing of the Lua layer; the loader does (it checks Lua
+code and turns libraries into Lua modules), so :func:`load_app`,
+:class:`AppLoadError` and :data:`DEFAULT_NAMESPACE` are imported from it when
+first asked for: a package that only describes kinds does not load Lua.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.durations import duration_seconds
-from actors.entries.loader import DEFAULT_NAMESPACE, AppLoadError, load_app
 from actors.entries.model import (
     Entry,
     KindSpec,
@@ -36,6 +40,20 @@ __all__ = [
     "register_kind",
     "resolve_ref",
 ]
+
+if TYPE_CHECKING:
+    from actors.entries.loader import DEFAULT_NAMESPACE, AppLoadError, load_app
+
+_FROM_THE_LOADER = frozenset({"DEFAULT_NAMESPACE", "AppLoadError", "load_app"})
+
+
+def __getattr__(name: str) -> Any:
+    """The loader's names, imported when first used (the loader uses the Lua layer)."""
+    if name in _FROM_THE_LOADER:
+        from actors.entries import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_lifecycle(entry: Entry, registry: Registry) -> list[str]:

@@ -22,6 +22,7 @@ __all__ = [
     "format_duration",
     "json_decode",
     "json_encode",
+    "jsonable",
     "parse_duration",
     "random_byte_count",
     "uuid_info",
@@ -69,12 +70,14 @@ def json_encode(value: Any) -> str:
     table mixing list and string keys, or binary text fail ``INTERNAL``, not retryable.
     """
     try:
-        return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise errors.Error(errors.INTERNAL, f"json.encode: {exc}", retryable=False) from None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value Lua gave, as ``json.encode`` writes it: an empty table as ``[]``, an error as
+    ``{kind, message}``; ``TypeError`` for what JSON cannot hold (sparse or mixed tables, binary)."""
     if isinstance(value, dict):
         if not value:
             return []  # an empty Lua table encodes as an array, as in the runtime
@@ -82,9 +85,9 @@ def _jsonable(value: Any) -> Any:
             if all(isinstance(key, int) for key in value):
                 raise TypeError("sparse array: the table's keys 1..n have gaps")
             raise TypeError("the table mixes array and string keys")
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if isinstance(value, errors.Error):
         return {"kind": value.kind(), "message": value.message()}
     if isinstance(value, bytes):
