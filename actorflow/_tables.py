@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from actorflow._jsonio import to_json_text
-
 __all__ = ["format_processes", "format_services", "format_summary", "format_table", "format_workflows"]
 
 
@@ -133,7 +131,3 @@ def format_summary(summary: dict[str, Any]) -> str:
     rows.append(("control", summary.get("control", "")))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {text}" for label, text in rows)
-
-
-def as_json(value: Any) -> str:
-    return to_json_text(value, indent=2)
