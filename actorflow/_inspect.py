@@ -50,9 +50,10 @@ def processes(app: App) -> list[dict[str, Any]]:
                 continue
             router = getattr(proc.behaviour, "router", None)
             pending = router.pending_count if router is not None else 0
+            queued, runnable = proc.mailbox_snapshot()
             if proc.result is not None:
                 status = "exiting"
-            elif getattr(proc, "_scheduled", False):
+            elif runnable:
                 status = "runnable"
             else:
                 status = "waiting"
@@ -62,7 +63,7 @@ def processes(app: App) -> list[dict[str, Any]]:
                     "entry": proc.entry_id,
                     "host": host.id,
                     "status": status,
-                    "mailbox": len(getattr(proc, "_box", ())) + pending,
+                    "mailbox": queued + pending,
                     "links": _pids(proc.links),
                     "monitors": _pids(proc.monitoring),
                     "names": sorted(names.get(pid, ())),

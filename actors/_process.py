@@ -207,6 +207,10 @@ class Process:
     def alive(self) -> bool:
         return not self._closed
 
+    def mailbox_snapshot(self) -> tuple[int, bool]:
+        """(items waiting in the mailbox, runnable): for operators, read without the lock."""
+        return len(self._box), self._scheduled
+
     def add_exit_callback(self, callback: Callable[[Process], None]) -> None:
         """Call ``callback(process)`` once the process has ended (at once if it has)."""
         with self._lock:
