@@ -1,4 +1,4 @@
-"""Regression (issue 12, defect 13): names and sources are validated at load.
+"""Entry names, namespaces and sources are validated at load (issue 12, defect 13).
 
 Entry and namespace names with ``:``, ``{``, ``|``, ``}``, newlines or
 ``..`` were accepted and made IDs and PIDs ambiguous; a ``temporal.client``

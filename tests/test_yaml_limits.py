@@ -1,4 +1,4 @@
-"""Regression (issue 12, defect 8): a tiny YAML file cannot make ``check`` fill the memory.
+"""A tiny YAML file cannot make ``check`` fill the memory (issue 12, defect 8).
 
 A 1 KB file of nested aliases ("billion laughs") drove ``actorflow check``
 past 5 GB.  Reading a definition file is now bounded (alias expansion,

@@ -1,4 +1,4 @@
-"""The mailbox is flushed in arrival order across topics (spec §3, issue 17 item 6).
+"""The mailbox is flushed in arrival order across topics (spec §3, ``listen`` and ``inbox``).
 
 Two messages waiting for two different listeners are handed over in the order
 they arrived, so the coroutine woken by the first runs first.  The router

@@ -1,4 +1,4 @@
-"""Regression (issue 12, defect 14): the embedded server's state is its owner's only.
+"""The embedded Temporal server's state is its owner's only (issue 12, defect 14).
 
 The dev server's SQLite database (workflow inputs and results), its
 write-ahead log, the server log and the PID file were world-readable

@@ -1,4 +1,4 @@
-"""Regression (issue 12, defect 1): no delay can stop the node's timer thread.
+"""No delay can stop the node's timer thread (issue 12, defect 1).
 
 ``process.cancel(pid, 1e13)`` from Lua or ``node.cancel(pid, 1e10)`` from
 Python used to raise ``OverflowError`` inside the timer thread: the thread

@@ -1,4 +1,4 @@
-"""Regression (issue 12, defect 5): the shipped saga never charges an order twice.
+"""The shipped saga never charges an order twice (issue 12, defect 5).
 
 ``examples/saga`` started its workflows under random IDs, so running the
 same orders again (after a crash, or twice) started new sagas that charged
