@@ -2,7 +2,7 @@
 
 It keeps its PID, mailbox, links, monitors, names and options; the arguments
 become the new main's; a failed upgrade ends the process with the error.
-(In a workflow it is continue-as-new: tests/test_workflows_reference.py.)
+(In a workflow it is continue-as-new: tests/test_workflow_process_relations.py.)
 """
 
 from __future__ import annotations

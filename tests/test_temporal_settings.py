@@ -3,7 +3,7 @@
 Refused settings are reported when the app is loaded (``actorflow check``),
 with the file and line of their entry and the reason; the ones that work are
 mapped to temporalio's arguments here, and checked against the real dev
-server in tests/test_workflows_reference.py (the ``settings`` tests).
+server in tests/test_workflow_worker_settings.py.
 """
 
 from __future__ import annotations

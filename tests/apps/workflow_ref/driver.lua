@@ -1,4 +1,4 @@
--- Process-side code of tests/test_workflows_reference.py; `mode` selects one.
+-- Process-side code of the tests/test_workflow_*.py files that use this app; `mode` selects one.
 local time = require("time")
 local temporal = require("temporal")
 
