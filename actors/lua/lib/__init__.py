@@ -1,4 +1,6 @@
-"""The standard plug-in modules: ``json``, ``uuid``, ``crypto``, ``security`` and ``os``.
+"""The standard plug-in modules: ``json``, ``uuid``, ``crypto``, ``security`` and ``os`` here;
+``yaml`` and ``base64`` in :mod:`.encodings`, ``hash`` in :mod:`.hashes`, ``text`` in
+:mod:`.textproc` (each registers itself when imported).
 
 They are registered with :func:`~actors.lua.modules.register_module` like the
 module of any other package would be (their Lua sources are beside this
