@@ -300,12 +300,6 @@ class Cluster:
         """The nodes currently up, this one included, sorted."""
         return sorted([self.name, *(m.name for m in self.members.values() if not m.down)])
 
-    def is_up(self, node_name: str) -> bool:
-        if node_name == self.name:
-            return True
-        member = self.members.get(node_name)
-        return member is not None and not member.down
-
     def traffic(self) -> dict[str, int]:
         """Frames and entries (messages, signals, calls) sent to and received from other nodes so far.
 

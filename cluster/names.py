@@ -129,16 +129,6 @@ class ClusterNames(Names):
     def _live(self, binding: Binding) -> bool:
         return self.cluster.is_live(binding.node, binding.incarnation)
 
-    def scope_of(self, name: str) -> str | None:
-        """The scope ``name`` resolves through, or None."""
-        for scope in (CONSISTENT, EVENTUAL):
-            binding = self.tables[_PREFIX[scope]].get(name)
-            if binding is not None and self._live(binding):
-                return STRONG if binding.strong else scope
-        if name in self._pending_eventual:
-            return EVENTUAL
-        return LOCAL if super().whereis(name) is not None else None
-
     # -- registration ----------------------------------------------------------------------
 
     def waits(self, scope: str) -> bool:
