@@ -148,6 +148,9 @@ def run_app(
     """Start ``app``, serve until a signal or ``actorflow stop``, stop; ``(status, clean)``."""
     began = time.monotonic()
     app.start(abort=signals.requested)
+    cluster = app.cluster
+    if cluster is not None:  # a node cut off from its cluster stops (status 1): restarted, it rejoins
+        cluster.on_fenced(lambda error: (progress(f"{error.message()}; stopping"), signals.request()))
     control = ControlServer(app, on_stop=signals.request, summary=lambda: summary(app))
     try:
         control.start()
@@ -162,7 +165,7 @@ def run_app(
         control.stop()
     progress("stopping")
     clean = stop_app(app, progress)
-    return 0, clean
+    return (1 if cluster is not None and cluster.fenced is not None else 0), clean
 
 
 class ExecOutcome:

@@ -10,6 +10,10 @@ server or cluster.  Then:
   becomes LINK_DOWN and every monitor EXIT, with error kind :data:`NODE_DOWN`;
   its names, locks and group memberships are released.  A node that comes
   back is a new member with new PIDs (its *incarnation* numbers them);
+* **fencing**: a node the others declared down never comes back in that life.
+  One that was cut off (stopped, stalled, or its NATS connection gone for
+  ``failure_timeout``) finds out by itself, or is told when it speaks again,
+  and leaves: :attr:`Cluster.fenced` says why (``actorflow run`` then stops);
 * **routing**: PIDs of the other nodes go to :class:`~cluster.peer.RemotePeer`
   and their hosts appear as ``node@host`` (:class:`~cluster.peer.RemoteHost`);
 * **names** (:mod:`cluster.names`), **process groups** (:mod:`cluster.groups`)
@@ -17,7 +21,8 @@ server or cluster.  Then:
   the frames between nodes.
 
 Subjects, under ``af.<cluster>``: ``hb`` (heartbeats, everybody),
-``n.<node>`` (frames to one node), ``ping.<node>`` (is this name taken?).
+``n.<node>`` (frames to one node), ``ping.<node>`` (is this name taken?),
+``down.<node>`` (you were declared down).
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ _STREAM_MIN = 4  # entries a linger must be expected to gather to be worth it
 _IDLE = 0.02  # seconds without a frame after which a flow counts as new
 _FRAME_BYTES = 256 * 1024
 _RPC_TIMEOUT = 10.0
+_CONNECT_ATTEMPTS = 2  # tries of each server when joining (then reconnect for ever)
 _INCARNATION_SPAN = 1 << 40  # PID numbers one incarnation may hand out
 _MSG = Signal.MSG
 _LINK_ENDS = frozenset((Signal.UNLINK, Signal.LINK_GONE, Signal.LINK_DOWN, Signal.LINK_EXIT))
@@ -127,6 +133,8 @@ class Cluster:
                 f"failure_timeout ({failure_timeout} s) must be at least three heartbeat intervals "
                 f"({heartbeat_interval} s)",
             )
+        if (connect or {}).get("no_echo"):
+            raise errors.Error(errors.INVALID, "no_echo: a node must hear its own heartbeats")
         if not 0.0 <= frame_linger <= 0.1:
             raise errors.Error(errors.INVALID, f"frame_linger must be 0 to 0.1 s, got {frame_linger}")
         if address is None and state_dir is None:
@@ -165,6 +173,12 @@ class Cluster:
         self._up_hooks: list[Callable[[Member], None]] = []
         self._max_payload = 1024 * 1024
         self._stopped = False
+        self.fenced: errors.Error | None = None
+        """Why this node was cut off and left the cluster (``NODE_DOWN``), or None."""
+        self._fence_hooks: list[Callable[[errors.Error], None]] = []
+        self._echoed = 0.0  # when our own latest heartbeat came back from NATS (monotonic)
+        self._told: dict[tuple[str, int], float] = {}  # down nodes told so, and when
+        self._nats_error = ""
         self._departed: dict[tuple[str, int], None] = {}
         self._lock = threading.Lock()
         self.peer = RemotePeer(self)
@@ -193,13 +207,27 @@ class Cluster:
         return self
 
     async def _join(self, address: str | list[str]) -> None:
-        options = {"connect_timeout": 5, "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2}
+        options: dict[str, Any] = {
+            "connect_timeout": 5,
+            "max_reconnect_attempts": _CONNECT_ATTEMPTS,
+            "reconnect_time_wait": 0.2,
+            "error_cb": self._on_nats_error,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+        }
         options.update(self.connect_options)
         servers = address if isinstance(address, list) else [address]
         try:
             self.nc = await nats.connect(servers=servers, **options)
         except Exception as exc:
-            raise errors.Error(errors.UNAVAILABLE, f"cannot connect to NATS at {address}: {exc}") from None
+            # A refused login or certificate shows up in the error callback; the exception
+            # only says that no server was left to try.
+            detail = self._nats_error or str(exc) or type(exc).__name__
+            raise errors.Error(errors.UNAVAILABLE, f"cannot connect to NATS at {address}: {detail}") from None
+        if "max_reconnect_attempts" not in self.connect_options:
+            # Once in, never give up: a node cut off for long is declared down by the
+            # others and leaves by itself (see _fence); a short cut is bridged.
+            self.nc.options["max_reconnect_attempts"] = -1
         self._max_payload = self.nc.max_payload
         try:
             await self.nc.request(f"{self.prefix}.ping.{self.name}", b"", timeout=0.5)
@@ -220,7 +248,8 @@ class Cluster:
         await self.nc.subscribe(f"{self.prefix}.ping.{self.name}", cb=self._on_ping)
         await self.nc.subscribe(f"{self.prefix}.n.{self.name}", cb=self._on_frame)
         await self.nc.subscribe(f"{self.prefix}.hb", cb=self._on_heartbeat)
-        self.started_at = time.monotonic()
+        await self.nc.subscribe(f"{self.prefix}.down.{self.name}", cb=self._on_declared_down)
+        self.started_at = self._echoed = time.monotonic()
         await self.nc.publish(f"{self.prefix}.hb", self._heartbeat("hello"))
         await self.nc.flush()
         await asyncio.sleep(self.discovery_window)
@@ -265,6 +294,8 @@ class Cluster:
         for task in self._tasks:
             task.cancel()
         await self.names.stop()
+        if self.nc.is_closed:  # fenced: already gone
+            return
         for member in list(self.members.values()):
             if not member.down:
                 self.enqueue(member, [BYE])
@@ -299,6 +330,15 @@ class Cluster:
     def member_names(self) -> list[str]:
         """The nodes currently up, this one included, sorted."""
         return sorted([self.name, *(m.name for m in self.members.values() if not m.down)])
+
+    def on_fenced(self, hook: Callable[[errors.Error], None]) -> None:
+        """Call ``hook(error)`` (on the cluster's thread) if this node is cut off and leaves.
+
+        ``error`` is :attr:`fenced`.  An app stops then (``actorflow run`` exits
+        with status 1): its processes keep PIDs the other nodes consider dead,
+        and it rejoins as a new incarnation only when started again.
+        """
+        self._fence_hooks.append(hook)
 
     def traffic(self) -> dict[str, int]:
         """Frames and entries (messages, signals, calls) sent to and received from other nodes so far.
@@ -342,7 +382,7 @@ class Cluster:
     def is_live(self, node_name: str, incarnation: int) -> bool:
         """True while ``node_name`` in its ``incarnation`` is a member (this node included)."""
         if node_name == self.name:
-            return incarnation == self.incarnation
+            return incarnation == self.incarnation and self.fenced is None
         member = self.members.get(node_name)
         return member is not None and not member.down and member.incarnation == incarnation
 
@@ -364,8 +404,8 @@ class Cluster:
 
     @property
     def running(self) -> bool:
-        """True between a successful start and stop."""
-        return self.loop is not None and self.incarnation > 0 and not self._stopped
+        """True between a successful start and stop (or being cut off: :attr:`fenced`)."""
+        return self.loop is not None and self.incarnation > 0 and not self._stopped and self.fenced is None
 
     def check_size(self, member: Member, payloads: tuple[Any, ...]) -> None:
         """``LIMIT_EXCEEDED`` for a message no frame could carry, or that would overfill the outbox."""
@@ -538,10 +578,20 @@ class Cluster:
 
     async def _on_heartbeat(self, msg: Any) -> None:
         try:
-            name, incarnation, hosts, kind = codec.loads(msg.data)
+            name, incarnation, hosts, kind = codec.loads(msg.data)[:4]
         except Exception:
             return
+        if self.fenced is not None:
+            return
         if name == self.name:
+            if incarnation == self.incarnation:
+                self._echoed = time.monotonic()  # NATS still carries what we say
+            return
+        if kind == "bye":  # it leaves (cut off, say): down at once, for good
+            self._departed[(name, incarnation)] = None
+            member = self.members.get(name)
+            if member is not None and member.incarnation == incarnation:
+                self._member_down(member, self.node_down_error(name, "left the cluster"))
             return
         member = self._seen(name, incarnation, tuple(hosts))
         if member is None:
@@ -554,9 +604,15 @@ class Cluster:
         return codec.dumps([self.name, self.incarnation, hosts, kind])
 
     def _seen(self, name: str, incarnation: int, hosts: tuple[str, ...] | None) -> Member | None:
-        """Record a sign of life of ``name``; the member, or None for an older incarnation."""
+        """Record a sign of life of ``name``; the member, or None when it is not taken back.
+
+        Not taken back: an older incarnation, one that said goodbye, and one
+        this node declared down (told so: it must leave, see :meth:`_fence`).
+        Its PIDs stay dead here; only a new incarnation is a member again.
+        """
         if (name, incarnation) in self._departed:
-            return None  # it said goodbye: a heartbeat still on its way is no sign of life
+            self._tell_down(name, incarnation)  # what it said after goodbye is no sign of life
+            return None
         member = self.members.get(name)
         if member is not None and member.incarnation != incarnation:
             if incarnation < member.incarnation:
@@ -564,7 +620,10 @@ class Cluster:
             if not member.down:
                 self._member_down(member, self.node_down_error(name, "restarted"))
             member = None
-        if member is None or member.down:
+        if member is not None and member.down:
+            self._tell_down(name, incarnation)
+            return None
+        if member is None:
             member = self._member_up(name, incarnation, hosts or ())
         elif hosts is not None and hosts != member.hosts:
             member.hosts = hosts
@@ -640,6 +699,8 @@ class Cluster:
             name, incarnation, entries = decode_frame(msg.data)
         except Exception:
             logger.warning("node %s: dropped a frame it cannot decode", self.name)
+            return
+        if self.fenced is not None:
             return
         member = self._seen(name, incarnation, None)
         if member is None:
@@ -736,13 +797,23 @@ class Cluster:
     async def _heartbeats(self) -> None:
         subject = f"{self.prefix}.hb"
         silence = self.failure_timeout - self.heartbeat_interval
+        ticked = time.monotonic()
         while True:
+            now = time.monotonic()
+            # First whether *we* were out of reach for as long as makes the others
+            # declare a node down: then it is us that is down, not them.
+            if now - ticked > silence:
+                self._fence(f"it did not run for {now - ticked:.1f} s")
+                return
+            if now - self._echoed > silence:
+                self._fence(f"its heartbeats did not come back from NATS for {now - self._echoed:.1f} s")
+                return
+            ticked = now
             try:
                 if self.nc.is_connected:
                     await self.nc.publish(subject, self._heartbeat("hb"))
             except Exception:
                 logger.debug("heartbeat failed", exc_info=True)
-            now = time.monotonic()
             for member in list(self.members.values()):
                 if not member.down and now - member.last_seen > silence:
                     self._member_down(member, self.node_down_error(member.name))
@@ -753,12 +824,109 @@ class Cluster:
             await asyncio.sleep(self.heartbeat_interval)
 
     def janitor(self) -> bool:
-        """True on the node that cleans up after dead nodes (the first live name in order)."""
+        """True on the node that cleans up after dead nodes: the first live name in order, and
+        only while NATS carries its heartbeats (a node that is itself cut off deletes nothing)."""
+        if self.fenced is not None or time.monotonic() - self._echoed > 2 * self.heartbeat_interval + 0.5:
+            return False
         return self.member_names()[0] == self.name
+
+    # -- being cut off ----------------------------------------------------------------------------
+
+    def _tell_down(self, name: str, incarnation: int) -> None:
+        """Tell ``name`` (in ``incarnation``) that this node declared it down (once a heartbeat)."""
+        if self.fenced is not None or self._stopped:
+            return
+        now = time.monotonic()
+        if now - self._told.get((name, incarnation), 0.0) < self.heartbeat_interval:
+            return
+        self._told[(name, incarnation)] = now
+        if len(self._told) > 1024:
+            del self._told[next(iter(self._told))]
+        live = len(self.member_names())
+        notice = codec.dumps([self.name, self.incarnation, incarnation, live])
+        asyncio.get_running_loop().create_task(self.nc.publish(f"{self.prefix}.down.{name}", notice))
+
+    async def _on_declared_down(self, msg: Any) -> None:
+        """Another node declared us down: leave if that is so (see :meth:`_fence`)."""
+        try:
+            sender, sender_incarnation, incarnation, live = codec.loads(msg.data)
+        except Exception:
+            return
+        if incarnation != self.incarnation or self.fenced is not None or self._stopped:
+            return
+        member = self.members.get(sender)
+        if member is not None and member.incarnation == sender_incarnation and not member.down:
+            self._fence(f"node {sender} declared it down")
+            return
+        # Each declared the other down (a partition between NATS servers): the side that
+        # sees fewer live nodes leaves; on a tie, the greater name.
+        mine = len(self.member_names())
+        if live > mine or (live == mine and sender < self.name):
+            self._fence(f"node {sender} declared it down, and sees more of the cluster")
+
+    def _fence(self, reason: str) -> None:
+        """This node was cut off and the others declared it (or will declare it) down: leave.
+
+        Its processes get NODE_DOWN for every process of another node they link to
+        or monitor, as the others got for its processes; it forgets every
+        cluster-wide name, lock and group member (the others released its own);
+        it says goodbye and closes its connection.  Its PIDs stay dead to the
+        other nodes: it rejoins only as a new incarnation, started again.
+        """
+        if self.fenced is not None or self._stopped:
+            return
+        self.fenced = errors.Error(
+            NODE_DOWN,
+            f"node {self.name} was cut off from the cluster ({reason}) and is down for the other "
+            "nodes: start it again to rejoin",
+            retryable=True,
+            details={"node": self.name},
+        )
+        logger.warning("%s", self.fenced.message())
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for member in list(self.members.values()):
+            self._member_down(
+                member, self.node_down_error(member.name, "is out of reach: this node was cut off")
+            )
+        self.names.fence()
+        asyncio.get_running_loop().create_task(self._close_fenced())
+        for hook in self._fence_hooks:
+            try:
+                hook(self.fenced)
+            except Exception:
+                logger.exception("fence hook failed")
+
+    async def _close_fenced(self) -> None:
+        try:
+            await self.nc.publish(f"{self.prefix}.hb", self._heartbeat("bye"))
+            await self.nc.flush(timeout=1)
+        except Exception:
+            pass  # still cut off: the others declared us down anyway
+        try:
+            await self.nc.close()
+        except Exception:
+            logger.debug("closing the fenced connection failed", exc_info=True)
+
+    async def _on_nats_error(self, exc: Exception) -> None:
+        self._nats_error = str(exc) or type(exc).__name__
+        logger.debug("node %s: NATS: %s", self.name, self._nats_error)
+
+    async def _on_disconnected(self) -> None:
+        if not self._stopped and self.fenced is None:
+            logger.info("node %s: disconnected from NATS, reconnecting", self.name)
+
+    async def _on_reconnected(self) -> None:
+        logger.info("node %s: reconnected to NATS", self.name)
 
     def run(self, coro: Any, timeout: float = _RPC_TIMEOUT) -> Any:
         """Run ``coro`` on the cluster's loop and wait (from any thread but the loop's)."""
         assert self.loop is not None
+        if self.fenced is not None:
+            coro.close()
+            raise errors.Error(errors.UNAVAILABLE, self.fenced.message())
         try:
             return self.loop.run(coro, timeout)
         except concurrent.futures.TimeoutError:

@@ -147,6 +147,7 @@ class ClusterNames(Names):
         if scope == LOCAL:
             return self.register(name, pid, process)
         _check_name(name)
+        self._check_running()
         target = self._owner(pid)
         if scope == EVENTUAL:
             self._register_eventual(name, target)
@@ -189,11 +190,20 @@ class ClusterNames(Names):
         except errors.Error as err:
             done(None, err)
 
+    def _check_running(self) -> None:
+        cluster = self.cluster
+        if cluster.fenced is not None:
+            raise errors.Error(errors.UNAVAILABLE, cluster.fenced.message())
+        if not cluster.running:
+            raise errors.Error(errors.UNAVAILABLE, "this node has left the cluster", retryable=True)
+
     def _later(self, coro: Any, done: Completion) -> None:
         """Run ``coro`` on the cluster's loop; ``done(value, error)`` when it is through."""
-        if not self.cluster.running:
+        try:
+            self._check_running()
+        except errors.Error:
             coro.close()
-            raise errors.Error(errors.UNAVAILABLE, "this node has left the cluster", retryable=True)
+            raise
         assert self.cluster.loop is not None
 
         def finished(future: Any) -> None:
@@ -558,6 +568,17 @@ class ClusterNames(Names):
     def _revoke(self, pid: PID, name: str) -> None:
         """An eventual name of ``pid`` was taken by a later registration elsewhere."""
         self.cluster.node.deliver(pid, (Signal.CANCEL, None, f"name revoked: {name}", None, time.time()))
+
+    def fence(self) -> None:
+        """This node was cut off and left: it holds no cluster-wide name or lock any more (the
+        other nodes released them, or will), so forget them all and stop following the bucket."""
+        with self._owned_lock:
+            self._owned.clear()
+        self._pending_eventual.clear()
+        for table in self.tables.values():
+            table.clear()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
 
     # -- cleaning up after dead nodes ---------------------------------------------------------------
 

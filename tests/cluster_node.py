@@ -62,7 +62,8 @@ def record_of(item: Any) -> dict[str, Any]:
             "t": now,
         }
     if isinstance(item, Cancel):
-        return {"type": "cancel", "reason": item.reason, "t": now}
+        sender = str(item.sender) if item.sender is not None else None
+        return {"type": "cancel", "reason": item.reason, "from": sender, "deadline": item.deadline, "t": now}
     return {"type": "other", "repr": repr(item), "t": now}
 
 
@@ -110,7 +111,7 @@ def perform(proc: Any, op: str, args: dict[str, Any]) -> Any:
         getattr(proc, op)(args["dest"])
         return True
     if op == "cancel":
-        proc.cancel(args["dest"], reason=args.get("reason", ""))
+        proc.cancel(args["dest"], deadline=args.get("deadline"), reason=args.get("reason", ""))
         return True
     if op == "spawn":
         options = {key: args[key] for key in ("host", "link", "monitor", "name") if key in args}
@@ -177,6 +178,8 @@ def handle(node: Node, cluster: Cluster, command: dict[str, Any]) -> Any:
         return [str(p) for p in cluster.groups.local_members(command["group"])]
     if cmd == "nodes":
         return cluster.member_names()
+    if cmd == "fenced":  # why this node left the cluster on its own (it was cut off), or None
+        return cluster.fenced.message() if cluster.fenced is not None else None
     if cmd == "lock_holder":
         holder = cluster.locks.holder(command["name"])
         return str(holder) if holder is not None else None

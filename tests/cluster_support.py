@@ -127,6 +127,15 @@ class NodeProc:
         self.process.wait(10)
         return at
 
+    def pause(self) -> float:
+        """SIGSTOP the node (cut off: it neither runs nor answers); the time it was sent."""
+        at = time.time()
+        os.kill(self.process.pid, signal.SIGSTOP)
+        return at
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return

@@ -8,15 +8,20 @@ restart it.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 
+from actors import codec
 from cluster import EmbeddedNats
 from tests.cluster_support import FAILURE_TIMEOUT, NodeError, NodeProc, records_of, wait_for
 
@@ -161,6 +166,74 @@ def test_a_monitor_across_nodes_reports_every_exit_and_unmonitor_stops_it(nodes:
     assert len(records_of(a, watcher, "exit")) == 2
 
 
+def events_of(node: NodeProc, agent: str, kind: str) -> list[str]:
+    """The PIDs that ``agent`` got a ``kind`` event (``exit``, ``link_down``) from, in order."""
+    return [r["from"] for r in records_of(node, agent, kind)]
+
+
+def test_unlink_across_nodes_removes_the_link_both_ways(nodes: dict[str, NodeProc]) -> None:
+    a, b = nodes["a"], nodes["b"]
+    # From a: a trapping and a plain process each link to a process of b, then unlink.
+    trapping, plain, watcher, sentinel = a.agent(trap=True), a.agent(), a.agent(), a.agent()
+    first, second = b.agent(), b.agent()
+    a.do(trapping, "link", dest=first)
+    a.do(trapping, "unlink", dest=first)
+    a.do(trapping, "monitor", dest=sentinel)
+    a.do(plain, "link", dest=second)
+    a.do(plain, "unlink", dest=second)
+    a.do(watcher, "monitor", dest=first)
+    a.do(watcher, "monitor", dest=second)
+    settle(a, trapping, b, first)
+    settle(a, plain, b, second)
+    settle(a, watcher, b, first)
+    b.do(first, "fail")
+    b.do(second, "fail")
+    # Their EXITs left b after any LINK_DOWN would have: by then it is in a's mailboxes.
+    wait_for(lambda: len(events_of(a, watcher, "exit")) == 2, what="both failures")
+    a.do(sentinel, "exit")  # an event after anything the failures could have caused
+    assert wait_for(lambda: events_of(a, trapping, "exit"), what="the sentinel") == [sentinel]
+    assert events_of(a, trapping, "link_down") == []
+    other = b.agent()
+    b.do(other, "send", dest=plain, topic="still-here")
+    wait_for(lambda: msgs(a, plain, "still-here"), what="the plain process to be alive")  # not killed
+    # From b's side: a process of a unlinks; its failure is nothing to the other end.
+    far, near, marker = b.agent(trap=True), a.agent(), a.agent()
+    b.do(far, "link", dest=near)
+    b.do(far, "monitor", dest=near)
+    b.do(far, "monitor", dest=marker)
+    settle(b, far, a, near)
+    settle(b, far, a, marker)
+    a.do(near, "unlink", dest=far)
+    a.do(near, "fail")
+    wait_for(lambda: events_of(b, far, "exit") == [near], what="the EXIT of the unlinked process")
+    a.do(marker, "exit")  # leaves a after anything near's failure sent
+    wait_for(lambda: events_of(b, far, "exit") == [near, marker], what="the marker")
+    assert events_of(b, far, "link_down") == []
+
+
+def test_cancel_across_nodes_delivers_cancel_and_its_deadline_applies(nodes: dict[str, NodeProc]) -> None:
+    a, b = nodes["a"], nodes["b"]
+    canceller = a.agent()
+    stubborn, patient = b.agent(), b.agent()  # agents record a CANCEL and keep running
+    a.do(canceller, "monitor", dest=stubborn)
+    a.do(canceller, "monitor", dest=patient)
+    settle(a, canceller, b, stubborn)
+    settle(a, canceller, b, patient)
+    sent = time.time()
+    a.do(canceller, "cancel", dest=stubborn, reason="time is up", deadline=0.5)
+    a.do(canceller, "cancel", dest=patient, reason="when you can")
+    (cancel,) = wait_for(lambda: records_of(b, stubborn, "cancel"), what="the CANCEL on b")
+    assert (cancel["reason"], cancel["from"], cancel["deadline"]) == ("time is up", canceller, 0.5)
+    (exit_,) = wait_for(lambda: records_of(a, canceller, "exit"), what="the deadline's termination")
+    assert exit_["from"] == stubborn
+    assert exit_["error"] == {"kind": "INTERNAL", "message": "process terminated", "details": None}
+    assert exit_["at"] - sent >= 0.5
+    (gentle,) = records_of(b, patient, "cancel")
+    assert (gentle["reason"], gentle["from"], gentle["deadline"]) == ("when you can", canceller, None)
+    assert b.call("alive", pid=patient)  # no deadline: nobody terminates it
+    assert events_of(a, canceller, "exit") == [stubborn]
+
+
 def test_spawn_exec_and_terminate_on_a_host_of_another_node(nodes: dict[str, NodeProc]) -> None:
     a = nodes["a"]
     parent = a.agent(trap=True)
@@ -287,6 +360,112 @@ def test_sigkill_of_a_node_is_link_down_and_exit_everywhere_then_it_rejoins(
     assert fresh not in (doomed, held)
     c.do(watcher, "send", dest=fresh, topic="welcome")
     wait_for(lambda: msgs(a, fresh, "welcome"), what="a message to the new incarnation")
+
+
+def test_a_node_cut_off_is_declared_down_and_leaves_for_good_when_it_resumes(
+    nodes: dict[str, NodeProc], state_dir: Path
+) -> None:
+    a, b, c = nodes["a"], nodes["b"], nodes["c"]
+    doomed, holder, inside = c.agent(), c.agent(), c.agent(trap=True)
+    linked, peer, quiet, sentinel = b.agent(trap=True), b.agent(), b.agent(trap=True), b.agent()
+    watcher = a.agent()
+    b.do(linked, "link", dest=doomed)
+    a.do(watcher, "monitor", dest=doomed)
+    c.do(inside, "link", dest=peer)
+    b.do(quiet, "link", dest=doomed)  # unlinked and unmonitored: nothing when c goes
+    b.do(quiet, "unlink", dest=doomed)
+    b.do(quiet, "monitor", dest=holder)
+    b.do(quiet, "unmonitor", dest=holder)
+    b.do(quiet, "monitor", dest=sentinel)
+    for src, sender, dst, receiver in (
+        (b, linked, c, doomed),
+        (a, watcher, c, doomed),
+        (c, inside, b, peer),
+        (b, quiet, c, doomed),
+        (b, quiet, c, holder),
+    ):
+        settle(src, sender, dst, receiver)
+    assert c.do(holder, "register", name="c-service") is True
+    assert c.do(holder, "lock", name="c-lock") is True
+    assert c.do(holder, "join", group="c-group") is True
+    wait_for(lambda: a.call("whereis", name="c-service") == holder, what="a to see c's name")
+    wait_for(lambda: b.call("members", group="c-group") == [holder], what="b to see c's group member")
+    incarnation = c.info["incarnation"]
+
+    stopped_at = c.pause()  # SIGSTOP: c neither runs nor answers, and NATS hears nothing from it
+    try:
+        (down,) = wait_for(
+            lambda: records_of(b, linked, "link_down"), timeout=FAILURE_TIMEOUT + 5, what="LINK_DOWN"
+        )
+        (exit_,) = wait_for(lambda: records_of(a, watcher, "exit"), what="EXIT")
+        assert (down["from"], exit_["from"]) == (doomed, doomed)
+        assert down["error"]["kind"] == exit_["error"]["kind"] == "NODE_DOWN"
+        last = max(down["at"], exit_["at"])
+        assert last - stopped_at <= FAILURE_TIMEOUT + 0.25, f"node-down took {last - stopped_at:.2f} s"
+        # While it is cut off, its name, lock and group membership are released...
+        assert a.do(watcher, "register", name="c-service") is True
+        assert a.do(watcher, "lock", name="c-lock") is True
+        assert b.call("members", group="c-group") == []
+        # ...its PIDs are dead letters, and what was unlinked and unmonitored stays quiet.
+        with pytest.raises(NodeError) as dead:
+            a.do(watcher, "send", dest=doomed, topic="hello")
+        assert dead.value.kind == "NOT_FOUND"
+        b.do(sentinel, "exit")  # an event after every one c's loss gave
+        assert wait_for(lambda: events_of(b, quiet, "exit"), what="the sentinel") == [sentinel]
+        assert events_of(b, quiet, "link_down") == []
+        # Should it speak again in that life, it is told it is down, and not taken back.
+        notices = asyncio.run(_speak_as(state_dir, "c", incarnation))
+        assert sorted(notices) == [["a", 2], ["b", 2]]  # each sees two live nodes
+        assert a.call("nodes") == b.call("nodes") == ["a", "b"]
+    finally:
+        c.resume()
+
+    # Resumed, c finds out it was cut off and leaves: its side of every link breaks too...
+    reason = wait_for(lambda: c.call("fenced"), what="c to find out it was cut off")
+    assert "node c was cut off from the cluster" in reason, reason
+    (inside_down,) = wait_for(lambda: records_of(c, inside, "link_down"), what="LINK_DOWN on c")
+    assert inside_down["from"] == peer and inside_down["error"]["kind"] == "NODE_DOWN"
+    # ...it holds nothing cluster-wide and reaches no other node; they do not take it back.
+    assert c.call("nodes") == ["c"]
+    assert c.call("whereis", name="c-service") is None
+    with pytest.raises(NodeError) as refused:
+        c.do(holder, "register", name="c-service")
+    assert refused.value.kind == "UNAVAILABLE"
+    with pytest.raises(NodeError) as unreachable:
+        c.do(inside, "send", dest=peer, topic="hello")
+    assert unreachable.value.kind == "NOT_FOUND"
+    assert a.call("nodes") == b.call("nodes") == ["a", "b"]
+    assert a.call("whereis", name="c-service") == watcher
+
+    # Started again, it is a new incarnation with new PIDs; the old ones stay dead.
+    c.stop()
+    nodes["c"] = c = NodeProc("c", state_dir)
+    assert c.info["incarnation"] > incarnation
+    wait_for(lambda: a.call("nodes") == ["a", "b", "c"], what="a to see c again")
+    fresh = c.agent()
+    a.do(watcher, "send", dest=fresh, topic="welcome")
+    wait_for(lambda: msgs(c, fresh, "welcome"), what="a message to the new incarnation")
+    assert not a.call("alive", pid=doomed)
+
+
+async def _speak_as(state_dir: Path, name: str, incarnation: int) -> list[list]:
+    """Send a heartbeat as ``name`` in ``incarnation`` (a life the others declared down);
+    the ``[node, live nodes]`` of every notice that it is down, until two came."""
+    port = json.loads((state_dir / "server.json").read_text())["port"]
+    nc = await nats.connect(f"nats://127.0.0.1:{port}")
+    try:
+        notices: asyncio.Queue[list] = asyncio.Queue()
+
+        async def noticed(msg: Any) -> None:
+            sender, _incarnation, about, live = codec.loads(msg.data)
+            if about == incarnation:
+                await notices.put([sender, live])
+
+        await nc.subscribe(f"af.actorflow.down.{name}", cb=noticed)
+        await nc.publish("af.actorflow.hb", codec.dumps([name, incarnation, [], "hb"]))
+        return [await asyncio.wait_for(notices.get(), 10) for _ in range(2)]
+    finally:
+        await nc.close()
 
 
 def test_the_server_outlives_the_node_that_started_it(nodes: dict[str, NodeProc], state_dir: Path) -> None:

@@ -11,7 +11,9 @@ in the cluster's scopes; join a ``pg`` group and broadcast; take a
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +151,83 @@ def test_a_lua_process_sends_to_links_to_and_monitors_one_on_another_node(nodes:
     assert remote.startswith("{b@app:processes|")
 
 
+def test_lua_terminate_exec_and_cancel_reach_a_process_on_another_node(nodes: dict[str, LuaNode]) -> None:
+    a, b = nodes["a"], nodes["b"]
+    victim, polite = b.do("spawn", entry="target"), b.do("spawn", entry="target")
+    stubborn = b.do("spawn", entry="target", arg="stubborn")
+    for pid in (victim, polite, stubborn):
+        assert a.do("monitor", dest=pid) is True
+    # terminate: the target stops at once with "process terminated".
+    assert a.do("terminate", dest=victim) is True
+    (ended,) = wait_for(lambda: a.records("pid.exit", **{"from": victim}), what="the terminated EXIT")
+    assert ended["error"] == {"kind": "INTERNAL", "message": "process terminated"}
+    # cancel with a reason: a CANCEL event; this target ends with the reason as its result.
+    assert a.do("cancel", dest=polite, arg="please stop") is True
+    (ended,) = wait_for(lambda: a.records("pid.exit", **{"from": polite}), what="the cancelled EXIT")
+    assert (ended["value"], ended.get("error")) == ("please stop", None)
+    # cancel with a deadline: the event carries it, and the target is terminated when it passes.
+    sent = time.time()
+    assert a.do("cancel", dest=stubborn, arg="500ms") is True
+    (told,) = wait_for(lambda: a.records("msg", topic="canceled"), what="the stubborn one's report")
+    assert (told["from"], told["payload"]) == (stubborn, {"reason": "", "deadline": 0.5})
+    (ended,) = wait_for(lambda: a.records("pid.exit", **{"from": stubborn}), what="the deadline")
+    assert ended["error"] == {"kind": "INTERNAL", "message": "process terminated"}
+    assert ended["at"] - sent >= 0.5
+    # exec on a host of another node: it runs there and its result (or error) comes back.
+    assert a.do("exec", entry="sum", host="b@app:processes", arg=[1, 2, 3]) == {"sum": 6, "node": "b"}
+    with pytest.raises(NodeError) as failed:
+        a.do("exec", entry="sum", host="b@app:processes", arg=[1, "x"])
+    assert failed.value.kind == "INTERNAL"
+    assert failed.value.message == "sum.lua:5: attempt to add a 'number' with a 'string'"
+
+
+def test_lua_unlink_and_unmonitor_across_nodes_leave_no_event(nodes: dict[str, LuaNode]) -> None:
+    a, b = nodes["a"], nodes["b"]
+    unlinked, unmonitored, last = (b.do("spawn", entry="target") for _ in range(3))
+    for op, dest in (
+        ("link", unlinked),
+        ("monitor", unlinked),
+        ("unlink", unlinked),
+        ("link", unmonitored),
+        ("monitor", unmonitored),
+        ("unmonitor", unmonitored),
+        ("monitor", last),
+    ):
+        assert a.do(op, dest=dest) is True
+    # One after the other: each failure's events reach the agent before the next one's.
+    a.do("send", dest=unlinked, topic="fail")
+    wait_for(lambda: a.records("pid.exit", **{"from": unlinked}), what="the unlinked one's EXIT")
+    a.do("send", dest=unmonitored, topic="fail")
+    wait_for(lambda: a.records("pid.link.down", **{"from": unmonitored}), what="the LINK_DOWN")
+    a.do("send", dest=last, topic="fail")
+    wait_for(lambda: a.records("pid.exit", **{"from": last}), what="the last EXIT")
+    seen = [(r["type"], r["from"]) for r in a.do("records") if r["from"] in (unlinked, unmonitored, last)]
+    assert seen == [("pid.exit", unlinked), ("pid.link.down", unmonitored), ("pid.exit", last)]
+
+
+def test_a_cluster_name_shadows_a_local_one_consistent_first_then_eventual(nodes: dict[str, LuaNode]) -> None:
+    a, b, c = nodes["a"], nodes["b"], nodes["c"]
+    helper = a.do("spawn", entry="target")
+    assert a.do("register", name="svc", pid=helper) is True  # LOCAL, on a only
+    assert a.do("lookup", name="svc") == helper
+    assert c.do("register", name="svc", scope="EVENTUAL") is True
+    wait_for(lambda: a.do("lookup", name="svc") == c.agent, what="the eventual name to shadow the local")
+    assert b.do("register", name="svc", scope="CONSISTENT") is True
+    wait_for(lambda: a.do("lookup", name="svc") == b.agent, what="the consistent name to shadow both")
+    assert c.do("lookup", name="svc") == b.agent  # on c too, over its own eventual name
+    a.do("send", dest="svc", topic="by-name", payload=1)  # a send resolves the same way
+    (message,) = wait_for(lambda: b.records("msg", topic="by-name"), what="the message sent by name")
+    assert message["from"] == a.agent
+    # Released, each plane lets the next one show through.
+    assert b.do("unregister", name="svc", scope="CONSISTENT") is True
+    wait_for(lambda: a.do("lookup", name="svc") == c.agent, what="the eventual name again")
+    assert c.do("unregister", name="svc", scope="EVENTUAL") is True
+    wait_for(lambda: a.do("lookup", name="svc") == helper, what="the local name again")
+    a.do("send", dest="svc", topic="ping", payload="local")
+    wait_for(lambda: a.records("msg", topic="pong", payload="local"), what="the local holder's pong")
+    assert a.do("terminate", dest=helper) is True
+
+
 def test_names_in_each_scope_resolve_as_wippy_says(
     nodes: dict[str, LuaNode], state_dir: Path, capsys: Any
 ) -> None:
@@ -257,3 +336,34 @@ def test_sigkill_of_a_node_is_link_down_and_exit_for_lua_watchers_and_frees_name
     assert c.do("lock", name="a-lock") is True
     assert c.do("register", name="a-service", scope="CONSISTENT") is True
     assert sorted(b.do("node")["members"]) == ["b", "c"]
+
+
+def test_a_lua_node_cut_off_is_declared_down_and_stops_when_it_resumes(nodes: dict[str, LuaNode]) -> None:
+    # After the SIGKILL above only b and c are left; c is stopped (SIGSTOP), then resumed.
+    b, c = nodes["b"], nodes["c"]
+    doomed = c.do("spawn", entry="target")
+    assert b.do("link", dest=doomed) is True
+    assert b.do("monitor", dest=doomed) is True
+    assert c.do("register", name="c-service", scope="CONSISTENT") is True
+    b.do("send", dest=doomed, topic="ping", payload="cut")
+    wait_for(lambda: b.records("msg", topic="pong", payload="cut"), what="the pong from c")
+    process = c.run.process
+    stopped_at = time.time()
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        (down,) = wait_for(
+            lambda: b.records("pid.link.down", **{"from": doomed}),
+            timeout=FAILURE_TIMEOUT + 5,
+            what="LINK_DOWN",
+        )
+        (exit_,) = wait_for(lambda: b.records("pid.exit", **{"from": doomed}), timeout=5, what="EXIT")
+        assert down["error"]["kind"] == exit_["error"]["kind"] == "NODE_DOWN"
+        assert max(down["at"], exit_["at"]) - stopped_at <= FAILURE_TIMEOUT + 0.5
+        assert b.do("register", name="c-service", scope="CONSISTENT") is True  # released meanwhile
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    # Resumed, c finds it was declared down: it stops, status 1, saying why.
+    assert process.wait(30) == 1, c.run.output()
+    assert "node c was cut off from the cluster" in c.run.output()
+    assert b.do("node")["members"] == ["b"]
+    assert b.do("lookup", name="c-service") == b.agent

@@ -21,8 +21,12 @@ return function()
   function ops.spawn(a) return process.spawn("app:" .. a.entry, a.host or "app:processes", a.arg) end
   function ops.send(a) return process.send(a.dest, a.topic, a.payload) end
   function ops.link(a) return process.link(a.dest) end
+  function ops.unlink(a) return process.unlink(a.dest) end
   function ops.monitor(a) return process.monitor(a.dest) end
+  function ops.unmonitor(a) return process.unmonitor(a.dest) end
   function ops.terminate(a) return process.terminate(a.dest) end
+  function ops.cancel(a) return process.cancel(a.dest, a.arg) end
+  function ops.exec(a) return process.exec("app:" .. a.entry, a.host, a.arg) end
   function ops.register(a) return process.registry.register(a.name, a.pid, process.registry[a.scope]) end
   function ops.unregister(a) return process.registry.unregister(a.name, process.registry[a.scope]) end
   function ops.lookup(a) return process.registry.lookup(a.name) end
@@ -55,7 +59,8 @@ return function()
       local event = r.value
       if event.kind == process.event.CANCEL then return "stopped" end
       local result = event.result or {}
-      records[#records + 1] = {type = event.kind, from = event.from, error = error_table(result.error), at = now}
+      records[#records + 1] = {type = event.kind, from = event.from, value = result.value,
+                               error = error_table(result.error), at = now}
     end
   end
 end
