@@ -32,6 +32,7 @@ import concurrent.futures
 import itertools
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -179,6 +180,8 @@ class Cluster:
         self._echoed = 0.0  # when our own latest heartbeat came back from NATS (monotonic)
         self._told: dict[tuple[str, int], float] = {}  # down nodes told so, and when
         self._nats_error = ""
+        self._nats_error_said = False
+        self._refused: asyncio.Event | None = None
         self._departed: dict[tuple[str, int], None] = {}
         self._lock = threading.Lock()
         self.peer = RemotePeer(self)
@@ -201,6 +204,12 @@ class Cluster:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"cluster-{self.name}-rpc")
         try:
             self.loop.run(self._join(address), timeout)
+        except concurrent.futures.TimeoutError:
+            self._teardown()
+            detail = f" ({self._nats_error})" if self._nats_error else ""
+            raise errors.Error(
+                errors.TIMEOUT, f"joining the cluster through NATS at {address} took over {timeout} s{detail}"
+            ) from None
         except BaseException:
             self._teardown()
             raise
@@ -217,13 +226,7 @@ class Cluster:
         }
         options.update(self.connect_options)
         servers = address if isinstance(address, list) else [address]
-        try:
-            self.nc = await nats.connect(servers=servers, **options)
-        except Exception as exc:
-            # A refused login or certificate shows up in the error callback; the exception
-            # only says that no server was left to try.
-            detail = self._nats_error or str(exc) or type(exc).__name__
-            raise errors.Error(errors.UNAVAILABLE, f"cannot connect to NATS at {address}: {detail}") from None
+        self.nc = await self._connect(servers, options, address)
         if "max_reconnect_attempts" not in self.connect_options:
             # Once in, never give up: a node cut off for long is declared down by the
             # others and leaves by itself (see _fence); a short cut is bridged.
@@ -257,6 +260,32 @@ class Cluster:
         logger.info(
             "node %s joined cluster %s (incarnation %d)", self.name, self.cluster_id, self.incarnation
         )
+
+    async def _connect(self, servers: list[str], options: dict[str, Any], address: Any) -> Any:
+        """A connection to one of ``servers``; ``UNAVAILABLE`` with NATS's reason otherwise.
+
+        A refused login or certificate shows up in the error callback (the
+        exception only says that no server was left to try); a TLS failure is
+        final at once (nats-py would hang on it).
+        """
+        client = nats.NATS()
+        self._refused = asyncio.Event()
+        connecting = asyncio.ensure_future(client.connect(servers=servers, **options))
+        refused = asyncio.ensure_future(self._refused.wait())
+        try:
+            await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refused.cancel()
+        if connecting.done() and connecting.exception() is None:
+            return client
+        connecting.cancel()
+        try:
+            await asyncio.wait_for(client.close(), 1)
+        except BaseException:
+            pass
+        exc = None if connecting.cancelled() else connecting.exception()
+        detail = self._nats_error or (str(exc) or type(exc).__name__ if exc is not None else "refused")
+        raise errors.Error(errors.UNAVAILABLE, f"cannot connect to NATS at {address}: {detail}")
 
     async def _next_incarnation(self) -> int:
         key = f"inc.{self.name}"
@@ -301,7 +330,7 @@ class Cluster:
                 self.enqueue(member, [BYE])
         await asyncio.sleep(0)
         for member in list(self.members.values()):
-            while member.outbox or member.scheduled:
+            while (member.outbox or member.scheduled) and not member.down:  # a down one sends nothing
                 await asyncio.sleep(0.005)
             if member.sender is not None:
                 member.sender.cancel()
@@ -669,6 +698,7 @@ class Cluster:
             watches, member.watches = member.watches, {}
             member.started = {}
             member.outbox.clear()
+            member.scheduled = False
         if member.sender is not None:
             member.sender.cancel()
         logger.info(
@@ -911,8 +941,14 @@ class Cluster:
             logger.debug("closing the fenced connection failed", exc_info=True)
 
     async def _on_nats_error(self, exc: Exception) -> None:
-        self._nats_error = str(exc) or type(exc).__name__
-        logger.debug("node %s: NATS: %s", self.name, self._nats_error)
+        message = str(exc) or type(exc).__name__
+        logger.debug("node %s: NATS: %s", self.name, message)
+        # What the server said (a refused login) says more than the broken pipe after it.
+        said = isinstance(exc, (nats.errors.Error, ssl.SSLError))
+        if said or not self._nats_error_said:
+            self._nats_error, self._nats_error_said = message, said
+        if isinstance(exc, ssl.SSLError) and self.nc is None and self._refused is not None:
+            self._refused.set()  # a certificate problem does not go away by trying again
 
     async def _on_disconnected(self) -> None:
         if not self._stopped and self.fenced is None:

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
+
+
+class _QuietTlsEof(logging.Filter):
+    """asyncio warns each time a TLS peer closes the connection (nats-py's stream asks to stay
+    half-open, which TLS cannot): a refused login over TLS printed it three times."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("returning true from eof_received()")
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsEof())
 
 T = TypeVar("T")
 

@@ -16,6 +16,7 @@ real processes on real nodes.  Other nodes may spawn ``test:agent``,
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -210,8 +211,14 @@ def main() -> None:
         assert node is not None
     else:
         node = Node(workers=2)
+    address = os.environ.get("CLUSTER_NODE_ADDRESS")  # a NATS server by address, not the embedded one
     cluster = Cluster(
-        node, name, state_dir=state_dir, heartbeat_interval=heartbeat, failure_timeout=failure_timeout
+        node,
+        name,
+        address=address,
+        state_dir=None if address else state_dir,
+        heartbeat_interval=heartbeat,
+        failure_timeout=failure_timeout,
     ).start()
     CLUSTER = cluster
     cluster.register_target("test:agent", agent)

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,11 +42,15 @@ class NodeProc:
         heartbeat: float = HEARTBEAT,
         failure_timeout: float = FAILURE_TIMEOUT,
         app: Path | None = None,
+        address: str | None = None,
     ) -> None:
         self.name = name
         argv = [sys.executable, str(NODE_PROGRAM), name, str(state_dir), str(heartbeat), str(failure_timeout)]
         if app is not None:
             argv.append(str(app))
+        env = dict(os.environ)
+        if address is not None:  # this NATS address rather than the embedded server of state_dir
+            env["CLUSTER_NODE_ADDRESS"] = address
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -53,6 +58,7 @@ class NodeProc:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            env=env,
         )
         self._ids = itertools.count(1)
         self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
@@ -166,3 +172,54 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
 
 def records_of(node: NodeProc, agent: str, kind: str) -> list[dict[str, Any]]:
     return [r for r in node.records(agent) if r["type"] == kind]
+
+
+class CuttableLink:
+    """A TCP relay to ``127.0.0.1:port`` that can stop carrying bytes without closing anything,
+    as a network that drops packets does: both ends still believe they are connected."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.open = threading.Event()
+        self.open.set()
+        self._sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._carry, args=(source, sink), daemon=True).start()
+
+    def _carry(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self.open.wait()  # cut: what was sent waits here, as in a dead network
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        self.open.clear()
+
+    def mend(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self.open.set()
+        for sock in self._sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass

@@ -23,7 +23,7 @@ import pytest
 
 from actors import codec
 from cluster import EmbeddedNats
-from tests.cluster_support import FAILURE_TIMEOUT, NodeError, NodeProc, records_of, wait_for
+from tests.cluster_support import FAILURE_TIMEOUT, CuttableLink, NodeError, NodeProc, records_of, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -414,7 +414,10 @@ def test_a_node_cut_off_is_declared_down_and_leaves_for_good_when_it_resumes(
         assert wait_for(lambda: events_of(b, quiet, "exit"), what="the sentinel") == [sentinel]
         assert events_of(b, quiet, "link_down") == []
         # Should it speak again in that life, it is told it is down, and not taken back.
-        notices = asyncio.run(_speak_as(state_dir, "c", incarnation))
+        heartbeat = codec.dumps(["c", incarnation, [], "hb"])
+        notices = asyncio.run(
+            _notices(state_dir, "c", incarnation, lambda nc: nc.publish("af.actorflow.hb", heartbeat), 2)
+        )
         assert sorted(notices) == [["a", 2], ["b", 2]]  # each sees two live nodes
         assert a.call("nodes") == b.call("nodes") == ["a", "b"]
     finally:
@@ -448,9 +451,10 @@ def test_a_node_cut_off_is_declared_down_and_leaves_for_good_when_it_resumes(
     assert not a.call("alive", pid=doomed)
 
 
-async def _speak_as(state_dir: Path, name: str, incarnation: int) -> list[list]:
-    """Send a heartbeat as ``name`` in ``incarnation`` (a life the others declared down);
-    the ``[node, live nodes]`` of every notice that it is down, until two came."""
+async def _notices(state_dir: Path, name: str, incarnation: int, action: Any, count: int) -> list[list]:
+    """Do ``action(nc)`` on a connection of our own, then collect the notices that ``name`` (in
+    ``incarnation``, a life the others declared down) is down: ``[node, its live nodes]``, one
+    from each of ``count`` nodes."""
     port = json.loads((state_dir / "server.json").read_text())["port"]
     nc = await nats.connect(f"nats://127.0.0.1:{port}")
     try:
@@ -462,10 +466,62 @@ async def _speak_as(state_dir: Path, name: str, incarnation: int) -> list[list]:
                 await notices.put([sender, live])
 
         await nc.subscribe(f"af.actorflow.down.{name}", cb=noticed)
-        await nc.publish("af.actorflow.hb", codec.dumps([name, incarnation, [], "hb"]))
-        return [await asyncio.wait_for(notices.get(), 10) for _ in range(2)]
+        await nc.flush()
+        result = action(nc)
+        if asyncio.iscoroutine(result):
+            await result
+        found: dict[str, list] = {}
+        while len(found) < count:
+            try:
+                notice = await asyncio.wait_for(notices.get(), 10)
+            except TimeoutError:
+                raise AssertionError(f"notices: {found}") from None
+            found[notice[0]] = notice
+        return sorted(found.values())
     finally:
         await nc.close()
+
+
+def test_a_node_whose_network_goes_silent_finds_out_by_itself_and_leaves(
+    nodes: dict[str, NodeProc], state_dir: Path
+) -> None:
+    a, b = nodes["a"], nodes["b"]
+    link = CuttableLink(json.loads((state_dir / "server.json").read_text())["port"])
+    d = NodeProc("d", state_dir, address=link.address)  # its NATS connection goes through the link
+    try:
+        wait_for(lambda: a.call("nodes") == ["a", "b", "c", "d"], what="a to see d")
+        far, inside, near, peer = d.agent(), d.agent(trap=True), a.agent(trap=True), b.agent()
+        a.do(near, "link", dest=far)
+        d.do(inside, "link", dest=peer)
+        settle(a, near, d, far)
+        settle(d, inside, b, peer)
+        assert d.do(far, "register", name="d-service") is True
+        wait_for(lambda: a.call("whereis", name="d-service") == far, what="a to see d's name")
+
+        cut_at = time.time()
+        link.cut()  # both ends still believe they are connected; nothing gets through
+        (down,) = wait_for(
+            lambda: records_of(a, near, "link_down"), timeout=FAILURE_TIMEOUT + 5, what="LINK_DOWN"
+        )
+        assert down["from"] == far and down["error"]["kind"] == "NODE_DOWN"
+        assert down["at"] - cut_at <= FAILURE_TIMEOUT + 0.25
+        # d finds out while still cut off: its own heartbeats stopped coming back.
+        reason = wait_for(lambda: d.call("fenced"), timeout=5, what="d to find out")
+        assert "its heartbeats did not come back from NATS" in reason, reason
+        (inside_down,) = wait_for(lambda: records_of(d, inside, "link_down"), what="LINK_DOWN on d")
+        assert inside_down["from"] == peer and inside_down["error"]["kind"] == "NODE_DOWN"
+        assert a.do(near, "register", name="d-service") is True
+        for node in (a, b, nodes["c"]):
+            wait_for(lambda node=node: node.call("nodes") == ["a", "b", "c"], what="d to be down everywhere")
+        # Mended, what d said meanwhile arrives late: it is told it is down, and not taken back.
+        incarnation = d.info["incarnation"]
+        notices = asyncio.run(_notices(state_dir, "d", incarnation, lambda nc: link.mend(), 3))
+        assert notices == [["a", 3], ["b", 3], ["c", 3]]
+        assert a.call("nodes") == b.call("nodes") == ["a", "b", "c"]
+        assert a.call("whereis", name="d-service") == near
+    finally:
+        d.stop()
+        link.close()
 
 
 def test_the_server_outlives_the_node_that_started_it(nodes: dict[str, NodeProc], state_dir: Path) -> None:

@@ -43,10 +43,10 @@ SETTINGS = (
 class LuaNode:
     """One ``actorflow run --node NAME`` and its agent."""
 
-    def __init__(self, name: str, state_dir: Path) -> None:
+    def __init__(self, name: str, state_dir: Path, *settings: str) -> None:
         self.name = name
         self.state_dir = state_dir
-        self.run = RunningApp(APP, state_dir, "--node", name, *SETTINGS)
+        self.run = RunningApp(APP, state_dir, "--node", name, *(settings or SETTINGS))
         try:
             self.agent = wait_for(self._agent, what=f"the agent of {name}")
         except BaseException:
