@@ -82,7 +82,7 @@ NODE_DOWN = "NODE_DOWN"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FRAME_ENTRIES = 1024
 _BATCH = 64  # entries a lingering sender waits for at most
-_STREAM_MIN = 4  # entries a linger must be expected to gather to be worth it
+_STREAM_MIN = 8  # entries a linger must be expected to gather to be worth it (see _linger)
 _IDLE = 0.02  # seconds without a frame after which a flow counts as new
 _FRAME_BYTES = 256 * 1024
 _RPC_TIMEOUT = 10.0
@@ -479,11 +479,10 @@ class Cluster:
 
         A frame costs much more than an entry in it (a wake-up of this loop and
         a publish here, a delivery and a callback on the other node), so a
-        *stream* of small sends shares frames: when the last frame carried
-        several entries and they arrive fast enough for ``frame_linger`` to
-        gather a few more, the sender waits up to ``frame_linger`` (or until
-        :data:`_BATCH` entries wait).  A request and its reply, one entry a
-        frame, never wait.
+        *stream* of small sends shares frames: when entries come fast enough for
+        ``frame_linger`` to gather several (:meth:`_linger`), the sender waits up
+        to ``frame_linger`` (or until :data:`_BATCH` entries wait).  A request
+        and its reply never wait.
         """
         assert member.wake is not None
         loop = asyncio.get_running_loop()
@@ -494,35 +493,53 @@ class Cluster:
         while True:
             await wake.wait()
             wake.clear()
-            linger = self._linger(member)
-            if linger and len(outbox) < _BATCH:
-                member.lingering = True
-                timer = loop.call_later(linger, wake.set)
-                await wake.wait()
-                wake.clear()
-                timer.cancel()
-                member.lingering = False
-            member.scheduled = False
-            sent = 0
-            while outbox:
-                entries = []
-                pop = outbox.popleft
-                while outbox and len(entries) < _FRAME_ENTRIES:
-                    entries.append(pop())
-                sent += len(entries)
-                traffic = self._traffic
-                traffic["frames_out"] += 1
-                traffic["entries_out"] += len(entries)
-                for data in self._frames(entries):
-                    try:
-                        await publish(subject, data)
-                    except Exception:
-                        logger.warning("sending a frame to %s failed", member.name, exc_info=True)
-            self._paced(member, sent)
+            # One flow: while it is a stream, this loop comes back for the next frame by
+            # itself (``scheduled`` stays set, so senders do not wake it: a wake-up costs
+            # them a write to the loop's socket and the GIL); it waits to be woken again
+            # once a frame finds nothing to send.
+            while True:
+                linger = self._linger(member)
+                if linger and len(outbox) < _BATCH:
+                    member.lingering = True
+                    timer = loop.call_later(linger, wake.set)
+                    await wake.wait()
+                    wake.clear()
+                    timer.cancel()
+                    member.lingering = False
+                streaming = bool(linger)
+                if not streaming or not outbox:
+                    member.scheduled = False  # from now on, a send wakes us
+                    if not outbox:
+                        break
+                    streaming = False
+                sent = 0
+                while outbox:
+                    entries = []
+                    pop = outbox.popleft
+                    while outbox and len(entries) < _FRAME_ENTRIES:
+                        entries.append(pop())
+                    sent += len(entries)
+                    traffic = self._traffic
+                    traffic["frames_out"] += 1
+                    traffic["entries_out"] += len(entries)
+                    for data in self._frames(entries):
+                        try:
+                            await publish(subject, data)
+                        except Exception:
+                            logger.warning("sending a frame to %s failed", member.name, exc_info=True)
+                self._paced(member, sent)
+                if not streaming:
+                    break
 
     def _linger(self, member: Member) -> float:
-        """How long the next frame to ``member`` waits for company (0: it leaves now)."""
-        if not self.frame_linger or member.last_size < 2:
+        """How long the next frame to ``member`` waits for company (0: it leaves now).
+
+        Judged by the flow's rate alone: a stream this loop keeps up with goes out
+        one entry a frame, so the size of the last frame says nothing.  A request
+        and its reply cannot reach the rate (one round trip over NATS takes about
+        0.5 ms, :data:`_STREAM_MIN` entries in ``frame_linger`` is 4,000 a second).
+        """
+        if not self.frame_linger:
             return 0.0
         if time.monotonic() - member.last_frame > _IDLE:
             return 0.0
@@ -536,7 +553,6 @@ class Cluster:
         now = time.monotonic()
         interval = now - member.last_frame
         member.last_frame = now
-        member.last_size = sent
         if interval > _IDLE:
             member.rate = 0.0
         elif interval > 0:

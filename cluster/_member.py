@@ -31,7 +31,6 @@ class Member:
         "joined_at",
         "last_frame",
         "last_seen",
-        "last_size",
         "lingering",
         "links",
         "lock",
@@ -65,7 +64,6 @@ class Member:
         self.lingering = False
         """True while the sender waits for a stream to fill its frame (see ``Cluster._sender``)."""
         self.last_frame = 0.0
-        self.last_size = 0
         self.rate = 0.0
         """Entries per second to this node, smoothed over the last frames."""
         self.wake: asyncio.Event | None = None

@@ -105,11 +105,18 @@ def _flow(cluster: Cluster, member: Member, sizes: list[int], gap: float) -> Non
         cluster._paced(member, size)
 
 
-def test_requests_and_replies_one_a_frame_never_wait(sender: Cluster) -> None:
+def test_requests_and_replies_never_wait(sender: Cluster) -> None:
     member = Member("b", 1, ())
     assert sender._linger(member) == 0.0  # nothing sent yet
-    _flow(sender, member, [1] * 50, gap=0.0001)  # 10,000 single-entry frames a second
+    _flow(sender, member, [1] * 50, gap=0.0005)  # one a round trip: 2,000 a second at most
     assert sender._linger(member) == 0.0
+
+
+def test_a_stream_sent_one_entry_a_frame_waits_for_company(sender: Cluster) -> None:
+    # The loop kept up with the stream so far, one entry a frame: still a stream to batch.
+    member = Member("b", 1, ())
+    _flow(sender, member, [1] * 50, gap=0.0001)  # 10,000 single-entry frames a second
+    assert 0.0 < sender._linger(member) <= sender.frame_linger
 
 
 def test_a_stream_of_small_sends_waits_for_company_within_the_linger(sender: Cluster) -> None:
