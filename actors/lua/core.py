@@ -519,13 +519,19 @@ class LuaCore:
         """Perform an operation with no task to wake later: ``None`` when it would have to wait."""
         if op_name in ("chan_recv", "chan_send", "chan_select"):
             try:
+                if op_name != "chan_recv":  # a value kept past the calling coroutine
+                    args = self.state.anchored(args)
                 return self._channel_now(op_name, args)
             except errors.Error as err:
                 return False, err
             except ChannelClosed as closed:
                 return False, closed
         if op_name == "spawn_task":
-            self.scheduler.spawn(LuaTask(self, launched=(args[0], None)))  # parked by the prelude
+            try:  # the task outlives the coroutine that spawned it
+                (thread,) = self.state.anchored(args[:1])
+            except errors.Error as err:
+                return False, err
+            self.scheduler.spawn(LuaTask(self, launched=(thread, None)))  # parked by the prelude
             return True, (True,)
         return self.dispatch(None, op_name, args)
 
@@ -694,6 +700,10 @@ class LuaCore:
         """``process.upgrade``: the program goes on in new code; the calling task never resumes."""
         if task is None:
             return None  # from inside a Lua call (host_now): yielded first, code is switched outside Lua
+        if entry_id is not None and type(entry_id) is not bytes:  # text() would run a table's __tostring
+            return False, errors.Error(
+                errors.INVALID, "process.upgrade: the entry ID must be a string or nil"
+            )
         try:
             self.effects.upgrade(None if entry_id is None else text(entry_id), self.payloads(count, packed))
         except errors.Error as err:

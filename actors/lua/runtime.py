@@ -106,6 +106,7 @@ class LuaState:
         "RAISE",
         "_add_module",
         "_allowed",
+        "_anchor",
         "_bound",
         "_compile",
         "_compiled",
@@ -189,7 +190,10 @@ class LuaState:
             # Processes perform operations from inside a task without yielding when they
             # can; a workflow yields every one, so that its scheduler sees (and replays) it.
             config[b"host_now"] = self._host_now
-        self.api = self.lua.execute(prelude_source().encode(), self._host, config)
+        # Loaded under its own name: an error raised in its code reads "prelude:12:", not lupa's
+        # '[string "<python>"]:12:'.
+        prelude = self.lua.eval("load")(prelude_source().encode(), b"=prelude", b"t")
+        self.api = prelude(self._host, config)
         self._new_error = self.api[b"new_error"]
         self._is_error = self.api[b"is_error"]
         self._new_message = self.api[b"new_message"]
@@ -201,6 +205,7 @@ class LuaState:
         self._add_module = self.api[b"add_module"]
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
+        self._anchor = self.lua.eval("function(...) return ... end")  # see anchored()
 
     # -- which program the prelude calls back ----------------------------------------------
 
@@ -219,6 +224,24 @@ class LuaState:
     def _unbound(self, name: bytes) -> tuple[Any, ...]:
         error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
         return (self.RAISE, self.error_to_lua(error))
+
+    def anchored(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``values``, each Lua object in them referenced from the state's main thread.
+
+        lupa ties a Lua object that reaches Python to the coroutine that passed it and
+        works on that coroutine's stack when it releases the object: once the coroutine
+        has ended and Lua has collected it, that is a use after free which crashes the
+        OS process (lupa issue 84).  What Python keeps past the calling coroutine (a
+        channel's buffered value, a spawned task's coroutine) goes through here: the
+        same objects, passed through a function called on the main thread.
+        """
+        if all(lua_type(value) is None for value in values):
+            return values
+        try:
+            result = self._anchor(*values)
+        except LuaError:
+            raise errors.Error(errors.LIMIT_EXCEEDED, "Lua memory limit exceeded", retryable=False) from None
+        return result if len(values) > 1 else (result,)
 
     # -- code ------------------------------------------------------------------------------------
 
