@@ -967,6 +967,40 @@ function workflow.history_length() return op("wf_history", "length") end
 function workflow.history_size() return op("wf_history", "size") end
 
 -- ---------------------------------------------------------------------------
+-- methods called with '.' instead of ':' (or on another kind of value)
+-- ---------------------------------------------------------------------------
+
+-- obj.method(x) for obj:method(x) raises "bad argument #1 to 'method' (channel
+-- expected, got nil)" at the caller's line instead of an error inside the prelude.
+-- Plug-in modules guard their objects' methods the same way (api.methods).
+local function kind_of(value)
+  local mt = getmetatable(value)
+  return type(mt) == "string" and mt or type(value)
+end
+local function guard_methods(methods, meta, kind, is_instance)
+  for name, method in pairs(methods) do
+    if type(method) == "function" and string_sub(name, 1, 2) ~= "__" then
+      methods[name] = function(self, ...)
+        if raw_getmetatable(self) ~= meta and not (is_instance and is_instance(self)) then
+          user_error("bad argument #1 to '" .. name .. "' (" .. kind .. " expected, got " .. kind_of(self)
+            .. "): call it as value:" .. name .. "(...)")
+        end
+        return method(self, ...)
+      end
+    end
+  end
+end
+for meta, kind in pairs({[Error] = "error", [Channel] = "channel", [Payload] = "payload", [Message] = "message",
+                         [Duration] = "duration", [Time] = "time", [Location] = "location", [Timer] = "timer",
+                         [Spawner] = "spawner", [Executor] = "executor", [Future] = "future"}) do
+  guard_methods(meta, meta, kind)
+end
+-- require("logger") is the root logger seen through a read-only view (its metatable is the view's)
+guard_methods(Logger, Logger, "logger", function(value)
+  return type(value) == "table" and type(value._name) == "string" and type(value._fields) == "table"
+end)
+
+-- ---------------------------------------------------------------------------
 -- the sandbox
 -- ---------------------------------------------------------------------------
 
@@ -1407,6 +1441,7 @@ local function add_module(name, source, chunkname)
     call = function(operation, ...) return op(prefix .. operation, ...) end,
     new_error = function(kind, message, retryable, details) return new_error(kind, message, retryable, details) end,
     is_error = is_error,
+    methods = guard_methods,  -- api.methods(methods, metatable, kind): see guard_methods
   }
   local ok, module = pcall(chunk, api)
   if not ok then return nil, tostring(module) end

@@ -102,4 +102,7 @@ function Instance:release()
   return true
 end
 
+api.methods(Subscription, Subscription, "pg subscription")
+api.methods(Instance, Instance, "pg instance")
+
 return pg

@@ -27,4 +27,6 @@ end
 
 function events.send(system, kind, path, data) return api.call("send", system, kind, path, data) end
 
+api.methods(Subscription, SubscriptionMeta, "subscription")
+
 return events

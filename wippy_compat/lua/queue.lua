@@ -29,4 +29,6 @@ end
 function Message:ack() return api.call("call", "ack", self._d.token) end
 function Message:nack() return api.call("call", "nack", self._d.token) end
 
+api.methods(Message, MessageMeta, "queue message")
+
 return queue

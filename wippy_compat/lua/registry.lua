@@ -112,4 +112,9 @@ function Changes:apply()
   return new_version(id)
 end
 
+api.methods(Version, VersionMeta, "version")
+api.methods(Snapshot, SnapshotMeta, "snapshot")
+api.methods(Changes, ChangesMeta, "changeset")
+api.methods(History, HistoryMeta, "history")
+
 return registry

@@ -73,4 +73,8 @@ function Statement:close()
   return true
 end
 
+api.methods(DB, DBMeta, "database")
+api.methods(Tx, TxMeta, "transaction")
+api.methods(Statement, StatementMeta, "statement")
+
 return sql

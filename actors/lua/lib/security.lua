@@ -84,4 +84,7 @@ security.policy = not_here("policy")
 security.named_scope = not_here("named_scope")
 security.token_store = not_here("token_store")
 
+api.methods(ActorMethods, Actor, "security.actor")
+api.methods(ScopeMethods, Scope, "security.scope")
+
 return security

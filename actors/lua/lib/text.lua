@@ -80,4 +80,8 @@ function text.splitter.markdown(options) return new_splitter(options, true) end
 function Splitter:split_text(s) return api.call("splitter", "split_text", self._options, self._markdown, s) end
 function Splitter:split_batch(pages) return api.call("splitter", "split_batch", self._options, self._markdown, pages) end
 
+api.methods(Regexp, RegexpMeta, "regexp")
+api.methods(Differ, DifferMeta, "differ")
+api.methods(Splitter, SplitterMeta, "splitter")
+
 return text
