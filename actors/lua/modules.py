@@ -43,6 +43,7 @@ module the first time an entry listing it runs there, and keeps that version.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -139,8 +140,35 @@ def register_module(
             del _operations[key]
         _modules[name] = module
         for operation, handler in module.operations.items():
-            _operations[f"{name}.{operation}"] = Operation(module, handler, operation in module.waiting)
+            _operations[f"{name}.{operation}"] = Operation(
+                module, _lua_arity(handler), operation in module.waiting
+            )
     return module
+
+
+def _lua_arity(handler: Handler) -> Handler:
+    """``handler`` called the way Lua calls a function: arguments past those it takes are
+    dropped, missing ones are ``None`` (nil), so ``api.call`` with the wrong count is never
+    a Python ``TypeError``.  A handler taking ``*args`` gets what was passed."""
+    try:
+        parameters = list(inspect.signature(handler).parameters.values())[1:]  # after the caller
+    except (TypeError, ValueError):
+        return handler
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return handler
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    most = len(positional)
+    least = sum(1 for p in positional if p.default is p.empty)
+
+    def call(caller: Caller, *args: Any) -> Any:
+        count = len(args)
+        if count > most:
+            args = args[:most]
+        elif count < least:
+            args = args + (None,) * (least - count)
+        return handler(caller, *args)
+
+    return call
 
 
 def unregister_module(name: str) -> bool:

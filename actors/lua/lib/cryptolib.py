@@ -119,10 +119,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _shown(value: Any) -> str:
+    """An argument as the message shows it: a string quoted, anything else by its Lua type."""
+    if isinstance(value, str):
+        return repr(value)
+    return {bytes: "a binary string", dict: "a table", list: "a table", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else "a value"
+    )
+
+
 def _jwt_encode(caller: Caller, payload: Any, key: Any, algorithm: Any = None) -> str:
     alg = algorithm or "HS256"
-    if alg not in _HMAC and alg != "RS256":
-        raise _invalid(f"crypto.jwt.encode: algorithm {alg!r} is not one of HS256, HS384, HS512, RS256")
+    if not isinstance(alg, str) or (alg not in _HMAC and alg != "RS256"):  # a table is no algorithm name
+        raise _invalid(f"crypto.jwt.encode: algorithm {_shown(alg)} is not one of HS256, HS384, HS512, RS256")
     if payload == {} or payload is None:
         payload = {}
     if not isinstance(payload, dict):
@@ -157,8 +166,8 @@ def _jwt_encode(caller: Caller, payload: Any, key: Any, algorithm: Any = None) -
 
 def _jwt_verify(caller: Caller, token: Any, key: Any, algorithm: Any = None, require_exp: Any = None) -> Any:
     alg = algorithm or "HS256"
-    if alg not in _HMAC and alg != "RS256":
-        raise _invalid(f"crypto.jwt.verify: algorithm {alg!r} is not one of HS256, HS384, HS512, RS256")
+    if not isinstance(alg, str) or (alg not in _HMAC and alg != "RS256"):  # a table is no algorithm name
+        raise _invalid(f"crypto.jwt.verify: algorithm {_shown(alg)} is not one of HS256, HS384, HS512, RS256")
     parts = (token.decode("utf-8", "replace") if isinstance(token, bytes) else str(token)).split(".")
     if len(parts) != 3:
         raise _failed("crypto.jwt.verify: a token has three parts")
