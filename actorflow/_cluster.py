@@ -48,6 +48,7 @@ import yaml
 from actorflow._lifecycle import Lifecycle
 from actors import errors
 from actors.durations import duration_seconds
+from actors.entries import bounded_yaml
 
 if TYPE_CHECKING:
     from actorflow.app import App
@@ -105,10 +106,12 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             raise errors.Error(
                 errors.INVALID, f"--set {key}: actorflow reads only the cluster section (cluster.KEY=VALUE)"
             )
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
+        try:  # read within the loader's limits: a few hundred bytes of aliases fill no memory
+            value = bounded_yaml.plain(bounded_yaml.parse(text)) if text.strip() else ""
         except yaml.YAMLError:
             value = text
+        except bounded_yaml.TooLarge as exc:
+            raise errors.Error(errors.INVALID, f"--set {key}: YAML line {exc.line}: {exc}") from None
         target = settings
         for part in path[1:-1]:
             nested = target.setdefault(part, {})
@@ -134,8 +137,12 @@ def cluster_settings(root: Path, overrides: dict[str, Any] | None = None) -> Clu
 
 def _file_section(path: Path) -> tuple[dict[str, Any], str]:
     try:
+        if path.stat().st_size > bounded_yaml.MAX_YAML_BYTES:
+            raise errors.Error(errors.INVALID, f"{path}: larger than {bounded_yaml.MAX_YAML_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)
+        document = bounded_yaml.plain(bounded_yaml.parse(text))
+    except bounded_yaml.TooLarge as exc:
+        raise errors.Error(errors.INVALID, f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
