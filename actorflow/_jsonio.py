@@ -64,8 +64,10 @@ def parse_json_argument(text: str, index: int) -> Any:
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_int64)
         _check(value, 0)
-    except RecursionError:
-        raise errors.Error(errors.INVALID, f"argument {index} is nested too deeply") from None
+    except RecursionError:  # the parser's own limit, past ours: the same message
+        raise errors.Error(
+            errors.INVALID, f"argument {index}: nested more than {MAX_DEPTH} levels deep"
+        ) from None
     except json.JSONDecodeError as exc:
         raise errors.Error(
             errors.INVALID, f"argument {index} is not JSON ({exc.msg}): {_short(text)}"

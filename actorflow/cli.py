@@ -29,8 +29,10 @@ WARNING (``-v`` for more).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -62,12 +64,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a state dir that is a file, a directory we may not write…: say which
+        error = _os_error(exc)
+        print(f"error: {error.kind()}: {error.message()}", file=sys.stderr)
+        return 1
     except Exception as exc:  # never a traceback for the user unless asked
         logging.getLogger("actorflow.cli").debug("unexpected failure", exc_info=True)
         error = errors.from_exception(exc)
         hint = "" if args.verbose else " (-v for details)"
         print(f"error: {error.kind()}: {error.message()}{hint}", file=sys.stderr)
         return 1
+
+
+def _os_error(exc: OSError) -> errors.Error:
+    """An error of the machine (a path, a permission) as a typed error naming the path, not
+    as ``INTERNAL: FileExistsError: [Errno 17] …``."""
+    kind = {
+        errno.EACCES: errors.PERMISSION_DENIED,
+        errno.EPERM: errors.PERMISSION_DENIED,
+        errno.ENOENT: errors.NOT_FOUND,
+    }.get(exc.errno or 0, errors.INVALID)
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return errors.Error(kind, f"{where}{exc.strerror or exc}")
 
 
 # -- arguments ---------------------------------------------------------------------------------------
@@ -198,6 +216,10 @@ def _cluster_overrides(args: argparse.Namespace) -> dict[str, Any] | None:
     return overrides or None
 
 
+_NODE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a node may be called (cluster.name's rule)."""
+
+
 def _call_args(values: list[str]) -> list[Any]:
     return [parse_json_argument(value, index) for index, value in enumerate(values, 1)]
 
@@ -209,8 +231,11 @@ def _state_dir(args: argparse.Namespace) -> Path:
     from actorflow._statedir import CONTROL_SOCKET, lock_holder
 
     base = Path(args.state_dir).resolve() if args.state_dir else Path(args.app).resolve() / ".actorflow"
-    if getattr(args, "node", None):
-        return node_dir(base, args.node)
+    node = getattr(args, "node", None)
+    if node is not None:
+        if not _NODE_NAME.fullmatch(node):  # a node's name is a directory of the state dir
+            raise errors.Error(errors.INVALID, f"--node {node!r}: 1-64 letters, digits, '-' or '_'")
+        return node_dir(base, node)
     nodes = base / "nodes"
     if (base / CONTROL_SOCKET).exists() or not nodes.is_dir():
         return base
@@ -237,7 +262,6 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
     from actorflow._run import Signals, run_app, write_out
     from actorflow.app import App
 
-    signals = Signals().install()
     app = App(
         args.app,
         state_dir=args.state_dir,
@@ -247,6 +271,9 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         cluster=_cluster_overrides(args),
     )
     progress(f"{len(app.registry)} entries loaded from {args.app}")
+    # Only now: until something runs, SIGINT/SIGTERM end the command at once (a load or a
+    # bad argument that takes long is not left running with the signal merely noted).
+    signals = Signals().install()
     status, clean = run_app(app, progress, write_out, signals)
     return _leave(status, clean)
 
@@ -256,15 +283,16 @@ def _exec(args: argparse.Namespace, progress: _Progress) -> int:
     from actorflow.app import App
     from wippy_compat.terminal import TerminalRun
 
-    signals = Signals().install()
     progress(f"loading {args.app}")
     app = App(args.app, state_dir=args.state_dir, progress=progress, cluster=_cluster_overrides(args))
     progress(f"{len(app.registry)} entries loaded")
+    app.registry.require(args.entry)  # NOT_FOUND before anything starts, not after
     # On a terminal entry, as `wippy run -x`: string arguments, the process's own stdout, its
     # result as the exit status.  Decided from the registry, so JSON arguments of any other
     # entry are still refused before anything starts.
     terminal = None if args.host else TerminalRun.for_entry(app.registry, args.entry, args.args)
     call_args: list[Any] = list(args.args) if terminal is not None else _call_args(args.args)
+    signals = Signals().install()  # as in _run: only once the app is about to start
     app.start(abort=signals.requested)
     started = time.monotonic()
     status: int | None = None
@@ -331,7 +359,7 @@ def _operator(handler: Any) -> Any:
         try:
             result = handler(args)
         except _NoApp as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {errors.UNAVAILABLE}: {exc}", file=sys.stderr)
             return NO_APP
         if args.json:
             print(to_json_text(result, indent=2))
@@ -455,7 +483,14 @@ class _LuaFormatter(logging.Formatter):
         return f"  {entry:<22} {level}{record.getMessage()}"
 
 
+_installed: list[tuple[logging.Logger, logging.Handler]] = []
+"""The handlers the last ``main`` call added (replaced by the next one: ``main`` may run in-process)."""
+
+
 def _configure_logging(verbose: int, quiet: bool, level_name: str | None = None) -> None:
+    for installed_on, installed in _installed:
+        installed_on.removeHandler(installed)
+    _installed.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -465,6 +500,7 @@ def _configure_logging(verbose: int, quiet: bool, level_name: str | None = None)
     lua = logging.getLogger("actors.lua")
     lua.addHandler(lua_handler)
     lua.propagate = False
+    _installed.extend(((root, handler), (lua, lua_handler)))
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     if level_name:
         level = getattr(logging, level_name.upper())
