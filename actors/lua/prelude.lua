@@ -814,7 +814,23 @@ local function merged(state, field, values, what)
 end
 
 function Spawner:with_context(values) return new_spawner(merged(self._s, "context", values, "with_context")) end
-function Spawner:with_options(options) return new_spawner(merged(self._s, "options", options, "with_options")) end
+-- A spawner's options are a workflow child's start options; any other key is refused
+-- (it would be ignored), Wippy's `network` (a network.* entry for the child's
+-- connections) too: actorflow has no network entries.
+local function check_spawn_options(options)
+  if type(options) ~= "table" then return end  -- merge() says what is wrong
+  for key in pairs(options) do
+    if type(key) == "string" and string_sub(key, 1, 9) ~= "workflow." and string_sub(key, 1, 18) ~= "temporal.workflow." then
+      local why = key == "network" and "selecting a network (Wippy's network.* entries) is not supported by actorflow"
+        or "a spawner's options are a workflow's start options (workflow.* or temporal.workflow.*)"
+      error(invalid("with_options: unknown option '" .. key .. "': " .. why), 2)
+    end
+  end
+end
+function Spawner:with_options(options)
+  check_spawn_options(options)
+  return new_spawner(merged(self._s, "options", options, "with_options"))
+end
 function Spawner:with_name(name)
   if type(name) ~= "string" or name == "" then error("with_name: name must be a non-empty string", 2) end
   local s = copy(self._s)
