@@ -101,7 +101,8 @@ class Endpoint:
             await self._too_large(send)
             return
         try:
-            body = await asyncio.wait_for(_read_body(receive, config.max_body), config.read_timeout)
+            async with asyncio.timeout(config.read_timeout):  # no task per request, unlike wait_for
+                body = await _read_body(receive, config.max_body)
         except _TooLarge:
             await self._too_large(send)
             return
@@ -159,7 +160,8 @@ class Endpoint:
         try:
             assert exchange.events is not None
             try:
-                event = await asyncio.wait_for(exchange.events.get(), self.config.handler_timeout)
+                async with asyncio.timeout(self.config.handler_timeout):
+                    event = await exchange.events.get()
             except TimeoutError:
                 logger.warning(
                     "%s %s → 504 (request %s): %s still running after %g s; terminated",
