@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from actorflow._lifecycle import Lifecycle, lifecycle_of
 from actors import ProcessHost, errors
 from actors.entries import Entry
+from actors.limits import limits_from_config
 
 if TYPE_CHECKING:
     from actorflow.app import App
@@ -37,8 +38,14 @@ class HostUnit:
 
     def start(self) -> None:
         node = self.app.require_node()
-        workers = ((self.entry.get("host") or {}).get("workers")) if self.entry is not None else None
-        self.host = ProcessHost(node, self.id, workers=workers)
+        config = (self.entry.get("host") or {}) if self.entry is not None else {}
+        self.host = ProcessHost(
+            node,
+            self.id,
+            workers=config.get("workers"),
+            lua_threads=config.get("lua_threads") or 1,
+            limits=limits_from_config(config),
+        )
         node.add_host(self.host)
         default = " (default)" if self.id == node.default_host_id else ""
         self.app.progress(f"started host {self.id}{default} ({self.host.workers} workers)")

@@ -33,7 +33,7 @@ from actorflow._cluster import CLUSTER_UNIT, ClusterUnit, cluster_settings, node
 from actorflow._lifecycle import Runner, Unit, check_startup
 from actorflow._statedir import StateLock
 from actorflow._units import HostUnit, service_units, temporal_units
-from actors import Node, errors
+from actors import Node, errors, gcsettings
 from actors.entries import AppLoadError, Problem, Registry, load_app
 from actors.lua.pool import SHARED_STATE_MEMORY, StatePool
 from actors.lua.process import process_factory
@@ -167,6 +167,7 @@ class App:
         factory = process_factory(self.lua_pool)
         node.kinds.register_kind("process.lua", factory)
         node.kinds.register_kind("function.lua", factory)
+        gcsettings.enter()  # the collector set for many live processes, until stop()
         self.node = node
         try:
             hosts = self.registry.of_kind("process.host")
@@ -197,6 +198,7 @@ class App:
             finally:
                 self.node = None
                 self._lock.release()
+                gcsettings.leave()
 
     def __enter__(self) -> App:
         return self.start()

@@ -14,6 +14,7 @@ from actors.coprocess import ProcessContext
 from actors.errors import Error
 from actors.events import CANCEL, EXIT, LINK_DOWN, Cancel, Exit, LinkDown, Message
 from actors.host import ProcessHost
+from actors.limits import Limits
 from actors.local import LocalNode
 from actors.node import DEFAULT_HOST, default_node
 from actors.pid import PID
@@ -39,6 +40,7 @@ __all__ = [
     "Error",
     "Exit",
     "Host",
+    "Limits",
     "LinkDown",
     "Message",
     "Node",

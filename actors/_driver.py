@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors import errors
-from actors._process import CALL, Behaviour, Process
+from actors._process import CALL, Behaviour, Process, message_bytes
 from actors._routing import Router
 from actors._tasks import DEADLOCK_MESSAGE, DEADLOCKED, DONE, PAUSED, Scheduler, Task
 from actors._timers import Timer
@@ -31,7 +31,7 @@ from actors.channel import Channel
 from actors.events import Cancel, Exit, LinkDown, Message
 from actors.pid import PID
 
-__all__ = ["SLEEP", "CoroutineDriver"]
+__all__ = ["SLEEP", "CoroutineDriver", "Ticker"]
 
 SLICE_BUDGET = 256
 """Operations a process performs in one slice before the other processes of its host get a turn."""
@@ -48,6 +48,8 @@ class CoroutineDriver(Behaviour):
     """Base behaviour of coroutine processes; subclasses create the main task."""
 
     __slots__ = ("_timers", "process", "router", "scheduler")
+
+    holds_messages = True  # the router holds them until a channel takes them
 
     def __init__(self) -> None:
         self.process: Process | None = None
@@ -79,7 +81,7 @@ class CoroutineDriver(Behaviour):
         self.scheduler.spawn(self.create_main(process), main=True)
 
     def message(self, process: Process, sender: PID | None, topic: str, payloads: tuple[Any, ...]) -> None:
-        self.router.push_message(Message(topic, sender, payloads))
+        self.router.push_message(Message(topic, sender, payloads), message_bytes(payloads))
 
     def event(self, process: Process, event: Exit | LinkDown | Cancel) -> None:
         self.router.push_event(event)
@@ -87,6 +89,9 @@ class CoroutineDriver(Behaviour):
     def idle(self, process: Process) -> None:
         scheduler = self.scheduler
         status = scheduler.advance()
+        router = self.router
+        process.held = router.held  # what the program has not taken yet still counts as its mailbox
+        process.held_bytes = router.held_bytes
         if status is DONE:
             value, error = self.result_of(*scheduler.outcome)  # type: ignore[misc]
             process.exit(value, error)
@@ -116,12 +121,20 @@ class CoroutineDriver(Behaviour):
         return self.perform_other(task, op)
 
     def call_later(self, seconds: float, action: Any) -> Timer:
-        """Run ``action()`` in this process's context after ``seconds``."""
+        """Run ``action()`` in this process's context after ``seconds``.
+
+        ``LIMIT_EXCEEDED`` when the process has ``max_timers`` pending already.
+        """
         process = self.process
         assert process is not None
         if self._timers is None:
             self._timers = set()
         timers = self._timers
+        if len(timers) >= process.limits.max_timers:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"process {process.pid} has {len(timers):,} timers pending (limit {process.limits.max_timers:,})",
+            )
         timer: Timer
 
         def fire() -> None:
@@ -141,6 +154,24 @@ class CoroutineDriver(Behaviour):
             self._timers.discard(timer)
         return timer.cancel()
 
+    def call_every(self, seconds: float, tick: Callable[[], Any]) -> Ticker:
+        """Run ``tick()`` in this process's context every ``seconds`` until :meth:`stop_ticker`.
+
+        The period is at least the host's ``min_ticker_period``.  When ``tick()``
+        returns ``False`` (nobody took the last ticks: the channel is full) the
+        ticker pauses until :meth:`Ticker.resume` (the reader took one), so a
+        ticker nobody reads costs nothing.
+        """
+        process = self.process
+        assert process is not None
+        ticker = Ticker(self, max(seconds, process.limits.min_ticker_period), tick)
+        ticker.arm()
+        return ticker
+
+    def stop_ticker(self, ticker: Ticker) -> bool:
+        """Stop a ticker made by :meth:`call_every`; True if it was still ticking."""
+        return ticker.stop()
+
     def after(self, seconds: float, stamp: Callable[[], Any] = time.time) -> Channel:
         """A channel that receives ``stamp()`` (the wall-clock time) once, after ``seconds``, then closes."""
         if seconds <= 0:
@@ -153,3 +184,46 @@ class CoroutineDriver(Behaviour):
 
         self.call_later(seconds, deliver)
         return channel
+
+
+class Ticker:
+    """A repeating timer of a process (:meth:`CoroutineDriver.call_every`): re-armed after each tick."""
+
+    __slots__ = ("_driver", "_tick", "parked", "period", "timer")
+
+    def __init__(self, driver: CoroutineDriver, period: float, tick: Callable[[], Any]) -> None:
+        self._driver: CoroutineDriver | None = driver
+        self._tick = tick
+        self.period = period
+        self.timer: Timer | None = None
+        self.parked = False
+        """Paused because its last tick was not taken (see :meth:`resume`)."""
+
+    def arm(self) -> None:
+        driver = self._driver
+        if driver is not None:
+            self.timer = driver.call_later(self.period, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        if self._driver is None:
+            return  # stopped meanwhile
+        if self._tick() is False:
+            self.parked = True  # nobody reads the ticks: no more until somebody does
+        else:
+            self.arm()
+
+    def resume(self) -> None:
+        """The reader took a tick (there is room again): tick on from one period from now."""
+        if self.parked and self._driver is not None:
+            self.parked = False
+            self.arm()
+
+    def stop(self) -> bool:
+        driver, self._driver = self._driver, None
+        if driver is None:
+            return False
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            driver.cancel_timer(timer)
+        return True

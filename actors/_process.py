@@ -17,7 +17,14 @@ core owns everything the spec makes uniform:
   ``noproc`` guarantee).
 
 How a process gets CPU time is not decided here: ``_submit`` is provided by
-the host (shared worker pool), a dedicated thread, or a probe's owner thread.
+the host (its worker pool, or its lane for cooperative behaviours), a
+dedicated thread, or a probe's owner thread.
+
+The mailbox is bounded (:mod:`actors.limits`): user messages waiting for the
+process, in the mailbox or held by its behaviour (routed to a channel no task
+has read yet), count against ``max_mailbox_messages`` and
+``max_mailbox_bytes``; the sender of a message that does not fit gets
+``LIMIT_EXCEEDED``.  Signals are never refused.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors import codec, errors
+from actors.codec import Packed
 from actors.events import Cancel, Exit, LinkDown
+from actors.limits import DEFAULT_LIMITS, MESSAGE_OVERHEAD, Limits
 from actors.names import Names
 from actors.pid import PID
 from actors.signals import Item, Signal
@@ -43,6 +52,8 @@ CALL = Signal.CALL
 
 # The hottest paths compare against module globals: they load faster than class attributes.
 _MSG = Signal.MSG
+_ENVELOPE = Signal.ENVELOPE
+_CANCEL = Signal.CANCEL
 _TERMINATE = Signal.TERMINATE
 
 TERMINATED_MESSAGE = "process terminated"
@@ -77,6 +88,34 @@ def current_process() -> Process | None:
     return getattr(_context, "process", None)
 
 
+def run_as(process: Process, action: Callable[[], Any]) -> Any:
+    """``action()`` on this thread as if ``process``'s code ran it (what it sends carries its PID).
+
+    For work a process hands to another thread (an operation that waits on
+    I/O): its sends, cancels and terminations still come from the process.
+    """
+    previous = getattr(_context, "process", None)
+    _context.process = process
+    try:
+        return action()
+    finally:
+        _context.process = previous
+
+
+def message_bytes(payloads: tuple[Any, ...]) -> int:
+    """What one message counts against a mailbox's bytes: its encoded payloads plus the overhead."""
+    size = MESSAGE_OVERHEAD
+    for payload in payloads:
+        kind = type(payload)
+        if kind is Packed:
+            size += len(payload.data)
+        elif kind is str or kind is bytes:
+            size += len(payload)
+        else:
+            size += 8
+    return size
+
+
 class Behaviour:
     """What a process kind does with what the core hands it.
 
@@ -85,6 +124,16 @@ class Behaviour:
     """
 
     __slots__ = ()
+
+    cooperative = False
+    """True for a behaviour whose slices never block (every wait is a yield) and which is best
+    run on few threads: a Lua process, whose every step calls into Lua (and lupa hands the GIL
+    over on each call).  A host runs these on its lane for them, the rest on its worker pool."""
+
+    holds_messages = False
+    """True when messages handed to :meth:`message` wait in the behaviour until its code takes
+    them (a coroutine process's router): the behaviour then keeps :attr:`Process.held` and
+    :attr:`Process.held_bytes` up to date, so they still count against the mailbox limits."""
 
     def started(self, process: Process) -> None:
         """First step of the process: links and monitors are already in place."""
@@ -111,18 +160,25 @@ class Process:
     __slots__ = (
         "__weakref__",
         "_box",
+        "_cancel_queued",
         "_closed",
         "_exit_callbacks",
         "_kill",
+        "_limits",
         "_lock",
         "_on_started",
         "_pending_exit",
+        "_queued",
+        "_queued_bytes",
         "_scheduled",
         "_submit",
         "behaviour",
         "context",
         "entry_id",
+        "held",
+        "held_bytes",
         "host",
+        "lane",
         "links",
         "monitoring",
         "node",
@@ -144,6 +200,7 @@ class Process:
         entry_id: str = "",
         context: dict[str, Any] | None = None,
         parent: PID | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.node = node
         self.host = host
@@ -158,6 +215,17 @@ class Process:
         self._scheduled = False
         self._closed = False
         self._kill = False
+        self._limits = limits
+        self._queued = 0
+        """User messages in the mailbox (``_box``), and their bytes: counted under the lock."""
+        self._queued_bytes = 0
+        self.held = 0
+        """User messages the behaviour holds (``holds_messages``), and their bytes: written by
+        the process's own slices, read by senders (a stale value only refuses a little early)."""
+        self.held_bytes = 0
+        self._cancel_queued = False
+        self.lane: Any = None
+        """The host's lane thread that runs this process (cooperative behaviours); else ``None``."""
         self._pending_exit: tuple[Any, errors.Error | None] | None = None
         self._exit_callbacks: list[Callable[[Process], None]] | None = None
         self._on_started: Callable[[PID], None] | None = None
@@ -178,14 +246,24 @@ class Process:
         """
         # The hottest path of the runtime: explicit acquire/release is twice
         # as fast as ``with`` and nothing in between can raise.
+        tag = item[0]
+        if tag == _MSG:
+            return self._deliver_message(item, message_bytes(item[3]))
+        if tag == _ENVELOPE:
+            return self._deliver_message(item, MESSAGE_OVERHEAD)
         lock = self._lock
         lock.acquire()
         if self._closed:
             lock.release()
             self._answer_dead_letter(item)
             return False
+        if tag == _CANCEL:
+            if self._cancel_queued:  # merged into the CANCEL still unread (limits: bounded)
+                lock.release()
+                return True
+            self._cancel_queued = True
         self._box.append(item)
-        if item[0] == _TERMINATE:
+        if tag == _TERMINATE:
             self._kill = True
         if self._scheduled:
             lock.release()
@@ -194,6 +272,44 @@ class Process:
         lock.release()
         self._submit(self)
         return True
+
+    def _deliver_message(self, item: Item, size: int) -> bool:
+        """``deliver`` for a user message: refused with ``LIMIT_EXCEEDED`` when the mailbox is full."""
+        limits = self._limits
+        lock = self._lock
+        lock.acquire()
+        if self._closed:
+            lock.release()
+            self._answer_dead_letter(item)
+            return False
+        count = self._queued + self.held
+        if count >= limits.max_mailbox_messages or (
+            self._queued_bytes + self.held_bytes + size > limits.max_mailbox_bytes
+        ):
+            total = self._queued_bytes + self.held_bytes
+            lock.release()
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"mailbox of {self.pid} is full: {count:,} messages, {total:,} bytes waiting "
+                f"(limits {limits.max_mailbox_messages:,} messages, {limits.max_mailbox_bytes:,} bytes); "
+                f"this message is {size:,} bytes",
+                retryable=True,
+            )
+        self._queued += 1
+        self._queued_bytes += size
+        self._box.append(item)
+        if self._scheduled:
+            lock.release()
+            return True
+        self._scheduled = True
+        lock.release()
+        self._submit(self)
+        return True
+
+    def mailbox_size(self) -> tuple[int, int]:
+        """User messages waiting for this process and their bytes (what the limits count)."""
+        with self._lock:
+            return self._queued + self.held, self._queued_bytes + self.held_bytes
 
     def schedule(self) -> None:
         """Make the process runnable (used once, right after spawn)."""
@@ -210,6 +326,11 @@ class Process:
     def mailbox_snapshot(self) -> tuple[int, bool]:
         """(items waiting in the mailbox, runnable): for operators, read without the lock."""
         return len(self._box), self._scheduled
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds of this process's host (:class:`~actors.limits.Limits`)."""
+        return self._limits
 
     def add_exit_callback(self, callback: Callable[[Process], None]) -> None:
         """Call ``callback(process)`` once the process has ended (at once if it has)."""
@@ -233,17 +354,25 @@ class Process:
             _context.process = previous
 
     def _run_slice(self) -> None:
+        behaviour = self.behaviour
         with self._lock:
             items = self._box
             self._box = []
             kill = self._kill
+            # The batch leaves the mailbox: a behaviour that holds messages counts them
+            # from here on (its router sets the exact figure at the end of the slice).
+            if behaviour.holds_messages:
+                self.held += self._queued
+                self.held_bytes += self._queued_bytes
+            self._queued = 0
+            self._queued_bytes = 0
+            self._cancel_queued = False
         if kill:
             # A kill is not queued work: nothing ahead of it runs user code.
             # Link and monitor requests in the batch are still honoured.
             self._pending_exit = (None, errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
             self._finish(items)
             return
-        behaviour = self.behaviour
         message = _MSG
         handlers = _SIGNAL_HANDLERS
         index = 0

@@ -13,6 +13,12 @@ way.  Delivery into a channel never blocks: when a channel has no room and no
 receiver waits, the message stays pending and later messages for *that*
 channel queue behind it (lossless, ordered per channel).  Topics match
 exactly (the runtime has no glob topics).
+
+The router counts the messages it holds and their bytes (``held``,
+``held_bytes``): they are still the process's mailbox, and count against its
+limits (:mod:`actors.limits`) until a channel takes them.  A CANCEL event
+that finds another one still pending is merged into it, so a process that
+never reads its events holds at most one.
 """
 
 from __future__ import annotations
@@ -45,10 +51,20 @@ class Router:
     global arrival order.
     """
 
-    __slots__ = ("_by_topic", "_events", "_events_pending", "_inbox", "_seq", "_topics", "dirty")
+    __slots__ = (
+        "_by_topic",
+        "_events",
+        "_events_pending",
+        "_inbox",
+        "_seq",
+        "_topics",
+        "dirty",
+        "held",
+        "held_bytes",
+    )
 
     def __init__(self) -> None:
-        self._by_topic: dict[str, deque[tuple[int, Message]]] = {}
+        self._by_topic: dict[str, deque[tuple[int, Message, int]]] = {}
         self._events_pending: deque[Exit | LinkDown | Cancel] | None = None  # made on first event
         self._seq = 0
         self._topics: dict[str, _Subscription] = {}
@@ -56,21 +72,30 @@ class Router:
         self._events: Channel | None = None
         self.dirty = False
         """Something changed that may let pending items move: flush again."""
+        self.held = 0
+        """Messages waiting here for a channel, and their bytes (``message_bytes``)."""
+        self.held_bytes = 0
 
     # -- incoming ------------------------------------------------------------------------
 
-    def push_message(self, message: Message) -> None:
+    def push_message(self, message: Message, size: int = 0) -> None:
+        """Queue ``message``; ``size`` is what it counts against the mailbox bytes (``message_bytes``)."""
         self._seq += 1
         queue = self._by_topic.get(message.topic)
         if queue is None:
             queue = self._by_topic[message.topic] = deque()
-        queue.append((self._seq, message))
+        queue.append((self._seq, message, size))
+        self.held += 1
+        self.held_bytes += size
         self.dirty = True
 
     def push_event(self, event: Exit | LinkDown | Cancel) -> None:
-        if self._events_pending is None:
-            self._events_pending = deque()
-        self._events_pending.append(event)
+        pending = self._events_pending
+        if pending is None:
+            pending = self._events_pending = deque()
+        elif type(event) is Cancel and any(type(waiting) is Cancel for waiting in pending):
+            return  # merged into the CANCEL still unread: its deadline, if any, applies all the same
+        pending.append(event)
         self.dirty = True
 
     @property
@@ -156,20 +181,23 @@ class Router:
                 channel = subscription.channel
                 raw = not subscription.messages
                 while queue:
-                    message = queue[0][1]
+                    _seq, message, size = queue[0]
                     if not channel.offer(message.payload if raw else message):
                         break
                     queue.popleft()
+                    self.held -= 1
+                    self.held_bytes -= size
             elif self._inbox is not None:
                 inbox = self._inbox
                 while queue and inbox.offer(queue[0][1]):
-                    queue.popleft()
+                    self.held -= 1
+                    self.held_bytes -= queue.popleft()[2]
             if not queue:
                 del by_topic[topic]
             return
         self._flush_in_order(by_topic)
 
-    def _flush_in_order(self, by_topic: dict[str, deque[tuple[int, Message]]]) -> None:
+    def _flush_in_order(self, by_topic: dict[str, deque[tuple[int, Message, int]]]) -> None:
         """Several topics have messages waiting: deliver the oldest deliverable one, repeatedly."""
         topics = self._topics
         inbox = self._inbox
@@ -196,7 +224,8 @@ class Router:
             elif inbox is None or not inbox.offer(message):
                 inbox_open = False
                 continue
-            queue.popleft()
+            self.held -= 1
+            self.held_bytes -= queue.popleft()[2]
             if not queue:
                 del by_topic[oldest_topic]
 
@@ -246,7 +275,10 @@ class Router:
             queue = self._by_topic.get(message.topic)
             if queue is None:
                 queue = self._by_topic[message.topic] = deque()
-            queue.appendleft((lowest - offset, message))
+            # Size 0: the mailbox gave this message's room back when a channel took it; a
+            # recalled message is at most one per channel, not something a sender can grow.
+            queue.appendleft((lowest - offset, message, 0))
+            self.held += 1
         if events:
             self._events_pending = deque([*events, *(self._events_pending or ())])
         self._topics.clear()
@@ -255,15 +287,22 @@ class Router:
         self.dirty = True
 
     def close(self) -> None:
-        """Close every channel (the process ended)."""
-        for subscription in self._topics.values():
-            subscription.channel.close()
-        for channel in (self._inbox, self._events):
-            if channel is not None:
-                channel.close()
+        """Close every channel (the process ended).
+
+        The channels forget the router: Lua may hold a channel until its
+        garbage collector runs, and must not keep the ended process's router
+        (and what it still holds) alive meanwhile.
+        """
+        channels = [subscription.channel for subscription in self._topics.values()]
+        channels.extend(channel for channel in (self._inbox, self._events) if channel is not None)
+        for channel in channels:
+            channel.close()
+            channel.on_waiting = channel.on_take = None
         self._topics.clear()
         self._by_topic.clear()
         self._events_pending = None
+        self._inbox = self._events = None
+        self.held = self.held_bytes = 0
 
 
 def validate_listen_topic(topic: str) -> None:

@@ -5,6 +5,18 @@ queue of runnable processes and ``workers`` threads take turns running one
 slice of each (a slice handles the whole mailbox batch).  There is no OS
 thread per process, except for actors that ask for one because they block.
 
+Cooperative processes (Lua: every wait is a yield, every step a call into
+Lua) run on a *lane* of their own instead: ``lua_threads`` threads (1 by
+default), each with its own run queue, a process staying on the thread it was
+given at spawn.  lupa releases the GIL on every call into Lua and takes it
+back on every callback, so Lua processes on several threads hand the GIL over
+at nearly every step (a thread switch of tens of microseconds each, for Lua
+code that is a small part of the work): ``workers: 32`` ran them five times
+slower than ``workers: 1``.  On the lane they cost the same whatever
+``workers`` is, and Python actors keep the pool.  What a cooperative process
+has to wait on I/O for (a signal to a workflow) runs on the host's I/O
+threads (:meth:`ProcessHost.offload`), never on the lane.
+
 Two details keep message passing cheap:
 
 * a process made runnable *by a worker* goes into that worker's "run next"
@@ -22,10 +34,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from actors import codec, errors
-from actors._process import Behaviour, Process
+from actors._process import Behaviour, Process, run_as
+from actors.limits import DEFAULT_LIMITS, Limits
 from actors.pid import PID
 from actors.seam import ExitCallback, Host, SpawnRequest
 from actors.signals import Item, Signal
@@ -40,6 +55,10 @@ logger = logging.getLogger("actors.host")
 _RUN_NEXT_LIMIT = 64
 _STOP = object()
 _NOT_STARTED = Behaviour()
+_LANE = object()
+"""A lane thread's "run next" slot: never empty, so the pool's processes it wakes go to the pool."""
+_IO_THREADS = 8
+"""Threads that run what cooperative processes wait on I/O for (at most; made on demand)."""
 
 
 class ProcessHost(Host):
@@ -47,14 +66,32 @@ class ProcessHost(Host):
 
     in_memory = True  # spawn and deliver never wait on I/O
 
-    def __init__(self, node: Node, host_id: str, *, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        host_id: str,
+        *,
+        workers: int | None = None,
+        lua_threads: int = 1,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         if workers is not None and workers < 1:
             raise errors.Error(errors.INVALID, f"host {host_id}: workers must be at least 1, got {workers}")
+        if isinstance(lua_threads, bool) or not isinstance(lua_threads, int) or lua_threads < 1:
+            raise errors.Error(
+                errors.INVALID, f"host {host_id}: lua_threads must be at least 1, got {lua_threads!r}"
+            )
         self.id = host_id
         self.node = node
         self.workers = workers or max(2, os.cpu_count() or 2)
+        self.lua_threads = lua_threads
+        """Threads of the lane that runs cooperative (Lua) processes."""
+        self.limits = limits
         self._procs: dict[PID, Process] = {}
         self._runq = _RunQueue()
+        self._lanes = [Lane(self, index) for index in range(lua_threads)]
+        self._next_lane = 0
+        self._io: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -91,12 +128,18 @@ class ProcessHost(Host):
         with self._lock:
             self._running = False
             threads, self._threads = self._threads, []
-        for _ in threads:
-            self._runq.put(_STOP)
+            io, self._io = self._io, None
+        for thread in threads:
+            lane = next((lane for lane in self._lanes if lane.thread is thread), None)
+            (lane.queue if lane is not None else self._runq).put(_STOP)
+        for lane in self._lanes:
+            lane.thread = None
         current = threading.current_thread()
         for thread in threads:
             if thread is not current:
                 thread.join(timeout=5)
+        if io is not None:
+            io.shutdown(wait=False, cancel_futures=True)
 
     def _wait_empty(self, deadline: float) -> None:
         while self._procs and time.monotonic() < deadline:
@@ -115,6 +158,14 @@ class ProcessHost(Host):
         kinds = node.kinds
         if kinds is None:
             raise errors.Error(errors.UNAVAILABLE, f"host {self.id}: the node has no spawnable kinds")
+        limits = self.limits
+        if len(self._procs) >= limits.max_processes:
+            raise errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"host {self.id} runs {len(self._procs):,} processes (limit {limits.max_processes:,}): "
+                "spawn refused",
+                retryable=True,
+            )
         pid = node.new_pid(self.id)
         proc = Process(
             node,
@@ -124,11 +175,16 @@ class ProcessHost(Host):
             self._submit,
             context=request.context,
             parent=request.parent,
+            limits=limits,
         )
         behaviour, entry_id, dedicated = kinds.make_behaviour(request, proc)
         proc.behaviour = behaviour
         proc.entry_id = entry_id
-        if dedicated:
+        if behaviour.cooperative:
+            lane = self._lane()
+            proc.lane = lane
+            proc._submit = lane.queue.put
+        elif dedicated:
             proc._submit = _DedicatedThread(pid).submit
         parent = request.parent
         if parent is not None:
@@ -159,7 +215,7 @@ class ProcessHost(Host):
         if not self._running or self._stopping:
             raise errors.Error(errors.UNAVAILABLE, f"host {self.id} is not running")
         pid = self.node.new_pid(self.id)
-        proc = Process(self.node, self, pid, behaviour, submit, entry_id=entry_id)
+        proc = Process(self.node, self, pid, behaviour, submit, entry_id=entry_id, limits=self.limits)
         self._procs[pid] = proc
         proc.schedule()
         return proc
@@ -238,6 +294,53 @@ class ProcessHost(Host):
 
     # -- scheduling -------------------------------------------------------------
 
+    def _lane(self) -> Lane:
+        """The lane thread a new cooperative process runs on (round robin; started on first use)."""
+        lanes = self._lanes
+        lane = lanes[self._next_lane % len(lanes)]
+        self._next_lane += 1
+        if lane.thread is None:
+            with self._lock:
+                if lane.thread is None and self._running:
+                    thread = threading.Thread(
+                        target=self._run_lane, args=(lane,), name=f"{self.id}-lua-{lane.index}", daemon=True
+                    )
+                    lane.thread = thread
+                    self._threads.append(thread)
+                    thread.start()
+        return lane
+
+    def offload(
+        self,
+        process: Process,
+        action: Callable[[], Any],
+        done: Callable[[Any, BaseException | None], None],
+    ) -> None:
+        """Run ``action()``, which waits on I/O, on one of the host's I/O threads, as ``process``.
+
+        For a cooperative process: its lane thread runs every process of its
+        Lua states and must never wait.  ``done(value, None)`` or
+        ``done(None, exception)`` is called on the I/O thread afterwards (post
+        the result back to the process).
+        """
+        with self._lock:
+            if self._io is None:
+                self._io = ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix=f"{self.id}-io")
+            io = self._io
+
+        def run() -> None:
+            try:
+                value = run_as(process, action)
+            except BaseException as exc:  # handed to the process, which reports it
+                done(None, exc)
+            else:
+                done(value, None)
+
+        try:
+            io.submit(run)
+        except RuntimeError:  # the host is stopping: no thread to wait on, so wait here
+            run()
+
     def steal(self, proc: Process) -> bool:
         """Take ``proc`` out of the run queue for the calling thread to run; False if a worker has it.
 
@@ -279,6 +382,44 @@ class ProcessHost(Host):
                 if proc is not None and streak >= _RUN_NEXT_LIMIT:
                     put(proc)
                     proc = None
+
+    def _run_lane(self, lane: Lane) -> None:
+        """A lane thread: runs the slices of the cooperative processes given to it, one at a time."""
+        local = self._local
+        local.host = self
+        local.next = _LANE  # the pool's processes this thread wakes go to the pool's queue
+        waiter = threading.Lock()
+        waiter.acquire()
+        get = lane.queue.get
+        while True:
+            proc = get(waiter)
+            if proc is _STOP:
+                return
+            try:
+                proc.run_slice()
+            except Exception:  # pragma: no cover - run_slice handles its own errors
+                logger.exception("Lua thread of %s failed running %s", self.id, proc)
+
+
+class Lane:
+    """One thread of a host's lane for cooperative processes, and its own run queue.
+
+    A cooperative process stays on the lane thread it was given at spawn
+    (``Process.lane``), so what it shares with the other processes of that
+    thread (a Lua state: ``actors.lua.pool`` gives each lane states of its
+    own) is only ever used by one thread.
+    """
+
+    __slots__ = ("__weakref__", "host", "index", "queue", "thread")
+
+    def __init__(self, host: ProcessHost, index: int) -> None:
+        self.host = host
+        self.index = index
+        self.queue = _RunQueue()
+        self.thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<Lane {self.host.id}/{self.index}>"
 
 
 class _RunQueue:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from actors import errors
 from actors.durations import duration_seconds
 from actors.entries.model import (
     Entry,
@@ -25,6 +26,8 @@ from actors.entries.model import (
     register_kind,
     resolve_ref,
 )
+from actors.limits import YAML_FIELDS as LIMIT_FIELDS
+from actors.limits import limits_from_config
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -112,8 +115,12 @@ _HOST_QUEUES_REFUSED = (
 )
 
 
+_HOST_SETTINGS = ("workers", "lua_threads", *LIMIT_FIELDS)
+_HOST_SETTINGS_TEXT = ", ".join(_HOST_SETTINGS)
+
+
 def _check_host(entry: Entry, registry: Registry) -> list[str]:
-    """``host.workers`` works; every other setting of a ``process.host`` is refused, with the reason."""
+    """``host.workers``, ``lua_threads`` and the limits work; any other host setting is refused, with why."""
     messages = check_lifecycle(entry, registry)
     lifecycle = entry.data.get("lifecycle")
     if isinstance(lifecycle, dict):
@@ -132,15 +139,20 @@ def _check_host(entry: Entry, registry: Registry) -> list[str]:
     if host is None:
         return messages
     if not isinstance(host, dict):
-        return [*messages, "'host' must be a mapping (workers)"]
-    workers = host.get("workers")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        messages.append("host.workers must be a positive integer")
+        return [*messages, f"'host' must be a mapping ({_HOST_SETTINGS_TEXT})"]
+    for key in ("workers", "lua_threads"):
+        value = host.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            messages.append(f"host.{key} must be a positive integer")
     for key in host:
         if key in ("queue_size", "local_queue_size"):
             messages.append(f"host.{key} {_HOST_QUEUES_REFUSED}")
-        elif key != "workers":
-            messages.append(f"host.{key} is not a process.host setting (workers)")
+        elif key not in _HOST_SETTINGS:
+            messages.append(f"host.{key} is not a process.host setting ({_HOST_SETTINGS_TEXT})")
+    try:  # the limits (actors.limits): max_processes, max_mailbox_bytes, …
+        limits_from_config(host)
+    except errors.Error as err:
+        messages.append(f"host.{err.message()}")
     return messages
 
 

@@ -804,12 +804,16 @@ class LuaCore:
     def _arm(self, record: _Timer, seconds: float) -> None:
         effects = self.effects
 
-        def fire() -> None:
-            record.channel.offer(LuaTime(effects.now_ns()))  # a slow reader loses ticks, as the spec says
+        def fire() -> bool:
+            # A slow reader loses ticks, as the spec says; False tells a ticker nobody took them.
+            taken = record.channel.offer(LuaTime(effects.now_ns()))
             if not record.repeat:
                 record.handle = None
+            return taken
 
         record.handle = effects.start_timer(seconds, fire, record.repeat)
+        # limits: a ticker paused on a full channel ticks on once the reader takes a tick.
+        record.channel.on_take = getattr(record.handle, "resume", None)
 
     def op_timer_stop(self, task: Task | None, timer_id: Any) -> tuple[bool, Any]:
         record = (self._timers or {}).get(int(timer_id))

@@ -84,9 +84,11 @@ class Effects(Protocol):
         """``count`` random bytes (``crypto.random_bytes``)."""
         ...
 
-    def start_timer(self, seconds: float, fire: Callable[[], None], repeat: bool) -> Any:
+    def start_timer(self, seconds: float, fire: Callable[[], Any], repeat: bool) -> Any:
         """Call ``fire()`` in the program's context after ``seconds`` (and every ``seconds``
-        after that with ``repeat``); returns a handle for :meth:`stop_timer`."""
+        after that with ``repeat``); returns a handle for :meth:`stop_timer`.  A ticker may
+        pause while ``fire()`` returns ``False`` (nobody took its ticks) until its handle's
+        ``resume()``, if it has one, is called."""
         ...
 
     def stop_timer(self, handle: Any) -> bool:

@@ -7,6 +7,12 @@ into states of up to ``per_state`` processes.  The prelude guarantees that
 processes sharing a state cannot see or change each other's globals or the
 libraries (see ``prelude.lua``).
 
+States belong to a *lane*: a host runs Lua processes on a few lane threads
+(``ProcessHost.lua_threads``) and a process stays on its lane's thread, so
+giving each lane states of its own means a state is only ever used by one
+thread: no thread waits for another to leave a state, and nothing hands the
+GIL over between two processes of one state.
+
 The memory cap of a shared state is the cap of the group: the process whose
 allocation crosses it is the one that fails (``LIMIT_EXCEEDED``), and the
 state is collected when it leaves.  An entry with ``memory_limit`` gets a
@@ -16,21 +22,31 @@ state of its own with exactly that cap.
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 
 from actors.lua.runtime import LuaState
 
-__all__ = ["SHARED_STATE_MEMORY", "StatePool"]
+__all__ = ["COLLECT_EVERY", "SHARED_STATE_MEMORY", "StatePool"]
 
 SHARED_STATE_MEMORY = 512 * 1024 * 1024
 
+COLLECT_EVERY = 250
+"""A state is collected after this many of its processes have ended.
+
+What an ended process leaves in Lua (its environment, coroutines, the Lua side
+of its channels) is garbage Lua's collector paces by Lua's own allocations;
+the Python objects that garbage refers to (channels) are not counted there, so
+without a full collection now and then they would pile up while Lua sees no
+reason to collect.
+"""
+
 
 class StatePool:
-    """Hands out shared Lua states, ``per_state`` processes each, spread over ``spread`` states.
+    """Hands out shared Lua states, ``per_state`` processes each, ``spread`` states per lane.
 
-    lupa serializes the calls into one Lua state with a lock: two worker
-    threads running processes of the same state would take turns (and pay a
-    thread switch each time).  Spreading processes round-robin over several
-    states keeps the workers on different states most of the time.
+    ``acquire(lane)`` gives states of that lane only (see the module
+    docstring); within a lane, processes are spread round-robin over up to
+    ``spread`` states.
     """
 
     def __init__(
@@ -39,24 +55,27 @@ class StatePool:
         self.per_state = per_state
         self.spread = max(1, spread)
         self.max_memory = max_memory
-        self._states: list[LuaState] = []
-        self._next = 0
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._exits: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def acquire(self) -> LuaState:
-        """A state with room for one more process (the next one round-robin)."""
+    def acquire(self, lane: Hashable = None) -> LuaState:
+        """A state of ``lane`` with room for one more process (the next one round-robin)."""
         with self._lock:
-            states = self._states
+            group = self._lanes.get(lane)
+            if group is None:
+                group = self._lanes[lane] = _Lane()
+            states = group.states
             if len(states) < self.spread:
                 state = LuaState(max_memory=self.max_memory)
                 states.append(state)
             else:
                 state = None
                 for offset in range(len(states)):
-                    candidate = states[(self._next + offset) % len(states)]
+                    candidate = states[(group.next + offset) % len(states)]
                     if candidate.users < self.per_state:
                         state = candidate
-                        self._next = (self._next + offset + 1) % len(states)
+                        group.next = (group.next + offset + 1) % len(states)
                         break
                 if state is None:
                     state = LuaState(max_memory=self.max_memory)
@@ -70,12 +89,29 @@ class StatePool:
         A state over half its cap is collected too: Lua does not collect
         before failing an allocation at the cap (lupa's allocator), so the
         garbage of processes that have ended would count against the next.
+        So is a state every :data:`COLLECT_EVERY` exits.
         """
+        key = id(state)
         with self._lock:
             state.users -= 1
+            exits = self._exits.get(key, 0) + 1
+            if exits >= COLLECT_EVERY:
+                exits = 0
+                collect = True
+            self._exits[key] = exits
         if collect or (state.max_memory and state.memory_used() > state.max_memory // 2):
             state.collect()
 
     def states(self) -> int:
         with self._lock:
-            return len(self._states)
+            return sum(len(group.states) for group in self._lanes.values())
+
+
+class _Lane:
+    """The states of one lane and where its round robin is."""
+
+    __slots__ = ("next", "states")
+
+    def __init__(self) -> None:
+        self.states: list[LuaState] = []
+        self.next = 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import _ops, codec, errors
-from actors._driver import CoroutineDriver
+from actors._driver import CoroutineDriver, Ticker
 from actors._process import CALL, Process
 from actors._tasks import Task
 from actors._timers import Timer
@@ -67,6 +67,8 @@ class LuaProcess(CoroutineDriver):
 
     __slots__ = ("_state", "args", "code", "core", "pool")
 
+    cooperative = True  # limits: on the host's Lua lane (a thread of its own), not its worker pool
+
     def __init__(self, code: LuaCode, request: SpawnRequest, pool: StatePool | None = None) -> None:
         super().__init__()
         self.code = code
@@ -93,7 +95,7 @@ class LuaProcess(CoroutineDriver):
         if code.memory_limit is not None or self.pool is None:
             state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT)
         else:
-            state = self.pool.acquire()
+            state = self.pool.acquire(process.lane)  # limits: states of this process's lane thread only
         self._state = state
         self.core = LuaCore(state, self.router, self.scheduler, effects=self)
         return self.core.launch(code, self.args)
@@ -169,23 +171,14 @@ class LuaProcess(CoroutineDriver):
     def random_bytes(self, count: int) -> bytes:
         return os.urandom(count)
 
-    def start_timer(self, seconds: float, fire: Callable[[], None], repeat: bool) -> Any:
+    def start_timer(self, seconds: float, fire: Callable[[], Any], repeat: bool) -> Any:
         if not repeat:
             return self.call_later(seconds, fire)
-        ticker = _Ticker()
-
-        def tick() -> None:
-            fire()
-            if ticker.timer is not None:  # not stopped meanwhile
-                ticker.timer = self.call_later(seconds, tick)
-
-        ticker.timer = self.call_later(seconds, tick)
-        return ticker
+        return self.call_every(seconds, fire)  # limits: a minimum period; paused while nobody reads
 
     def stop_timer(self, handle: Any) -> bool:
-        if type(handle) is _Ticker:
-            timer, handle.timer = handle.timer, None
-            return timer is not None and self.cancel_timer(timer)
+        if type(handle) is Ticker:
+            return self.stop_ticker(handle)
         return self.cancel_timer(handle)
 
     def post(self, action: Callable[[], None]) -> None:
@@ -205,9 +198,37 @@ class LuaProcess(CoroutineDriver):
 
     # -- Effects: messages and signals ------------------------------------------------------------------
 
-    def send(self, dest: str, topic: str, payloads: tuple[Any, ...], done: Done | None) -> tuple[Any, ...]:
-        self._process.node.send(dest, topic, *payloads)
-        return _SENT
+    def send(
+        self, dest: str, topic: str, payloads: tuple[Any, ...], done: Done | None
+    ) -> tuple[Any, ...] | None:
+        node = self._process.node
+        return self._off_lane(done, lambda: node.send(dest, topic, *payloads) or _SENT, dest=dest)
+
+    def _off_lane(
+        self, done: Done | None, action: Callable[[], tuple[Any, ...]], *, dest: str = "", host: str = ""
+    ) -> tuple[Any, ...] | None:
+        """``action()``'s Lua results now, or (limits) ``None`` when it waits on I/O: it then runs on
+        the host's I/O threads (never on the Lua thread, which runs the other processes of this
+        Lua state) and ``done`` gets its results."""
+        process = self._process
+        node = process.node
+        offload = getattr(process.host, "offload", None)
+        if done is None or offload is None:
+            return action()
+        in_memory = node.in_memory(host_id=host) if dest == "" else node.in_memory(node.resolve(dest))
+        if in_memory:
+            return action()
+
+        def finished(values: Any, error: BaseException | None) -> None:
+            if error is None:
+                self.post(lambda: done(*values))
+            elif isinstance(error, errors.Error):
+                self.post(lambda: done(None, error))
+            else:
+                self.post(lambda: done(None, errors.from_exception(error)))
+
+        offload(process, action, finished)
+        return None
 
     def send_now(self, dest: Any, topic: Any, count: int, *packed: Any) -> tuple[Any, ...] | None:
         """``process.send`` from inside a task: its Lua results, or ``None`` to yield it instead.
@@ -262,13 +283,15 @@ class LuaProcess(CoroutineDriver):
             return not self._process.node.in_memory(host_id=text(args[1]))
         return False
 
-    def terminate(self, dest: str, done: Done | None) -> tuple[Any, ...]:
-        self._process.node.terminate(dest)
-        return _SENT
+    def terminate(self, dest: str, done: Done | None) -> tuple[Any, ...] | None:
+        node = self._process.node
+        return self._off_lane(done, lambda: node.terminate(dest) or _SENT, dest=dest)
 
-    def cancel(self, dest: str, deadline: float | None, reason: str, done: Done | None) -> tuple[Any, ...]:
-        self._process.node.cancel(dest, deadline, reason)
-        return _SENT
+    def cancel(
+        self, dest: str, deadline: float | None, reason: str, done: Done | None
+    ) -> tuple[Any, ...] | None:
+        node = self._process.node
+        return self._off_lane(done, lambda: node.cancel(dest, deadline, reason) or _SENT, dest=dest)
 
     def monitor(self, dest: str) -> None:
         _ops.monitor(self._process, dest)
@@ -353,7 +376,35 @@ class LuaProcess(CoroutineDriver):
         done: Done | None,
     ) -> tuple[Any, ...]:
         request = self._spawn_request(entry_id, spec, payloads)
-        return (str(self._process.node.spawn_request(request, host, self._process)),)
+        process = self._process
+        node = process.node
+        offload = getattr(process.host, "offload", None)
+        if done is None or offload is None or node.in_memory(host_id=host):
+            return (str(node.spawn_request(request, host, process)),)
+
+        # limits: a start through I/O (a workflow) runs off the Lua thread; the caller's side
+        # of a link or monitor is recorded back in this process's own context.
+        def spawned(pid: Any, error: BaseException | None) -> None:
+            if error is not None:
+                failure = error if isinstance(error, errors.Error) else errors.from_exception(error)
+                self.post(lambda: done(None, failure))
+                return
+
+            def attached() -> None:
+                if request.link:
+                    if process.links is None:
+                        process.links = set()
+                    process.links.add(pid)
+                if request.monitor:
+                    if process.monitoring is None:
+                        process.monitoring = set()
+                    process.monitoring.add(pid)
+                done(str(pid))
+
+            self.post(attached)
+
+        offload(process, lambda: node.spawn_request(request, host), spawned)
+        return None
 
     def spawn_now(
         self, entry_id: Any, host_id: Any, spec: Any, count: int, *packed: Any
@@ -381,7 +432,22 @@ class LuaProcess(CoroutineDriver):
         request.link = request.monitor = False
         request.parent = None
         request.on_exit = lambda value, error: self.post(lambda: done(value, error))
-        self._process.node.spawn_request(request, host or "")
+        node = self._process.node
+        if node.in_memory(host_id=host or ""):
+            node.spawn_request(request, host or "")
+            return
+        process = self._process
+
+        def started(_values: Any, error: BaseException | None) -> None:  # limits: off the Lua thread
+            if error is not None:
+                failure = error if isinstance(error, errors.Error) else errors.from_exception(error)
+                self.post(lambda: done(None, failure))
+
+        offload = getattr(process.host, "offload", None)
+        if offload is None:
+            node.spawn_request(request, host or "")
+        else:
+            offload(process, lambda: node.spawn_request(request, host or ""), started)
 
     def upgrade(self, entry_id: str | None, payloads: tuple[Any, ...]) -> None:
         """``process.upgrade``: go on in new code (this entry's again, or ``entry_id``'s).
@@ -509,15 +575,6 @@ class LuaProcess(CoroutineDriver):
 
     def logger(self, entry_id: str, name: str) -> logging.Logger:
         return logging.getLogger(f"actors.lua.{entry_id}.{name}" if name else f"actors.lua.{entry_id}")
-
-
-class _Ticker:
-    """A repeating timer of a process: re-armed after every tick, so its timer changes."""
-
-    __slots__ = ("timer",)
-
-    def __init__(self) -> None:
-        self.timer: Timer | None = None
 
 
 def _unpack_values(message: dict[str, Any]) -> list[Any]:
