@@ -90,8 +90,9 @@ class CoroutineDriver(Behaviour):
         scheduler = self.scheduler
         status = scheduler.advance()
         router = self.router
-        process.held = router.held  # what the program has not taken yet still counts as its mailbox
-        process.held_bytes = router.held_bytes
+        if router.taken_bytes:  # the program took messages: their room in the mailbox is free again
+            process.took(router.taken_bytes)
+            router.taken_bytes = 0
         if status is DONE:
             value, error = self.result_of(*scheduler.outcome)  # type: ignore[misc]
             process.exit(value, error)

@@ -22,8 +22,8 @@ dedicated thread, or a probe's owner thread.
 
 The mailbox is bounded (:mod:`actors.limits`): user messages waiting for the
 process, in the mailbox or held by its behaviour (routed to a channel no task
-has read yet), count against ``max_mailbox_messages`` and
-``max_mailbox_bytes``; the sender of a message that does not fit gets
+has read yet), count against ``max_mailbox_bytes``, each its encoded payloads
+plus ``MESSAGE_OVERHEAD``; the sender of a message that does not fit gets
 ``LIMIT_EXCEEDED``.  Signals are never refused.
 """
 
@@ -52,6 +52,7 @@ CALL = Signal.CALL
 
 # The hottest paths compare against module globals: they load faster than class attributes.
 _MSG = Signal.MSG
+_OVERHEAD = MESSAGE_OVERHEAD
 _ENVELOPE = Signal.ENVELOPE
 _CANCEL = Signal.CANCEL
 _TERMINATE = Signal.TERMINATE
@@ -132,8 +133,8 @@ class Behaviour:
 
     holds_messages = False
     """True when messages handed to :meth:`message` wait in the behaviour until its code takes
-    them (a coroutine process's router): the behaviour then keeps :attr:`Process.held` and
-    :attr:`Process.held_bytes` up to date, so they still count against the mailbox limits."""
+    them (a coroutine process's router): they still count against the mailbox limits, and the
+    behaviour calls :meth:`Process.took` as its program takes them."""
 
     def started(self, process: Process) -> None:
         """First step of the process: links and monitors are already in place."""
@@ -168,15 +169,12 @@ class Process:
         "_lock",
         "_on_started",
         "_pending_exit",
-        "_queued",
-        "_queued_bytes",
+        "_room",
         "_scheduled",
         "_submit",
         "behaviour",
         "context",
         "entry_id",
-        "held",
-        "held_bytes",
         "host",
         "lane",
         "links",
@@ -216,13 +214,9 @@ class Process:
         self._closed = False
         self._kill = False
         self._limits = limits
-        self._queued = 0
-        """User messages in the mailbox (``_box``), and their bytes: counted under the lock."""
-        self._queued_bytes = 0
-        self.held = 0
-        """User messages the behaviour holds (``holds_messages``), and their bytes: written by
-        the process's own slices, read by senders (a stale value only refuses a little early)."""
-        self.held_bytes = 0
+        self._room = limits.max_mailbox_bytes
+        """Bytes of user messages that still fit in the mailbox: taken by senders under the
+        lock, given back when the process takes messages (see ``holds_messages``)."""
         self._cancel_queued = False
         self.lane: Any = None
         """The host's lane thread that runs this process (cooperative behaviours); else ``None``."""
@@ -247,56 +241,42 @@ class Process:
         # The hottest path of the runtime: explicit acquire/release is twice
         # as fast as ``with`` and nothing in between can raise.
         tag = item[0]
-        if tag == _MSG:
-            return self._deliver_message(item, message_bytes(item[3]))
-        if tag == _ENVELOPE:
-            return self._deliver_message(item, MESSAGE_OVERHEAD)
         lock = self._lock
+        if tag == _MSG:
+            payloads = item[3]
+            if len(payloads) == 1:  # the common case, inline: this is the hottest path
+                payload = payloads[0]
+                kind = type(payload)
+                if kind is Packed:
+                    size = _OVERHEAD + len(payload.data)
+                elif kind is str or kind is bytes:
+                    size = _OVERHEAD + len(payload)
+                else:
+                    size = _OVERHEAD + 8
+            else:
+                size = message_bytes(payloads)
+        elif tag == _ENVELOPE:
+            size = _OVERHEAD
+        else:
+            size = 0
         lock.acquire()
         if self._closed:
             lock.release()
             self._answer_dead_letter(item)
             return False
-        if tag == _CANCEL:
+        if size:
+            room = self._room
+            if size > room:
+                lock.release()
+                raise self._full(size)
+            self._room = room - size
+        elif tag == _CANCEL:
             if self._cancel_queued:  # merged into the CANCEL still unread (limits: bounded)
                 lock.release()
                 return True
             self._cancel_queued = True
-        self._box.append(item)
-        if tag == _TERMINATE:
+        elif tag == _TERMINATE:
             self._kill = True
-        if self._scheduled:
-            lock.release()
-            return True
-        self._scheduled = True
-        lock.release()
-        self._submit(self)
-        return True
-
-    def _deliver_message(self, item: Item, size: int) -> bool:
-        """``deliver`` for a user message: refused with ``LIMIT_EXCEEDED`` when the mailbox is full."""
-        limits = self._limits
-        lock = self._lock
-        lock.acquire()
-        if self._closed:
-            lock.release()
-            self._answer_dead_letter(item)
-            return False
-        count = self._queued + self.held
-        if count >= limits.max_mailbox_messages or (
-            self._queued_bytes + self.held_bytes + size > limits.max_mailbox_bytes
-        ):
-            total = self._queued_bytes + self.held_bytes
-            lock.release()
-            raise errors.Error(
-                errors.LIMIT_EXCEEDED,
-                f"mailbox of {self.pid} is full: {count:,} messages, {total:,} bytes waiting "
-                f"(limits {limits.max_mailbox_messages:,} messages, {limits.max_mailbox_bytes:,} bytes); "
-                f"this message is {size:,} bytes",
-                retryable=True,
-            )
-        self._queued += 1
-        self._queued_bytes += size
         self._box.append(item)
         if self._scheduled:
             lock.release()
@@ -306,10 +286,25 @@ class Process:
         self._submit(self)
         return True
 
-    def mailbox_size(self) -> tuple[int, int]:
-        """User messages waiting for this process and their bytes (what the limits count)."""
+    def _full(self, size: int) -> errors.Error:
+        limit = self._limits.max_mailbox_bytes
+        return errors.Error(
+            errors.LIMIT_EXCEEDED,
+            f"mailbox of {self.pid} is full: {limit - self._room:,} of its {limit:,} bytes are taken "
+            f"by messages waiting; this one is {size:,} bytes",
+            retryable=True,
+        )
+
+    def took(self, size: int) -> None:
+        """The behaviour handed held messages of ``size`` bytes in all to its program
+        (``holds_messages``): their room in the mailbox is free again."""
         with self._lock:
-            return self._queued + self.held, self._queued_bytes + self.held_bytes
+            self._room = min(self._room + size, self._limits.max_mailbox_bytes)
+
+    def mailbox_bytes(self) -> int:
+        """Bytes of user messages waiting for this process (what ``max_mailbox_bytes`` bounds)."""
+        with self._lock:
+            return self._limits.max_mailbox_bytes - self._room
 
     def schedule(self) -> None:
         """Make the process runnable (used once, right after spawn)."""
@@ -359,13 +354,10 @@ class Process:
             items = self._box
             self._box = []
             kill = self._kill
-            # The batch leaves the mailbox: a behaviour that holds messages counts them
-            # from here on (its router sets the exact figure at the end of the slice).
-            if behaviour.holds_messages:
-                self.held += self._queued
-                self.held_bytes += self._queued_bytes
-            self._queued = 0
-            self._queued_bytes = 0
+            # The batch leaves the mailbox: its room is free again, unless the behaviour
+            # holds the messages until its program takes them (it calls took() then).
+            if not behaviour.holds_messages:
+                self._room = self._limits.max_mailbox_bytes
             self._cancel_queued = False
         if kill:
             # A kill is not queued work: nothing ahead of it runs user code.

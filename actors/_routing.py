@@ -14,9 +14,9 @@ receiver waits, the message stays pending and later messages for *that*
 channel queue behind it (lossless, ordered per channel).  Topics match
 exactly (the runtime has no glob topics).
 
-The router counts the messages it holds and their bytes (``held``,
-``held_bytes``): they are still the process's mailbox, and count against its
-limits (:mod:`actors.limits`) until a channel takes them.  A CANCEL event
+The router counts the bytes of the messages it holds (``held_bytes``): they
+are still the process's mailbox, and count against its limit
+(:mod:`actors.limits`) until a channel takes them (``taken_bytes``).  A CANCEL event
 that finds another one still pending is merged into it, so a process that
 never reads its events holds at most one.
 """
@@ -59,8 +59,8 @@ class Router:
         "_seq",
         "_topics",
         "dirty",
-        "held",
         "held_bytes",
+        "taken_bytes",
     )
 
     def __init__(self) -> None:
@@ -72,9 +72,11 @@ class Router:
         self._events: Channel | None = None
         self.dirty = False
         """Something changed that may let pending items move: flush again."""
-        self.held = 0
-        """Messages waiting here for a channel, and their bytes (``message_bytes``)."""
         self.held_bytes = 0
+        """Bytes of the messages waiting here for a channel (``message_bytes``)."""
+        self.taken_bytes = 0
+        """Bytes of the messages handed to a channel since the driver last looked (their room
+        in the mailbox is free again)."""
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -85,7 +87,6 @@ class Router:
         if queue is None:
             queue = self._by_topic[message.topic] = deque()
         queue.append((self._seq, message, size))
-        self.held += 1
         self.held_bytes += size
         self.dirty = True
 
@@ -185,13 +186,14 @@ class Router:
                     if not channel.offer(message.payload if raw else message):
                         break
                     queue.popleft()
-                    self.held -= 1
                     self.held_bytes -= size
+                    self.taken_bytes += size
             elif self._inbox is not None:
                 inbox = self._inbox
                 while queue and inbox.offer(queue[0][1]):
-                    self.held -= 1
-                    self.held_bytes -= queue.popleft()[2]
+                    size = queue.popleft()[2]
+                    self.held_bytes -= size
+                    self.taken_bytes += size
             if not queue:
                 del by_topic[topic]
             return
@@ -224,8 +226,9 @@ class Router:
             elif inbox is None or not inbox.offer(message):
                 inbox_open = False
                 continue
-            self.held -= 1
-            self.held_bytes -= queue.popleft()[2]
+            size = queue.popleft()[2]
+            self.held_bytes -= size
+            self.taken_bytes += size
             if not queue:
                 del by_topic[oldest_topic]
 
@@ -278,7 +281,6 @@ class Router:
             # Size 0: the mailbox gave this message's room back when a channel took it; a
             # recalled message is at most one per channel, not something a sender can grow.
             queue.appendleft((lowest - offset, message, 0))
-            self.held += 1
         if events:
             self._events_pending = deque([*events, *(self._events_pending or ())])
         self._topics.clear()
@@ -302,7 +304,7 @@ class Router:
         self._by_topic.clear()
         self._events_pending = None
         self._inbox = self._events = None
-        self.held = self.held_bytes = 0
+        self.held_bytes = self.taken_bytes = 0
 
 
 def validate_listen_topic(topic: str) -> None:

@@ -5,12 +5,14 @@ typed error (``LIMIT_EXCEEDED``) to whoever asked for more, never to a
 bystander:
 
 * ``max_processes``: live processes on one host; a spawn past it is refused;
-* ``max_mailbox_messages`` / ``max_mailbox_bytes``: user messages (``send``,
-  a pykka ``tell``/``ask``) waiting for one process, queued or routed but not
-  yet received by its code; the sender of the message that does not fit gets
-  the error and nothing is delivered.  A message counts its encoded payloads
-  plus :data:`MESSAGE_OVERHEAD` bytes, so a flood of tiny messages is bounded
-  by bytes too.  Signals are never refused: EXIT, LINK_DOWN and the other
+* ``max_mailbox_bytes``: user messages (``send``, a pykka ``tell``/``ask``)
+  waiting for one process, queued or routed but not yet received by its code;
+  the sender of the message that does not fit gets the error and nothing is
+  delivered.  A message counts its encoded payloads plus
+  :data:`MESSAGE_OVERHEAD` bytes (about what Python spends to hold it), so
+  the bytes bound the number of messages too: at most 524,288 by default.
+  One figure keeps the check on the hottest path (a send) to one comparison.
+  Signals are never refused: EXIT, LINK_DOWN and the other
   notices of a death are bounded by the links and monitors that make them,
   and a CANCEL that finds another one still unread is merged into it (its
   deadline, if any, still applies);
@@ -34,7 +36,7 @@ from actors.durations import duration_seconds
 
 __all__ = ["DEFAULT_LIMITS", "MESSAGE_OVERHEAD", "YAML_FIELDS", "Limits", "limits_from_config"]
 
-MESSAGE_OVERHEAD = 64
+MESSAGE_OVERHEAD = 128
 """Bytes a message counts beyond its payloads (its tuple, topic and bookkeeping)."""
 
 
@@ -44,8 +46,6 @@ class Limits:
 
     max_processes: int = 262_144
     """Live processes on the host (Erlang's default process limit)."""
-    max_mailbox_messages: int = 100_000
-    """User messages waiting for one process."""
     max_mailbox_bytes: int = 64 * 1024 * 1024
     """Bytes of user messages waiting for one process (payloads plus ``MESSAGE_OVERHEAD`` each)."""
     min_ticker_period: float = 0.001
