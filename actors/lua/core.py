@@ -99,6 +99,8 @@ class LuaTask:
         if launched is not None:
             # Already run to its first operation (LuaState.launch), or parked (coroutine.spawn).
             self.thread, self._first = launched
+            if self._first is None:  # limits (crash fix): bound to the spawner's coroutine otherwise
+                self.thread = core.state.rehome(self.thread)
         else:
             self.thread = core.state.task_body.coroutine(fn, *args)
             self._first = None
@@ -560,8 +562,10 @@ class LuaCore:
             received = _channel(args[0]).try_receive()
             return None if received is None else (True, received)
         if name == "chan_send":
-            return (True, (True,)) if _channel(args[0]).try_send(args[1]) else None
-        cases = _select_cases(args[0], args[1], args[2], args[3])
+            # limits (crash fix): a table kept in a channel must not be bound to this coroutine
+            value = self.state.rehome(args[1])
+            return (True, (True,)) if _channel(args[0]).try_send(value) else None
+        cases = _select_cases(args[0], args[1], self.state.rehome(args[2]), args[3])
         ready = ready_case(cases)
         if ready is not None:
             index, item, ok = ready

@@ -22,6 +22,7 @@ conversion fail.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from actors.events import Cancel, Exit, LinkDown, Message
 from actors.lua import gotime
 from actors.lua import modules as lua_modules
 from actors.pid import PID
+
+logger = logging.getLogger("actors.lua")
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "HASH_SEED", "LuaState", "lua_type"]
 
@@ -119,6 +122,7 @@ class LuaState:
         "_new_payload",
         "_new_time",
         "_plugins",
+        "_rehome",
         "_room",
         "api",
         "deterministic",
@@ -202,6 +206,8 @@ class LuaState:
         self._compile = self.api[b"compile"]
         self._instantiate = self.api[b"instantiate"]
         self._launch = self.api[b"launch"]
+        # limits (crash fix): see rehome().
+        self._rehome = self.lua.eval("function(value) return value end")
         self._add_module = self.api[b"add_module"]
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
@@ -215,11 +221,51 @@ class LuaState:
 
     def _host(self, name: bytes, *args: Any) -> Any:
         core = getattr(self._bound, "core", None)
-        return self._unbound(name) if core is None else core.direct(name, *args)
+        if core is None:
+            return self._unbound(name)
+        try:
+            return core.direct(name, *args)
+        except Exception as exc:  # limits (crash fix): see _failed()
+            return self._failed(name, exc)
 
     def _host_now(self, name: bytes, *args: Any) -> Any:
         core = getattr(self._bound, "core", None)
-        return self._unbound(name) if core is None else core.immediate(name, *args)
+        if core is None:
+            return self._unbound(name)
+        try:
+            return core.immediate(name, *args)
+        except Exception as exc:  # limits (crash fix): see _failed()
+            return self._failed(name, exc)
+
+    def _failed(self, name: bytes, exc: Exception) -> tuple[Any, ...]:
+        """An operation that raised: a Lua error ``INTERNAL``, never the Python exception itself.
+
+        lupa keeps the last exception a callback raised into Lua, traceback
+        and all; its frames hold the callback's arguments, Lua objects bound
+        to the calling coroutine, and freeing them after Lua collected that
+        coroutine crashes the interpreter (see :meth:`rehome`).
+        """
+        logger.warning("Lua operation %s failed", text(name), exc_info=True)
+        message = f"{text(name)}: {type(exc).__name__}: {exc}"
+        exc.__traceback__ = None
+        del exc
+        self.lift_cap()  # restored when the task next yields (LuaTask.send)
+        return (self.RAISE, self.error_to_lua(errors.Error(errors.INTERNAL, message)))
+
+    def rehome(self, value: Any) -> Any:
+        """``value`` (a Lua object Lua handed to Python) as an object of this state's main thread.
+
+        lupa binds a Lua object it hands to Python to the Lua thread it came
+        from: a callback's arguments to the coroutine that called.  Freeing
+        the Python object after Lua has collected that coroutine uses freed
+        memory (lupa issue 84: a coroutine.spawn task started from a task
+        that then ended corrupted the heap).  Python keeps some of them (a
+        spawned task's coroutine, a table sent on a channel): those are
+        passed through a function of the main thread first.
+        """
+        if lua_type(value) is None:
+            return value  # a Python value (a string, a number, a channel handle)
+        return self._rehome(value)
 
     def _unbound(self, name: bytes) -> tuple[Any, ...]:
         error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
