@@ -451,6 +451,10 @@ class _RunQueue:
             if waiter is not None:
                 waiter.release()
 
+    def waiting(self) -> bool:
+        """True when something waits in the queue (no worker has taken it)."""
+        return bool(self._items)
+
     def remove(self, item: Any) -> bool:
         """Take ``item`` out of the queue; False when it is not there (a worker took it)."""
         try:

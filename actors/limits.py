@@ -19,7 +19,11 @@ bystander:
 * ``min_ticker_period``: a ticker asking for a shorter period ticks at this
   one (2,000 tickers of one nanosecond pegged a core);
 * ``max_timers``: timers one process has pending at once (sleeps, ``after``,
-  timers, tickers).
+  timers, tickers);
+* ``max_busy``: how long a Lua process may run without waiting while other
+  processes wait for its thread (Lua cannot be preempted: a loop that never
+  waits would hold every process of its lane); past it the process ends with
+  ``LIMIT_EXCEEDED``.  Alone on its thread it runs as long as it likes.
 
 ``ProcessHost(limits=Limits(...))`` sets them; a ``process.host`` entry sets
 them in its ``host`` mapping (see :data:`YAML_FIELDS`).
@@ -35,6 +39,9 @@ from actors import errors
 from actors.durations import duration_seconds
 
 __all__ = ["DEFAULT_LIMITS", "MESSAGE_OVERHEAD", "YAML_FIELDS", "Limits", "limits_from_config"]
+
+_DURATIONS = ("min_ticker_period", "max_busy")
+"""The limits given as durations (``"5ms"``, or a number of seconds)."""
 
 MESSAGE_OVERHEAD = 128
 """Bytes a message counts beyond its payloads (its tuple, topic and bookkeeping)."""
@@ -52,15 +59,20 @@ class Limits:
     """Seconds: the shortest period a ticker ticks at."""
     max_timers: int = 10_000
     """Timers one process has pending at once."""
+    max_busy: float = 2.0
+    """Seconds a Lua process may run without waiting while other processes wait for its thread."""
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name == "min_ticker_period":
+            if field.name in _DURATIONS:
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf
+                if field.name == "max_busy":
+                    ok = ok and value > 0
                 if not ok:
+                    least = "more than 0" if field.name == "max_busy" else "0 or more"
                     raise errors.Error(
-                        errors.INVALID, f"min_ticker_period must be a duration of 0 or more, got {value!r}"
+                        errors.INVALID, f"{field.name} must be a duration of {least}, got {value!r}"
                     )
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise errors.Error(errors.INVALID, f"{field.name} must be a positive integer, got {value!r}")
@@ -75,14 +87,14 @@ YAML_FIELDS = tuple(field.name for field in fields(Limits))
 def limits_from_config(config: dict[str, Any]) -> Limits:
     """The limits a ``host`` mapping sets (the rest default); ``INVALID`` for a bad value.
 
-    ``min_ticker_period`` is a duration (``"5ms"``) or a number of seconds.
+    ``min_ticker_period`` and ``max_busy`` are durations (``"5ms"``) or numbers of seconds.
     """
     values: dict[str, Any] = {}
     for name in YAML_FIELDS:
         if name not in config or config[name] is None:
             continue
         value = config[name]
-        if name == "min_ticker_period":
+        if name in _DURATIONS:
             try:
                 value = duration_seconds(value, number_unit=1.0, what=name)
             except errors.Error as err:

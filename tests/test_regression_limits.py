@@ -253,6 +253,7 @@ def test_the_default_bounds_are_finite() -> None:
     assert DEFAULT_LIMITS.max_mailbox_bytes // MESSAGE_OVERHEAD == 524_288  # messages at most
     assert DEFAULT_LIMITS.min_ticker_period == 0.001
     assert DEFAULT_LIMITS.max_timers == 10_000
+    assert DEFAULT_LIMITS.max_busy == 2.0
 
 
 # -- tickers and timers -----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class LuaCode:
 class LuaProcess(CoroutineDriver):
     """Runs a Lua entry's function as the main task of a process; the process's Lua effects."""
 
-    __slots__ = ("_state", "args", "code", "core", "pool")
+    __slots__ = ("_busy_since", "_runaway", "_state", "args", "code", "core", "pool")
 
     cooperative = True  # limits: on the host's Lua lane (a thread of its own), not its worker pool
 
@@ -76,10 +76,18 @@ class LuaProcess(CoroutineDriver):
         self._state: LuaState | None = None
         self.args = request.args
         self.core: LuaCore | None = None
+        self._busy_since = 0.0
+        """When this process's Lua code last began to run (the start of its slice)."""
+        self._runaway: errors.Error | None = None
 
     # -- CoroutineDriver ----------------------------------------------------------------------
 
+    def idle(self, process: Process) -> None:
+        self._busy_since = time.monotonic()
+        super().idle(process)
+
     def started(self, process: Process) -> None:
+        self._busy_since = time.monotonic()
         self.process = process
         main = self.create_main(process)
         scheduler = self.scheduler
@@ -106,6 +114,8 @@ class LuaProcess(CoroutineDriver):
         return super().perform_other(task, op)
 
     def result_of(self, ok: bool, value: Any) -> tuple[Any, errors.Error | None]:
+        if self._runaway is not None:  # ended by the watchdog for holding its thread
+            return None, self._runaway
         if self.core is None:
             return super().result_of(ok, value)
         return self.core.result_of(ok, value)
@@ -192,9 +202,31 @@ class LuaProcess(CoroutineDriver):
             process.deliver((CALL, lambda _process: action()))
 
     def terminated(self) -> bool:
-        """Asked by the Lua watchdog: was this process terminated while its Lua code runs?"""
+        """Asked by the Lua watchdog: must this process end while its Lua code runs?
+
+        Yes when it was terminated, and (limits, issue 12 defect 9) when it
+        has run for ``max_busy`` seconds without waiting while other
+        processes wait for its thread: Lua cannot be preempted, so a loop
+        that never waits would hold every process of its lane thread.  Alone
+        on its thread it may run as long as it likes.
+        """
         process = self.process
-        return process is not None and process._kill
+        if process is None:
+            return False
+        if process._kill:
+            return True
+        busy = time.monotonic() - self._busy_since
+        limit = process.limits.max_busy
+        lane = process.lane
+        if busy > limit and lane is not None and lane.queue.waiting():
+            self._runaway = errors.Error(
+                errors.LIMIT_EXCEEDED,
+                f"ran Lua for {busy:.1f} s without waiting while other processes waited for its "
+                f"thread (max_busy {limit:g} s)",
+                retryable=False,
+            )
+            return True
+        return False
 
     # -- Effects: messages and signals ------------------------------------------------------------------
 
