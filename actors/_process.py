@@ -212,7 +212,7 @@ class Process:
         self._box: list[Item] = [(Signal.START,)]
         self._scheduled = False
         self._closed = False
-        self._kill = False
+        self._kill: bool | errors.Error = False
         self._limits = limits
         self._room = limits.max_mailbox_bytes
         """Bytes of user messages that still fit in the mailbox: taken by senders under the
@@ -275,8 +275,8 @@ class Process:
                 lock.release()
                 return True
             self._cancel_queued = True
-        elif tag == _TERMINATE:
-            self._kill = True
+        elif tag == _TERMINATE:  # (TERMINATE, sender[, error]): the error it ends with, if given
+            self._kill = item[2] if len(item) > 2 else True
         self._box.append(item)
         if self._scheduled:
             lock.release()
@@ -362,7 +362,10 @@ class Process:
         if kill:
             # A kill is not queued work: nothing ahead of it runs user code.
             # Link and monitor requests in the batch are still honoured.
-            self._pending_exit = (None, errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
+            error = (
+                kill if isinstance(kill, errors.Error) else errors.Error(errors.INTERNAL, TERMINATED_MESSAGE)
+            )
+            self._pending_exit = (None, error)
             self._finish(items)
             return
         message = _MSG
@@ -440,7 +443,12 @@ class Process:
         self.behaviour.event(self, Cancel(item[1], item[2], item[3], item[4]))
 
     def _on_terminate(self, item: Item) -> None:
-        self.exit(error=errors.Error(errors.INTERNAL, TERMINATED_MESSAGE))
+        given = item[2] if len(item) > 2 else None
+        self.exit(
+            error=given
+            if isinstance(given, errors.Error)
+            else errors.Error(errors.INTERNAL, TERMINATED_MESSAGE)
+        )
 
     def _on_link(self, item: Item) -> None:
         if self.links is None:

@@ -90,6 +90,11 @@ class Channel:
     def __len__(self) -> int:
         return len(self._buffer)
 
+    def held(self) -> list[Any]:
+        """The values the channel keeps: buffered, and offered by senders waiting (limits: what a
+        program reaches through it, when its Lua state runs short of memory)."""
+        return [*self._buffer, *(value for _waiter, _index, value in self._senders)]
+
     # -- the coroutine API (``await`` these inside a coroutine process) ----------------
 
     def receive(self) -> Awaitable[tuple[Any, bool]]:

@@ -14,7 +14,7 @@ send order.  An item is a tuple whose first element is its tag; the shapes:
 * ``(EXIT, sender, value, error, at)``: a process this one monitors ended;
 * ``(LINK_DOWN, sender, value, error, at)``: a linked process failed;
 * ``(CANCEL, sender, reason, deadline, at)``: a request to finish (``deadline`` in seconds);
-* ``(TERMINATE, sender)``: end now;
+* ``(TERMINATE, sender[, error])``: end now (with ``error``, else "process terminated");
 * ``(CALL, fn)``: run ``fn(process)`` in the process's own context;
 * ``(ENVELOPE, request, refuse)``: a request for the behaviour (a pykka envelope),
   ``refuse(pid, request)`` answers it when the process is gone.

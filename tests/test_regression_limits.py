@@ -366,3 +366,37 @@ def test_limits_given_in_python_are_checked() -> None:
     with pytest.raises(errors.Error) as refused:
         Limits(max_processes=0)
     assert refused.value.kind() == errors.INVALID
+
+
+# -- channel handles ------------------------------------------------------------------------------
+
+HANDLES = {
+    "handles.lua": """
+    local time = require("time")
+    return {main = function(parent, count)
+      for i = 1, count do
+        local ch = channel.new(1)                 -- dropped at once
+        local timeout = time.after("1h")          -- a timeout nobody waits for
+        if i % 500 == 0 then time.sleep("1ms") end
+      end
+      process.send(parent, "made", count)
+      process.listen("stop"):receive()
+    end}
+    """
+}
+
+
+def test_channel_handles_lua_dropped_are_forgotten(tmp_path: Path) -> None:
+    """Lua holds channels as handles; the driver forgets those whose objects Lua collected,
+    so a loop that makes channels (a timeout per receive) does not grow the process."""
+    entries = [host_entry(max_timers=100_000), lua_entry("handles", modules=("time",))]
+    with App(write_app(tmp_path, entries, HANDLES), extensions=[]) as app:
+        assert app.node is not None
+        with Probe(app.node, default_timeout=30) as probe:
+            pid = probe.spawn("app:handles", str(probe.pid), 20_000)
+            assert probe.expect_message("made").payload == 20_000
+            process = app.node.process(pid)
+            assert process is not None
+            handles = len(process.behaviour.core._channels or ())  # type: ignore[attr-defined]
+            probe.send(pid, "stop", True)
+    assert handles < 10_000, f"{handles} channel handles kept for 40,000 made and dropped"

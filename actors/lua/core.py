@@ -30,7 +30,7 @@ from actors._tasks import PAUSE, SPAWN, YIELD, Scheduler, Task
 from actors.channel import RECV, SELECT, SEND, Channel, ChannelClosed, ready_case
 from actors.lua import gotime, modules, stdlib
 from actors.lua.effects import Effects
-from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, text
+from actors.lua.runtime import LuaMemoryError, LuaState, LuaTime, Payload, lua_type, text
 from actors.names import scope_name
 
 __all__ = ["LUA_OP", "LuaCore", "LuaFailure", "LuaTask", "RunBudget", "lua_random", "option_problems"]
@@ -39,6 +39,9 @@ LUA_OP = "lua"  # (LUA_OP, name, args)
 
 _HANDLERS: dict[str, Any] = {}
 """Operation name -> its ``LuaCore.op_<name>`` function, found once."""
+
+_SCAN_FIRST = 256
+"""Channel handles a program may have before the first look for handles Lua has dropped."""
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
@@ -188,13 +191,14 @@ class LuaTask:
             name = result[1]
             if name == b"chan_recv":
                 self._pending = RECV
-                return (RECV, _channel(result[2]))
+                return (RECV, self.core.channel(result[2]))
             if name == b"chan_send":
                 self._pending = SEND
-                return (SEND, _channel(result[2]), result[3] if len(result) > 3 else None)
+                return (SEND, self.core.channel(result[2]), result[3] if len(result) > 3 else None)
             if name == b"chan_select":
                 self._pending = SELECT
-                return (SELECT, _select_cases(result[2], result[3], result[4], result[5]), bool(result[6]))
+                cases = self.core.select_cases(result[2], result[3], result[4], result[5])
+                return (SELECT, cases, bool(result[6]))
             if name == b"spawn_task":
                 self._pending = SPAWN
                 return (SPAWN, LuaTask(self.core, launched=(result[2], None)))
@@ -257,19 +261,6 @@ def _integer(value: Any, what: str) -> int:
     raise errors.Error(errors.INVALID, f"{what}: expected integers, got {value!r}")
 
 
-def _channel(handle: Any) -> Channel:
-    if not isinstance(handle, Channel):
-        raise errors.Error(errors.INVALID, "expected a channel")
-    return handle
-
-
-def _select_cases(handles: Any, sends: Any, values: Any, count: int) -> list[tuple[Channel, bool, Any]]:
-    cases = []
-    for index in range(1, int(count) + 1):
-        cases.append((_channel(handles[index]), bool(sends[index]), values[index]))
-    return cases
-
-
 class _Lua:
     """Lua values an effect takes, converted by ``LuaCore._effect`` where a failure is ``nil, err``."""
 
@@ -315,7 +306,20 @@ class LuaCore:
     :class:`~actors.lua.effects.Effects`, what the operations do outside.
     """
 
-    __slots__ = ("_futures", "_subscriptions", "_timers", "code", "effects", "router", "scheduler", "state")
+    __slots__ = (
+        "_channels",
+        "_futures",
+        "_live",
+        "_next_handle",
+        "_scan_at",
+        "_subscriptions",
+        "_timers",
+        "code",
+        "effects",
+        "router",
+        "scheduler",
+        "state",
+    )
 
     def __init__(self, state: LuaState, router: Router, scheduler: Scheduler, effects: Effects) -> None:
         self.state = state
@@ -328,6 +332,57 @@ class LuaCore:
         self._subscriptions: dict[int, tuple[Any, Channel]] | None = None
         self._timers: dict[int, _Timer] | None = None
         self._futures: dict[int, _Future] | None = None
+        self._channels: dict[int, Channel] | None = None
+        """The program's channel handles (what Lua holds) → channels; see :meth:`wrap`."""
+        self._live: Any = None
+        self._next_handle = 0
+        self._scan_at = _SCAN_FIRST
+
+    # -- channels: Lua holds handles, never the Python objects ------------------------------
+
+    def wrap(self, channel: Channel) -> Any:
+        """A new Lua channel object for ``channel``: a handle of this program only.
+
+        Lua never holds a Python object: lupa 2.8 with Lua 5.5 can hand Lua
+        another Python object than the one pushed (lupa issue 294), which
+        would give a process another's channel; and a handle means nothing to
+        another program.  The handles of wrappers Lua has collected are
+        forgotten now and then (the prelude lists live ones in a weak table).
+        """
+        channels = self._channels
+        if channels is None:
+            channels = self._channels = {}
+            self._live = self.state.new_live()
+        if len(channels) >= self._scan_at:
+            alive = set(self.state.live_handles(self._live))
+            for handle in [handle for handle in channels if handle not in alive]:
+                del channels[handle]
+            self._scan_at = max(_SCAN_FIRST, 2 * len(channels))
+        self._next_handle += 1
+        handle = self._next_handle
+        channels[handle] = channel
+        return self.state.wrap_channel(handle, self._live)
+
+    def channel(self, handle: Any) -> Channel:
+        """The channel behind a handle Lua passed (``INVALID`` for anything else)."""
+        channels = self._channels
+        channel = channels.get(handle) if channels is not None and type(handle) is int else None
+        if channel is None:
+            raise errors.Error(errors.INVALID, "expected a channel")
+        return channel
+
+    def lua_values(self) -> list[Any]:
+        """The Lua values (tables, functions) this program's channels hold (what it reaches there)."""
+        channels = self._channels or {}
+        return [value for channel in channels.values() for value in channel.held() if lua_type(value)]
+
+    def select_cases(
+        self, handles: Any, sends: Any, values: Any, count: int
+    ) -> list[tuple[Channel, bool, Any]]:
+        cases = []
+        for index in range(1, int(count) + 1):
+            cases.append((self.channel(handles[index]), bool(sends[index]), values[index]))
+        return cases
 
     def subscription(self, channel: Channel) -> Any:
         """The one Lua channel object of a subscription channel (inbox, events, a topic)."""
@@ -335,7 +390,7 @@ class LuaCore:
             self._subscriptions = {}
         wrapper = self._subscriptions.get(id(channel))
         if wrapper is None:
-            wrapper = self._subscriptions[id(channel)] = (self.state.wrap_channel(channel), channel)
+            wrapper = self._subscriptions[id(channel)] = (self.wrap(channel), channel)
         return wrapper[0]
 
     # -- tasks and results ----------------------------------------------------------------
@@ -559,13 +614,13 @@ class LuaCore:
         if router.dirty:  # the scheduler flushes before every resume; this runs between two
             router.flush()
         if name == "chan_recv":
-            received = _channel(args[0]).try_receive()
+            received = self.channel(args[0]).try_receive()
             return None if received is None else (True, received)
         if name == "chan_send":
             # limits (crash fix): a table kept in a channel must not be bound to this coroutine
             value = self.state.rehome(args[1])
-            return (True, (True,)) if _channel(args[0]).try_send(value) else None
-        cases = _select_cases(args[0], args[1], self.state.rehome(args[2]), args[3])
+            return (True, (True,)) if self.channel(args[0]).try_send(value) else None
+        cases = self.select_cases(args[0], args[1], self.state.rehome(args[2]), args[3])
         ready = ready_case(cases)
         if ready is not None:
             index, item, ok = ready
@@ -893,7 +948,7 @@ class LuaCore:
         return True, (Channel(int(size)),)
 
     def op_chan_close(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
-        _channel(handle).close()
+        self.channel(handle).close()
         return True, ()
 
     def op_inbox(self, task: Task | None) -> tuple[bool, Any]:
@@ -911,7 +966,7 @@ class LuaCore:
         return True, (self.subscription(channel),)
 
     def op_unlisten(self, task: Task | None, handle: Any) -> tuple[bool, Any]:
-        channel = _channel(handle)
+        channel = self.channel(handle)
         if self._subscriptions is not None:
             self._subscriptions.pop(id(channel), None)
         return True, (self.router.unlisten(channel),)

@@ -31,6 +31,7 @@ local raw_running = coroutine.running
 local raw_isyieldable = coroutine.isyieldable
 local sethook = debug.sethook
 local raw_getmetatable = debug.getmetatable
+local debug_getlocal, debug_getupvalue = debug.getlocal, debug.getupvalue  -- the memory walk (end)
 local pack, unpack = table.pack, table.unpack
 local type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next =
     type, error, tostring, setmetatable, getmetatable, rawget, rawset, select, pairs, ipairs, next
@@ -344,8 +345,29 @@ local Channel = {}
 Channel.__index = Channel
 Channel.__metatable = "channel"
 
-local function wrap_channel(handle)
-  return setmetatable({_h = handle}, Channel)
+-- A channel reaches Lua as a handle, an integer its program's driver maps to
+-- the channel: never as a Python object (lupa 2.8 with Lua 5.5 can hand Lua
+-- another Python object than the one pushed, lupa issue 294), and a handle
+-- means nothing in another process's program.  The driver makes every wrapper
+-- (wrap_channel) and lists it in its program's weak table `live` (handle ->
+-- wrapper), so it forgets the handles of wrappers Lua collected (live_handles).
+local function wrap_channel(handle, live)
+  local wrapper = setmetatable({_h = handle}, Channel)
+  live[handle] = wrapper
+  return wrapper
+end
+
+local function new_live()
+  return setmetatable({}, {__mode = "v"})
+end
+
+local function live_handles(live)
+  local handles, n = {}, 0
+  for handle in next, live do
+    n = n + 1
+    handles[n] = handle
+  end
+  return handles
 end
 
 local function channel_handle(value, what)
@@ -368,7 +390,7 @@ function channel.new(size)
   if size ~= nil and (math_type(size) ~= "integer" or size < 0) then
     error("channel.new: size must be a non-negative integer", 2)
   end
-  return wrap_channel(op("chan_new", size or 0))
+  return op("chan_new", size or 0)
 end
 
 function channel.select(cases, default)
@@ -644,7 +666,7 @@ function time.after(d)
   local ns, err = duration_ns(d, "time.after")
   if ns == nil then return nil, err end
   if ns <= 0 then return nil, invalid("time.after: duration must be positive") end
-  return wrap_channel(op("after", ns))
+  return op("after", ns)
 end
 
 local Timer = {}
@@ -663,16 +685,16 @@ function time.timer(d)
   local ns, err = duration_ns(d, "time.timer")
   if ns == nil then return nil, err end
   if ns <= 0 then return nil, invalid("time.timer: duration must be positive") end
-  local id, handle = op("timer", ns, false)
-  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
+  local id, ch = op("timer", ns, false)
+  return setmetatable({_id = id, _ch = ch}, Timer)
 end
 
 function time.ticker(d)
   local ns, err = duration_ns(d, "time.ticker")
   if ns == nil then return nil, err end
   if ns <= 0 then return nil, invalid("time.ticker: duration must be positive") end
-  local id, handle = op("timer", ns, true)
-  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Timer)
+  local id, ch = op("timer", ns, true)
+  return setmetatable({_id = id, _ch = ch}, Timer)
 end
 
 -- ---------------------------------------------------------------------------
@@ -913,9 +935,9 @@ function Executor:async(target, ...)
   if type(target) ~= "string" or not string_find(target, ":", 1, true) then
     return nil, invalid("funcs.async: target must be namespace:name")
   end
-  local id, handle = op("call_async", target, self._s, select("#", ...), ...)
-  if id == nil then return nil, handle end
-  return setmetatable({_id = id, _ch = wrap_channel(handle)}, Future), nil
+  local id, ch = op("call_async", target, self._s, select("#", ...), ...)
+  if id == nil then return nil, ch end
+  return setmetatable({_id = id, _ch = ch}, Future), nil
 end
 
 local funcs = {}
@@ -1530,6 +1552,88 @@ io = nil
 package = nil
 dofile, loadfile, loadstring, collectgarbage = nil, nil, nil, nil
 
+-- ---------------------------------------------------------------------------
+-- memory: what each program of a shared state holds (issue 12, defect 10)
+-- ---------------------------------------------------------------------------
+
+-- A shared state has one memory cap for all its programs; when it runs short,
+-- the driver asks what each program reaches (from its coroutines: their
+-- stacks, the functions running and their upvalues, its environment) and ends
+-- the one holding the most, so an innocent neighbour is not the one whose
+-- next allocation fails. Sizes are estimates (Lua does not say what an object
+-- costs); what the state's own tables hold (libraries, modules) counts for
+-- nobody, and what two programs share counts for the first.
+local WALK_LIMIT = 4000000
+
+local function walk(root, seen)
+  local size, stack, top, visited = 0, {root}, 1, 0
+  while top > 0 do
+    local value = stack[top]
+    stack[top] = nil
+    top = top - 1
+    local kind = type(value)
+    if kind == "string" then
+      if not seen[value] then
+        seen[value] = true
+        size = size + 24 + #value
+      end
+    elseif (kind == "table" or kind == "function" or kind == "thread") and not seen[value] then
+      seen[value] = true
+      visited = visited + 1
+      if visited > WALK_LIMIT then break end
+      if kind == "table" then
+        size = size + 56
+        local meta = raw_getmetatable(value)
+        if meta ~= nil then top = top + 1; stack[top] = meta end
+        for key, item in next, value do
+          size = size + 24
+          top = top + 1; stack[top] = key
+          top = top + 1; stack[top] = item
+        end
+      elseif kind == "function" then
+        size = size + 40
+        local index = 1
+        while true do
+          local name, upvalue = debug_getupvalue(value, index)
+          if name == nil then break end
+          top = top + 1; stack[top] = upvalue
+          index = index + 1
+        end
+      else
+        size = size + 200
+        local level = 0
+        while true do
+          local info = getinfo(value, level, "f")
+          if info == nil then break end
+          top = top + 1; stack[top] = info.func
+          local index = 1
+          while true do
+            local name, item = debug_getlocal(value, level, index)
+            if name == nil then break end
+            top = top + 1; stack[top] = item
+            index = index + 1
+          end
+          level = level + 1
+        end
+      end
+    end
+  end
+  return size
+end
+
+-- programs: one list of roots (coroutines, values) per program; their sizes, in order.
+local function measure(programs)
+  local seen = {}
+  for _, shared in ipairs({_G, modules, libraries, builtins, env_meta, requires}) do walk(shared, seen) end
+  local sizes = {}
+  for index, roots in ipairs(programs) do
+    local size = 0
+    for _, root in ipairs(roots) do size = size + walk(root, seen) end
+    sizes[index] = size
+  end
+  return sizes
+end
+
 return {
   task_body = task_body,
   compile = compile,
@@ -1542,4 +1646,7 @@ return {
   new_payload = new_payload,
   new_time = new_time,
   wrap_channel = wrap_channel,
+  new_live = new_live,
+  live_handles = live_handles,
+  measure = measure,
 }

@@ -23,7 +23,7 @@ from typing import Any
 
 from actors import _ops, codec, errors
 from actors._driver import CoroutineDriver, Ticker
-from actors._process import CALL, Process
+from actors._process import CALL, Process, current_process
 from actors._tasks import Task
 from actors._timers import Timer
 from actors.entries.model import register_code_builder
@@ -33,6 +33,7 @@ from actors.lua.pool import StatePool
 from actors.lua.runtime import DEFAULT_MEMORY_LIMIT, LuaState, text, text_or_bytes
 from actors.pid import PID, is_pid_text
 from actors.seam import SpawnRequest, StartMessage
+from actors.signals import Signal
 
 __all__ = ["LuaCode", "LuaProcess", "process_factory"]
 
@@ -85,6 +86,34 @@ class LuaProcess(CoroutineDriver):
     def idle(self, process: Process) -> None:
         self._busy_since = time.monotonic()
         super().idle(process)
+        state = self._state
+        if state is not None and self.pool is not None and state.users:  # limits: defect 10
+            self.pool.check_memory(state)
+
+    # -- limits: the shared state's memory (the pool's Member) ----------------------------------
+
+    def lua_roots(self) -> list[Any]:
+        """What this process reaches in Lua: its coroutines and the Lua values its channels hold."""
+        roots: list[Any] = []
+        for task in self.scheduler.tasks.values():
+            thread = getattr(task.coro, "thread", None)
+            if thread is not None:
+                roots.append(thread)
+        if self.core is not None:
+            roots.extend(self.core.lua_values())
+        return roots
+
+    def end_for_memory(self, error: errors.Error) -> bool:
+        """End this process with ``error`` (it holds the most of its shared state's memory)."""
+        process = self.process
+        if process is None or not process.alive:
+            return False
+        self._runaway = error
+        if current_process() is process:
+            process.exit(error=error)  # in its own slice: it ends when the slice does
+        else:
+            process.deliver((Signal.TERMINATE, None, error))
+        return True
 
     def started(self, process: Process) -> None:
         self._busy_since = time.monotonic()
@@ -103,7 +132,7 @@ class LuaProcess(CoroutineDriver):
         if code.memory_limit is not None or self.pool is None:
             state = LuaState(max_memory=code.memory_limit or DEFAULT_MEMORY_LIMIT)
         else:
-            state = self.pool.acquire(process.lane)  # limits: states of this process's lane thread only
+            state = self.pool.acquire(process.lane, self)  # limits: states of its lane thread only
         self._state = state
         self.core = LuaCore(state, self.router, self.scheduler, effects=self)
         return self.core.launch(code, self.args)
@@ -129,7 +158,7 @@ class LuaProcess(CoroutineDriver):
         if self.pool is not None and state.users:
             failure = process.result[1] if process.result is not None else None
             ran_out = failure is not None and failure.kind() == errors.LIMIT_EXCEEDED
-            self.pool.release(state, collect=ran_out)
+            self.pool.release(state, collect=ran_out, member=self)
         else:
             state.close()
 

@@ -117,6 +117,8 @@ class LuaState:
         "_is_error",
         "_launch",
         "_lifted",
+        "_live_handles",
+        "_measure",
         "_new_error",
         "_new_message",
         "_new_payload",
@@ -128,6 +130,7 @@ class LuaState:
         "deterministic",
         "lua",
         "max_memory",
+        "new_live",
         "push_lock",
         "task_body",
         "users",
@@ -212,6 +215,9 @@ class LuaState:
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
         self._anchor = self.lua.eval("function(...) return ... end")  # see anchored()
+        self.new_live = self.api[b"new_live"]
+        self._live_handles = self.api[b"live_handles"]
+        self._measure = self.api[b"measure"]
 
     # -- which program the prelude calls back ----------------------------------------------
 
@@ -251,6 +257,26 @@ class LuaState:
         del exc
         self.lift_cap()  # restored when the task next yields (LuaTask.send)
         return (self.RAISE, self.error_to_lua(errors.Error(errors.INTERNAL, message)))
+
+    def measure(self, programs: list[list[Any]]) -> list[int]:
+        """Estimated bytes each program reaches (``programs``: each one's coroutines and values).
+
+        The walk itself needs memory in a state that is short of it: the cap
+        is lifted while it runs (and the garbage it leaves collected).
+        """
+        lua = self.lua
+        cap = self.max_memory
+        lua.set_max_memory(0)
+        try:
+            sizes = self._measure(lua.table(*[lua.table(*roots) for roots in programs]))
+            return [int(sizes[index + 1] or 0) for index in range(len(programs))]
+        finally:
+            lua.gccollect()
+            lua.set_max_memory(cap or 0)
+
+    def live_handles(self, live: Any) -> list[int]:
+        """The channel handles whose wrappers Lua still holds (``live``: a program's table)."""
+        return [int(handle) for handle in self._live_handles(live).values()]
 
     def rehome(self, value: Any) -> Any:
         """``value`` (a Lua object Lua handed to Python) as an object of this state's main thread.
@@ -431,8 +457,11 @@ class LuaState:
             raise errors.Error(errors.INVALID, "value nested too deeply")
         if kind is PID:
             return str(value).encode()
-        if kind is Channel:
-            return value  # an opaque handle: the attribute filter keeps Lua out of it
+        if kind is Channel:  # a handle of the bound program, never the Python object (lupa 294)
+            core = getattr(self._bound, "core", None)
+            if core is None:
+                raise errors.Error(errors.INTERNAL, "a channel reached Lua with no program bound")
+            return core.wrap(value)
         if isinstance(value, errors.Error):
             return self.error_to_lua(value)
         if kind is dict:
