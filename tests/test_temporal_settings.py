@@ -221,7 +221,7 @@ def test_every_refused_setting_is_reported_at_load_with_file_and_line(tmp_path: 
             f"app.yaml:3: app:processes: host.local_queue_size {refused_queue} (a process waits in it once, "
             "however many messages its own mailbox holds)",
             "app.yaml:3: app:processes: host.spare is not a process.host setting (workers, lua_threads, "
-            "max_processes, max_mailbox_bytes, min_ticker_period, max_timers)",
+            "max_processes, max_mailbox_bytes, min_ticker_period, max_timers, max_busy)",
             "app.yaml:15: app:client: tls.insecure_skip_verify is not supported (temporalio always verifies the "
             "server): give the server's CA in tls.ca_file",
             "app.yaml:15: app:client: lifecycle.auto_start is not supported on a temporal.client: it is started "
