@@ -15,19 +15,28 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.converter import (
     BinaryNullPayloadConverter,
     BinaryProtoPayloadConverter,
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverter,
     EncodingPayloadConverter,
     JSONPlainPayloadConverter,
     JSONProtoPayloadConverter,
+    PayloadConverter,
 )
 
 from actors import codec, errors
 
-__all__ = ["ENCODING", "ActorflowPayloadConverter", "MsgpackPayloadConverter", "data_converter"]
+__all__ = [
+    "ENCODING",
+    "ActorflowFailureConverter",
+    "ActorflowPayloadConverter",
+    "MsgpackPayloadConverter",
+    "data_converter",
+]
 
 ENCODING = "binary/msgpack"
 _METADATA = {"encoding": ENCODING.encode()}
@@ -66,5 +75,24 @@ class ActorflowPayloadConverter(CompositePayloadConverter):
         )
 
 
-data_converter = DataConverter(payload_converter_class=ActorflowPayloadConverter)
+class ActorflowFailureConverter(DefaultFailureConverter):
+    """Temporal's failures as temporalio makes them, except a Lua loop the worker stopped.
+
+    A ``RunawayLua`` (``temporal_bridge.workflow``) fails the workflow task, and
+    the SDK's core prints the failure on stderr: its Python stack is the bridge's
+    frames, nothing the Lua author can use, and read as a crash (issue 12,
+    defect 7).  Its message says what happened; the stack is left out.
+    """
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        super().to_failure(exception, payload_converter, failure)
+        if getattr(exception, "without_stack", False):
+            failure.stack_trace = ""
+
+
+data_converter = DataConverter(
+    payload_converter_class=ActorflowPayloadConverter, failure_converter_class=ActorflowFailureConverter
+)
 """The data converter every actorflow client and worker uses."""

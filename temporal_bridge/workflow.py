@@ -162,6 +162,24 @@ class RunawayLua(RuntimeError):
     """Lua code ran past the task budget without waiting: the workflow *task* fails (Temporal
     retries it later); the workflow itself is not failed by a loop the worker stopped."""
 
+    without_stack = True
+    """Its Python stack is the bridge's, not the workflow's: left out of the failure and the logs."""
+
+
+class _OneLineForRunawayLua(logging.Filter):
+    """temporalio logs every failed workflow task with its Python traceback; for a Lua loop the
+    worker stopped the message says everything: one warning line instead (issue 12, defect 7)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if isinstance(failure, RunawayLua):
+            record.msg, record.args = f"{record.getMessage()}: {failure}", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("temporalio.worker._workflow_instance").addFilter(_OneLineForRunawayLua())
+
 
 def _fail(kind: str, message: str) -> ApplicationError:
     return to_application_error(errors.Error(kind, message, retryable=False))
