@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import threading
 
-__all__ = ["THRESHOLDS", "enter", "leave"]
+__all__ = ["THRESHOLDS", "enter", "leave", "running"]
 
 THRESHOLDS = (50_000, 20, 100)
 
@@ -56,3 +56,9 @@ def leave() -> None:
         if _saved is not None:
             gc.set_threshold(*_saved)
         _saved = None
+
+
+def running() -> int:
+    """How many runtimes are between :func:`enter` and :func:`leave` now."""
+    with _lock:
+        return _depth
