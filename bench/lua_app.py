@@ -16,11 +16,13 @@ GIL form a convoy in some runs and not in others, which a best-of would
 hide): wall time, the process's CPU time, the voluntary thread switches (a
 thread that blocks on the GIL or a lock: each one is a hand-off between
 threads) and the CPU time spent in Python's cyclic garbage collector.
-Ratios are against the best ``workers`` value of the same workload.  Every
+Ratios are against the best ``workers`` value of the same workload, and for
+the spawn workloads against the peer too (``÷ peer``, wall time).  Every
 result is checked: a run that returns a wrong value or times out (a crossed
 or lost message) is counted as failed, not measured (with lupa 2.8's Lua
 5.5, Lua can be handed another Python object than the one pushed, lupa issue
-#294: channel handles then cross between processes).  The peer is
+#294; channels reach Lua as integer handles since, so none can cross between
+processes).  The peer is
 ``bench/lua.py``'s spawner (its own app, ``workers: 1``, children that end),
 same run.
 
@@ -188,7 +190,7 @@ class Meter:
         return {
             "wall": wall,
             "cpu": cpu,
-            "switches": voluntary_switches() - switches,
+            "switches": max(0, voluntary_switches() - switches),  # a thread that ended takes its count
             "gc": self._gc - gc_before,
         }
 
@@ -284,7 +286,7 @@ def main() -> None:
         for workers in settings:
             failed = len(failures.get((name, workers), []))
             if (name, workers) not in best:
-                rows.append((name, str(workers), f"failed {failed} of {args.repeat}", "", "", "", "", ""))
+                rows.append((name, str(workers), f"failed {failed} of {args.repeat}", "", "", "", "", "", ""))
                 continue
             figures = best[name, workers]
             rows.append(
@@ -295,6 +297,7 @@ def main() -> None:
                     f"{figures['wall'] / fastest:.2f}×",
                     f"{figures['cpu']:.2f} s",
                     f"{figures['cpu'] / least_cpu:.2f}×",
+                    f"{figures['wall'] / peer['wall']:.2f}×" if name.startswith("spawn") else "—",
                     f"{figures['switches']:,.0f}",
                     f"{figures['gc']:.2f} s",
                 )
@@ -307,11 +310,12 @@ def main() -> None:
             "—",
             f"{peer['cpu']:.2f} s",
             "—",
+            "1.00×",
             f"{peer['switches']:,.0f}",
             f"{peer['gc']:.2f} s",
         )
     )
-    header = ["workload", "workers", "wall", "÷ best", "CPU", "÷ least", "thread switches", "GC"]
+    header = ["workload", "workers", "wall", "÷ best", "CPU", "÷ least", "÷ peer", "thread switches", "GC"]
     print(
         f"Lua processes in an app: {args.spawns:,} spawns, {args.pairs} pairs × {args.rounds:,} "
         f"round trips; median of {args.repeat}"
@@ -320,8 +324,16 @@ def main() -> None:
     for row in [header, *rows]:
         print("  " + "  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
     if args.write:
-        how = f"`python bench/lua_app.py` (median of {args.repeat}; ratios against the best workers value)"
-        write_section("lua_app", "Lua processes in an app", [run_line(how), "", *table(header, rows)])
+        how = (
+            f"`python bench/lua_app.py` (median of {args.repeat}; ratios against the best workers value "
+            "and, for the spawns, the peer's wall time)"
+        )
+        write_section(
+            "lua_app",
+            "Lua processes in an app",
+            [run_line(how), "", *table(header, rows)],
+            before="Supervision",
+        )
 
 
 if __name__ == "__main__":
