@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from actorflow.app import App
+from actorflow.pytest_plugin import wait_until
 from actors import Probe, errors
 
 from .lua_support import lua_entry, write_app
@@ -35,6 +36,11 @@ SOURCES = {
     """,
     "trivial.lua": """
     return {main = function(i) return i * 2 end}
+    """,
+    "spin_at_load.lua": """
+    local n = 0
+    while true do n = n + 1 end  -- at the file's top level: runs before main exists
+    return {main = function() return n end}
     """,
 }
 
@@ -60,6 +66,24 @@ def test_a_loop_that_never_waits_is_ended_and_the_other_processes_run(tmp_path: 
         "without waiting while other processes waited for its thread (max_busy 0.3 s)"
         in ended.error.message()
     )
+
+
+def test_a_loop_at_the_top_level_of_a_file_is_ended_too(tmp_path: Path) -> None:
+    entries = [host(max_busy="300ms"), lua_entry("spin_at_load"), lua_entry("trivial")]
+    with App(write_app(tmp_path, entries, SOURCES), extensions=[]) as app:
+        assert app.node is not None
+        with Probe(app.node, default_timeout=10) as probe:
+            spinner = probe.spawn("app:spin_at_load", monitor=True)
+            results = [app.exec("app:trivial", i, timeout=10) for i in range(5)]
+            ended = probe.expect_exit(spinner, error_kind=errors.LIMIT_EXCEEDED)
+            # Terminated while its file still loads: it ends at once, whoever waits.
+            stuck = probe.spawn("app:spin_at_load", monitor=True)
+            wait_until(lambda: app.node is not None and app.node.is_alive(stuck), what="the second spinner")
+            app.node.terminate(stuck)
+            terminated = probe.expect_exit(stuck)
+    assert results == [i * 2 for i in range(5)]
+    assert ended.error is not None and "max_busy 0.3 s" in ended.error.message()
+    assert terminated.error is not None and terminated.error.message() == "process terminated"
 
 
 def test_a_long_computation_alone_on_its_thread_runs_to_its_end(tmp_path: Path) -> None:

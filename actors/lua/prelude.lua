@@ -105,6 +105,14 @@ local function watch(co)
   if watching then sethook(co, watchdog, "", WATCH_EVERY) end
   return co
 end
+-- The top level of an entry's file runs on the state's main thread (instantiate):
+-- in a process state that thread keeps this hook for good, live only while a
+-- file's top level runs (limits, issue 12 defect 9: `while true do end` there
+-- held the lane thread for good; a sethook per spawn would cost a percent of it).
+local top_level = false
+local function top_level_watchdog()
+  if top_level and host("watchdog") == true then error(KILLED, 0) end
+end
 
 -- ---------------------------------------------------------------------------
 -- errors: structured error objects (kind, message, retryable, details)
@@ -1504,12 +1512,14 @@ end
 -- the file may return a function, or a table holding `method`.
 local function instantiate(factory, chunkname, method, allowed_list)
   local env = new_env(allowed_list)
-  -- A workflow's file may loop at its top level too: it would hold a worker thread for good.
-  -- (Not done for processes: two hook calls are a percent of a spawn.)
-  local top_level_watch = config.deterministic
-  if top_level_watch then sethook(watchdog, "", WATCH_EVERY) end
+  -- A file may loop at its top level too: it would hold a worker thread (a workflow) or
+  -- a lane thread (a process: top_level_watchdog, set on the main thread once) for good.
+  local workflow_watch = config.deterministic
+  if workflow_watch then sethook(watchdog, "", WATCH_EVERY) end
+  top_level = true
   local ok, result = pcall(factory, env)
-  if top_level_watch then sethook() end
+  top_level = false
+  if workflow_watch then sethook() end
   if not ok then return nil, result == KILLED and "process terminated" or tostring(result) end
   if type(result) == "function" then return result end
   if type(result) == "table" then
@@ -1542,6 +1552,8 @@ for _, class in ipairs({Error, Channel, Payload, Duration, Time, Location, Timer
   end
   class.__index = methods
 end
+
+if not config.deterministic then sethook(top_level_watchdog, "", WATCH_EVERY) end
 
 -- Nothing of the real environment stays reachable from user code.
 string.dump = nil

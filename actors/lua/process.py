@@ -118,7 +118,13 @@ class LuaProcess(CoroutineDriver):
     def started(self, process: Process) -> None:
         self._busy_since = time.monotonic()
         self.process = process
-        main = self.create_main(process)
+        try:
+            main = self.create_main(process)
+        except errors.Error:
+            if self._runaway is None:
+                raise
+            process.exit(error=self._runaway)  # its file's top level ran past max_busy
+            return
         scheduler = self.scheduler
         if not scheduler.tasks:  # a coroutine.spawn task still gets its first step otherwise
             ended = main.ended_at_launch()
