@@ -6,7 +6,7 @@ that outlived that coroutine used its freed memory once Lua had collected it
 (lupa issue 84): a ``coroutine.spawn`` task started from a task that then
 ended, or a table sent on a channel by a task that ended, corrupted the heap
 (segmentation fault, "corrupted size vs. prev_size").  Python now keeps only
-objects of the state's main thread (``LuaState.rehome``).
+objects of the state's main thread (``LuaState.anchored``).
 
 Each program runs in its own interpreter: a regression is a crash, which must
 fail this test and not the whole test run.

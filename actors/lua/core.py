@@ -102,8 +102,8 @@ class LuaTask:
         if launched is not None:
             # Already run to its first operation (LuaState.launch), or parked (coroutine.spawn).
             self.thread, self._first = launched
-            if self._first is None:  # limits (crash fix): bound to the spawner's coroutine otherwise
-                self.thread = core.state.rehome(self.thread)
+            if self._first is None:  # parked by coroutine.spawn: it outlives the spawner's coroutine
+                (self.thread,) = core.state.anchored((self.thread,))
         else:
             self.thread = core.state.task_body.coroutine(fn, *args)
             self._first = None
@@ -194,10 +194,14 @@ class LuaTask:
                 return (RECV, self.core.channel(result[2]))
             if name == b"chan_send":
                 self._pending = SEND
-                return (SEND, self.core.channel(result[2]), result[3] if len(result) > 3 else None)
+                value = result[3] if len(result) > 3 else None
+                # A value a channel keeps may outlive this coroutine (see LuaState.anchored).
+                (value,) = self.state.anchored((value,))
+                return (SEND, self.core.channel(result[2]), value)
             if name == b"chan_select":
                 self._pending = SELECT
-                cases = self.core.select_cases(result[2], result[3], result[4], result[5])
+                (values,) = self.state.anchored((result[4],))
+                cases = self.core.select_cases(result[2], result[3], values, result[5])
                 return (SELECT, cases, bool(result[6]))
             if name == b"spawn_task":
                 self._pending = SPAWN
@@ -584,11 +588,11 @@ class LuaCore:
             except ChannelClosed as closed:
                 return False, closed
         if op_name == "spawn_task":
-            try:  # the task outlives the coroutine that spawned it
-                (thread,) = self.state.anchored(args[:1])
+            try:  # parked by the prelude; LuaTask anchors it (it outlives the spawner's coroutine)
+                task = LuaTask(self, launched=(args[0], None))
             except errors.Error as err:
                 return False, err
-            self.scheduler.spawn(LuaTask(self, launched=(thread, None)))  # parked by the prelude
+            self.scheduler.spawn(task)
             return True, (True,)
         return self.dispatch(None, op_name, args)
 
@@ -616,11 +620,9 @@ class LuaCore:
         if name == "chan_recv":
             received = self.channel(args[0]).try_receive()
             return None if received is None else (True, received)
-        if name == "chan_send":
-            # limits (crash fix): a table kept in a channel must not be bound to this coroutine
-            value = self.state.rehome(args[1])
-            return (True, (True,)) if self.channel(args[0]).try_send(value) else None
-        cases = self.select_cases(args[0], args[1], self.state.rehome(args[2]), args[3])
+        if name == "chan_send":  # its value anchored by _perform_now, the one caller for sends
+            return (True, (True,)) if self.channel(args[0]).try_send(args[1]) else None
+        cases = self.select_cases(args[0], args[1], args[2], args[3])
         ready = ready_case(cases)
         if ready is not None:
             index, item, ok = ready

@@ -124,7 +124,6 @@ class LuaState:
         "_new_payload",
         "_new_time",
         "_plugins",
-        "_rehome",
         "_room",
         "api",
         "deterministic",
@@ -209,8 +208,6 @@ class LuaState:
         self._compile = self.api[b"compile"]
         self._instantiate = self.api[b"instantiate"]
         self._launch = self.api[b"launch"]
-        # limits (crash fix): see rehome().
-        self._rehome = self.lua.eval("function(value) return value end")
         self._add_module = self.api[b"add_module"]
         self.task_body = self.api[b"task_body"]
         self.wrap_channel = self.api[b"wrap_channel"]
@@ -244,19 +241,25 @@ class LuaState:
             return self._failed(name, exc)
 
     def _failed(self, name: bytes, exc: Exception) -> tuple[Any, ...]:
-        """An operation that raised: a Lua error ``INTERNAL``, never the Python exception itself.
+        """An operation that raised: a Lua error (``INVALID`` when Lua code it ran failed, else
+        ``INTERNAL``), never the Python exception itself.
 
         lupa keeps the last exception a callback raised into Lua, traceback
         and all; its frames hold the callback's arguments, Lua objects bound
         to the calling coroutine, and freeing them after Lua collected that
-        coroutine crashes the interpreter (see :meth:`rehome`).
+        coroutine crashes the interpreter (see :meth:`anchored`).
         """
-        logger.warning("Lua operation %s failed", text(name), exc_info=True)
-        message = f"{text(name)}: {type(exc).__name__}: {exc}"
+        if isinstance(exc, LuaMemoryError):
+            error = errors.Error(errors.LIMIT_EXCEEDED, "Lua memory limit exceeded", retryable=False)
+        elif isinstance(exc, LuaError):  # Lua code the operation ran failed: a value's __tostring…
+            error = errors.Error(errors.INVALID, f"{text(name)}: {exc}")
+        else:
+            logger.warning("Lua operation %s failed", text(name), exc_info=True)
+            error = errors.Error(errors.INTERNAL, f"{text(name)}: {type(exc).__name__}: {exc}")
         exc.__traceback__ = None
         del exc
         self.lift_cap()  # restored when the task next yields (LuaTask.send)
-        return (self.RAISE, self.error_to_lua(errors.Error(errors.INTERNAL, message)))
+        return (self.RAISE, self.error_to_lua(error))
 
     def measure(self, programs: list[list[Any]]) -> list[int]:
         """Estimated bytes each program reaches (``programs``: each one's coroutines and values).
@@ -277,21 +280,6 @@ class LuaState:
     def live_handles(self, live: Any) -> list[int]:
         """The channel handles whose wrappers Lua still holds (``live``: a program's table)."""
         return [int(handle) for handle in self._live_handles(live).values()]
-
-    def rehome(self, value: Any) -> Any:
-        """``value`` (a Lua object Lua handed to Python) as an object of this state's main thread.
-
-        lupa binds a Lua object it hands to Python to the Lua thread it came
-        from: a callback's arguments to the coroutine that called.  Freeing
-        the Python object after Lua has collected that coroutine uses freed
-        memory (lupa issue 84: a coroutine.spawn task started from a task
-        that then ended corrupted the heap).  Python keeps some of them (a
-        spawned task's coroutine, a table sent on a channel): those are
-        passed through a function of the main thread first.
-        """
-        if lua_type(value) is None:
-            return value  # a Python value (a string, a number, a channel handle)
-        return self._rehome(value)
 
     def _unbound(self, name: bytes) -> tuple[Any, ...]:
         error = errors.Error(errors.INTERNAL, f"Lua called {text(name)} with no process bound")
