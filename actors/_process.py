@@ -239,12 +239,12 @@ class Process:
         death.
         """
         # The hottest path of the runtime: explicit acquire/release is twice
-        # as fast as ``with`` and nothing in between can raise.
+        # as fast as ``with`` and nothing in between can raise.  A user message
+        # takes its room in the mailbox (limits); signals have a path of their own.
         tag = item[0]
-        lock = self._lock
         if tag == _MSG:
             payloads = item[3]
-            if len(payloads) == 1:  # the common case, inline: this is the hottest path
+            if len(payloads) == 1:  # the common case, inline
                 payload = payloads[0]
                 kind = type(payload)
                 if kind is Packed:
@@ -255,22 +255,40 @@ class Process:
                     size = _OVERHEAD + 8
             else:
                 size = message_bytes(payloads)
-        elif tag == _ENVELOPE:
+        elif tag == _ENVELOPE:  # a pykka tell/ask: the overhead (its payload is a reference)
             size = _OVERHEAD
         else:
-            size = 0
+            return self._deliver_signal(item)
+        lock = self._lock
         lock.acquire()
         if self._closed:
             lock.release()
             self._answer_dead_letter(item)
             return False
-        if size:
-            room = self._room
-            if size > room:
-                lock.release()
-                raise self._full(size)
-            self._room = room - size
-        elif tag == _CANCEL:
+        room = self._room - size
+        if room < 0:
+            lock.release()
+            raise self._full(size)
+        self._room = room
+        self._box.append(item)
+        if self._scheduled:
+            lock.release()
+            return True
+        self._scheduled = True
+        lock.release()
+        self._submit(self)
+        return True
+
+    def _deliver_signal(self, item: Item) -> bool:
+        """:meth:`deliver` for a signal: never refused (limits), a CANCEL merged into one unread."""
+        tag = item[0]
+        lock = self._lock
+        lock.acquire()
+        if self._closed:
+            lock.release()
+            self._answer_dead_letter(item)
+            return False
+        if tag == _CANCEL:
             if self._cancel_queued:  # merged into the CANCEL still unread (limits: bounded)
                 lock.release()
                 return True
