@@ -230,6 +230,30 @@ end
     assert value == [True, "hi ada", "INVALID"]
 
 
+def test_a_changeset_whose_base_was_overwritten_is_refused_as_invalid(tmp_path: Path) -> None:
+    """A changeset is a plain Lua table: Lua code that overwrites its version gets INVALID, not Python text."""
+    value = run(
+        tmp_path,
+        """
+local registry = require("registry")
+return function()
+  local results = {}
+  for _, base in ipairs({"seven", 1.5, true}) do
+    local changes = registry.snapshot():changes()
+    changes:create({id = "app:x", kind = "registry.entry", data = {}})
+    changes._base = base
+    local id, err = changes:apply()
+    results[#results + 1] = id == nil and err:kind() .. ": " .. err:message()
+  end
+  return results
+end
+""",
+        ["registry"],
+    )
+    message = "INVALID: changes:apply: the changeset is not one registry.changes() made"
+    assert value == [message, message, message]
+
+
 def test_metrics_are_recorded_in_the_apps_collector(tmp_path: Path) -> None:
     entries = [
         HOST,

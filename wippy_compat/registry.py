@@ -309,7 +309,12 @@ def _registry(caller: Caller, what: str, *args: Any) -> Any:
     if what == "versions":
         return versions.numbers()
     if what == "apply":
-        return versions.apply(int(args[0]), args[1])
+        base = args[0] if args else None
+        if isinstance(base, bool) or not isinstance(base, int):  # a changeset whose _base was overwritten
+            raise errors.Error(
+                errors.INVALID, "changes:apply: the changeset is not one registry.changes() made"
+            )
+        return versions.apply(base, args[1] if len(args) > 1 else None)
     if what == "apply_version":
         if isinstance(args[0], bool) or not isinstance(args[0], int):
             raise errors.Error(errors.INVALID, "registry.apply_version: expected a Version")
