@@ -46,11 +46,11 @@ import nats.js.errors
 
 from actors import codec, errors
 from actors.codec import Packed
+from actors.loopthread import LoopThread
 from actors.names import CONSISTENT, scope_name
 from actors.node import Node
 from actors.pid import LOCAL_NODE, PID
 from actors.signals import Signal
-from cluster._loop import LoopThread
 from cluster._member import Member
 from cluster._wire import (
     BYE,
@@ -73,6 +73,17 @@ from cluster.peer import RemoteHost, RemotePeer, serve_spawn, serve_watch
 from cluster.server import EmbeddedNats
 
 __all__ = ["NODE_DOWN", "Cluster"]
+
+
+class _QuietTlsEof(logging.Filter):
+    """asyncio warns each time a TLS peer closes the connection (nats-py's stream asks to stay
+    half-open, which TLS cannot): a refused login over TLS printed it three times."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("returning true from eof_received()")
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsEof())
 
 logger = logging.getLogger("cluster")
 

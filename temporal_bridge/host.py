@@ -42,12 +42,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from actors import codec, errors
+from actors.loopthread import LoopThread
 from actors.pid import PID
 from actors.seam import ExitCallback, Host, SpawnRequest
 from actors.signals import Item, Signal
 from temporal_bridge import _workers
 from temporal_bridge._context import CONTEXT_HEADER, FROM_HEADER, OUTGOING
-from temporal_bridge._loop import LoopThread
 from temporal_bridge.failures import from_failure
 from temporal_bridge.options import workflow_options
 from temporal_bridge.workflow import CANCEL_DEADLINE_SIGNAL, LINK_DOWN_SIGNAL

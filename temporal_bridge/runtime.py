@@ -27,9 +27,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from actors import errors
 from actors.durations import duration_seconds
 from actors.entries import Entry, Registry
+from actors.loopthread import LoopThread
 from actors.lua import process as _lua_process  # noqa: F401  (registers how Entry.lua_code() is built)
 from temporal_bridge import _workers
-from temporal_bridge._loop import LoopThread
 from temporal_bridge.activities import entry_activity, relay, run_function
 from temporal_bridge.converter import data_converter
 from temporal_bridge.entries import workflow_type_name
@@ -120,7 +120,7 @@ class TemporalRuntime:
         if not clients:
             return self
         core_logs_through_logging()
-        self.loop = LoopThread()
+        self.loop = LoopThread("temporal-loop")
         try:
             for entry in clients:
                 self._start_client(entry)

@@ -1,31 +1,21 @@
-"""A private asyncio loop on its own thread, where the NATS connection lives.
+"""A private asyncio loop on its own thread, for the asyncio libraries the extensions use.
 
-Processes run on threads; nats-py is asyncio based.  Calls from process
-threads hand work to this loop; only the few that need an answer (a name
-registration, a remote spawn) wait for it.
+The process runtime is thread based; temporalio and nats-py are asyncio based.
+Calls arriving on process threads hand coroutines to this loop and, when they
+need the answer (a workflow start, a name registration), wait for it.  One
+implementation serves ``temporal_bridge`` (clients and workers) and
+``cluster`` (the NATS connection).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["LoopThread"]
-
-
-class _QuietTlsEof(logging.Filter):
-    """asyncio warns each time a TLS peer closes the connection (nats-py's stream asks to stay
-    half-open, which TLS cannot): a refused login over TLS printed it three times."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("returning true from eof_received()")
-
-
-logging.getLogger("asyncio").addFilter(_QuietTlsEof())
 
 T = TypeVar("T")
 
@@ -33,7 +23,7 @@ T = TypeVar("T")
 class LoopThread:
     """An event loop running on a daemon thread until :meth:`stop`."""
 
-    def __init__(self, name: str = "cluster-loop") -> None:
+    def __init__(self, name: str = "asyncio-loop") -> None:
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -54,7 +44,7 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run ``coro`` on the loop and wait for its result (never from the loop itself)."""
+        """Run ``coro`` on the loop and wait for its result (never call from the loop itself)."""
         if self.in_loop:
             coro.close()
             raise RuntimeError("LoopThread.run called from its own loop")
@@ -68,14 +58,14 @@ class LoopThread:
         if not self._thread.is_alive():
             return
 
-        async def cancel_all() -> None:
+        async def _cancel_all() -> None:
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
         try:
-            self.run(cancel_all(), timeout)
+            self.run(_cancel_all(), timeout)
         except (concurrent.futures.TimeoutError, RuntimeError):
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
