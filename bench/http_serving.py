@@ -56,6 +56,7 @@ ORDER_ENTRIES = """
   - name: create_order
     kind: function.lua
     source: file://create_order.lua
+    method: handler
     modules: [http, json]
   - {name: post_order, kind: http.endpoint, meta: {router: api}, method: POST, path: /orders, func: create_order}
 """
@@ -70,40 +71,8 @@ end
 return { main = main }
 """
 
-# Seed 003's handler, as written.
-CREATE_ORDER = """
-local http = require("http")
-local json = require("json")
-
-local function handler()
-    local req = http.request()
-    local order = json.decode(req:body())
-
-    local spawner = process
-        .with_context({request_id = req:header("X-Request-ID")})
-        :with_options({
-            ["temporal.workflow.id"] = "order-" .. order.id,
-            ["temporal.workflow.id_conflict_policy"] = "fail",
-        })
-
-    local pid, err = spawner:spawn(
-        "app:order_workflow",
-        "app:worker",
-        order
-    )
-
-    if err then
-        return http.response():status(409):json({error = tostring(err)})
-    end
-
-    return http.response():status(202):json({
-        workflow_id = tostring(pid),
-        status = "started"
-    })
-end
-
-return { main = handler }
-"""
+# Seed 003's handler, as written: the orders example's own file.
+CREATE_ORDER = ROOT / "examples" / "orders" / "create_order.lua"
 
 
 def _client(address: str, path: str, method: str, seconds: float, concurrency: int, queue: Any) -> None:
@@ -256,7 +225,7 @@ def main() -> int:
         root.mkdir()
         (root / "app.yaml").write_text(APP + (ORDER_ENTRIES if with_order else ""))
         (root / "order_workflow.lua").write_text(ORDER_WORKFLOW)
-        (root / "create_order.lua").write_text(CREATE_ORDER)
+        (root / "create_order.lua").write_text(CREATE_ORDER.read_text())
         # The app's own extensions, with the benchmark's Starlette routes added to its HTTP service.
         extensions = [units if extension is http_units else extension for extension in default_extensions()]
         app = App(root, state_dir=Path(tmp) / "state", extensions=extensions)
