@@ -290,18 +290,7 @@ class Groups:
         watcher = self._local_pid(pid, alive=False)
         key = (scope, _name(group))
         with self._lock:
-            watchers = self._monitors.get(key)
-            if not _unwatch(watchers, watcher, topic):
-                return False
-            if watchers is not None and not watchers:
-                del self._monitors[key]
-            if watchers is None or watcher not in watchers:
-                keys = self._monitoring_by.get(watcher)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del self._monitoring_by[watcher]
-        return True
+            return _drop_watch(self._monitors, key, self._monitoring_by, watcher, topic)
 
     def monitor_scope(
         self, pid: PID | str | None = None, *, topic: str = "pg", scope: str = DEFAULT_SCOPE
@@ -323,18 +312,7 @@ class Groups:
     ) -> bool:
         watcher = self._local_pid(pid, alive=False)
         with self._lock:
-            watchers = self._scope_monitors.get(scope)
-            if not _unwatch(watchers, watcher, topic):
-                return False
-            if watchers is not None and not watchers:
-                del self._scope_monitors[scope]
-            if watchers is None or watcher not in watchers:
-                scopes = self._scopes_by.get(watcher)
-                if scopes is not None:
-                    scopes.discard(scope)
-                    if not scopes:
-                        del self._scopes_by[watcher]
-        return True
+            return _drop_watch(self._scope_monitors, scope, self._scopes_by, watcher, topic)
 
     def _check_subscriptions(self, scope: str) -> None:
         limit = self._limits_of(scope)[2]
@@ -510,6 +488,24 @@ def _unwatch(watchers: Watchers | None, watcher: PID, topic: str | None) -> bool
     topics.discard(topic)
     if not topics:
         del watchers[watcher]
+    return True
+
+
+def _drop_watch(table: dict[Any, Watchers], key: Any, by_watcher: dict[PID, set[Any]], watcher: PID,
+                topic: str | None) -> bool:  # fmt: skip
+    """Drop ``watcher``'s watch of ``key`` (on ``topic`` only, when given); once it watches ``key``
+    on no topic, ``key`` leaves its ``by_watcher`` set too.  False if there was no such watch."""
+    watchers = table.get(key)
+    if watchers is None or not _unwatch(watchers, watcher, topic):
+        return False
+    if not watchers:
+        del table[key]
+    if watcher not in watchers:
+        keys = by_watcher.get(watcher)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del by_watcher[watcher]
     return True
 
 
