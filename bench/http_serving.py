@@ -32,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after the packages, as the other bench scripts do
+
+from _report import run_line, table, write_section  # noqa: E402
 
 APP = """
 namespace: app
@@ -291,9 +294,6 @@ def _row(name: str, label: str, peer: str, lua: dict, python: dict, ratio: float
 
 
 def _write(rows: list[list[str]], args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _report import run_line, table, write_section
-
     how = (
         f"`python bench/http_serving.py --write`: {args.clients} client process(es) × {args.concurrency} "
         f"requests in flight, {args.rounds} alternated rounds × {args.seconds:g} s per side, one uvicorn server"
