@@ -254,6 +254,42 @@ end
     assert value == [message, message, message]
 
 
+def test_cyclic_tables_in_a_changeset_are_refused_with_a_typed_error(tmp_path: Path) -> None:
+    """A cyclic list given to changes:delete, or cyclic entry data, is an error at the caller's line
+    or INVALID from apply: never a stack overflow inside the runtime."""
+    value = run(
+        tmp_path,
+        """
+local registry = require("registry")
+return function()
+  local loop = {}
+  loop[1] = loop
+  local changes = registry.snapshot():changes()
+  local ok, deleted = pcall(function() changes:delete(loop) end)
+  local ok_nil, nothing = pcall(function() changes:delete(nil) end)
+  changes:delete({"app:a", {ns = "app", name = "b"}, {id = "app:c"}})
+  local ids = {}
+  for i, op in ipairs(changes:ops()) do ids[i] = op.entry end
+  local data = registry.snapshot():changes()
+  data:create({id = "app:x", kind = "registry.entry", data = {loop = loop}})
+  local id, err = data:apply()
+  return {ok, deleted, ok_nil, nothing, ids, id == nil, err:kind(), err:message()}
+end
+""",
+        ["registry"],
+    )
+    assert value == [
+        False,
+        "main.lua:7: changes:delete: item 1 is not an entry ID or an entry (a list of lists is not one)",
+        False,
+        "main.lua:8: changes:delete: expected an entry ID, an entry or a list of them",
+        ["app:a", "app:b", "app:c"],
+        True,
+        "INVALID",
+        "value nested too deeply (or cyclic)",
+    ]
+
+
 def test_metrics_are_recorded_in_the_apps_collector(tmp_path: Path) -> None:
     entries = [
         HOST,

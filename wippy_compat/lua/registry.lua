@@ -96,14 +96,27 @@ local function add(self, kind, entry)
 end
 function Changes:create(entry) return add(self, "entry.create", entry) end
 function Changes:update(entry) return add(self, "entry.update", entry) end
+-- One ID: "ns:name", {ns = , name = } (what parse_id gives) or an entry; nil for anything else.
+local function entry_id(id)
+  if type(id) ~= "table" then return id end
+  if id.id ~= nil then return id.id end
+  if id.ns ~= nil then return id.ns .. ":" .. tostring(id.name) end
+  return nil
+end
 function Changes:delete(id)
-  if type(id) == "table" and id.id == nil and id.ns ~= nil then id = id.ns .. ":" .. tostring(id.name) end
-  if type(id) == "table" and id.id == nil then  -- a list of IDs or entries
-    for _, item in ipairs(id) do self:delete(item) end
-    return self
+  local one = entry_id(id)
+  if one ~= nil then return add(self, "entry.delete", one) end
+  if type(id) ~= "table" then error("changes:delete: expected an entry ID, an entry or a list of them", 2) end
+  -- A list of IDs or entries, one level deep: a list inside it (or the list itself) is refused,
+  -- so a cyclic table is an error at the caller's line, not a stack overflow.
+  for i, item in ipairs(id) do
+    local item_id = entry_id(item)
+    if item_id == nil then
+      error("changes:delete: item " .. i .. " is not an entry ID or an entry (a list of lists is not one)", 2)
+    end
+    add(self, "entry.delete", item_id)
   end
-  if type(id) == "table" then id = id.id end
-  return add(self, "entry.delete", id)
+  return self
 end
 function Changes:ops() return self._ops end
 function Changes:apply()
