@@ -25,16 +25,23 @@ Two details keep message passing cheap:
   scheduler does); the slot is bounded to keep others from starving;
 * the shared queue takes no lock when no worker is idle, and wakes the
   worker that went idle last, so a lightly loaded host keeps one warm thread.
+
+A thread that hands over many items at once (a frame from another node
+carries dozens of messages for a few processes) delivers them inside
+:func:`deferred_wakes`: an idle thread that its deliveries make runnable is
+woken once, when the batch is in, rather than at its first message, when it
+would only fight the delivering thread for the GIL until the batch ends.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +55,7 @@ from actors.signals import Item, Signal
 if TYPE_CHECKING:
     from actors.node import Node
 
-__all__ = ["ProcessHost"]
+__all__ = ["ProcessHost", "deferred_wakes"]
 
 logger = logging.getLogger("actors.host")
 
@@ -59,6 +66,32 @@ _LANE = object()
 """A lane thread's "run next" slot: never empty, so the pool's processes it wakes go to the pool."""
 _IO_THREADS = 8
 """Threads that run what cooperative processes wait on I/O for (at most; made on demand)."""
+_deferring = threading.local()
+"""``queues``: the run queues whose wake-ups this thread holds (:func:`deferred_wakes`), or None."""
+
+
+@contextlib.contextmanager
+def deferred_wakes() -> Iterator[None]:
+    """Hold the wake-ups that this thread's deliveries owe idle host threads until the block ends.
+
+    Inside the block a delivery still appends to the mailbox and makes its
+    process runnable at once (the order of everything is unchanged); only the
+    wake-up of an idle worker or Lua thread waits, and each run queue is then
+    woken once per process that became runnable (a lane, one thread: once).
+    Nothing inside the block may wait for a host thread.  Blocks nest (the
+    outermost wakes).
+    """
+    if getattr(_deferring, "queues", None) is not None:
+        yield
+        return
+    queues: dict[_RunQueue, int] = {}
+    _deferring.queues = queues
+    try:
+        yield
+    finally:
+        _deferring.queues = None
+        for queue, count in queues.items():
+            queue.wake(count)
 
 
 class ProcessHost(Host):
@@ -433,7 +466,8 @@ class _RunQueue:
     ``put`` takes no lock unless a worker is idle.  No wake-up is lost: a
     worker lists itself as idle and *then* looks at the queue again, while
     ``put`` appends and *then* looks for idle workers, so one of the two sees
-    the other (the GIL orders the steps).
+    the other (the GIL orders the steps).  Inside :func:`deferred_wakes` the
+    wake-up ``put`` owes is counted instead, and :meth:`wake` pays it later.
     """
 
     __slots__ = ("_idle", "_items", "_lock")
@@ -446,10 +480,25 @@ class _RunQueue:
     def put(self, item: Any) -> None:
         self._items.append(item)
         if self._idle:
+            held = getattr(_deferring, "queues", None)
+            if held is not None:
+                held[self] = held.get(self, 0) + 1
+                return
             with self._lock:
                 waiter = self._idle.pop() if self._idle else None
             if waiter is not None:
                 waiter.release()
+
+    def wake(self, count: int = 1) -> None:
+        """Wake up to ``count`` idle threads (fewer when fewer are idle): wake-ups held back."""
+        for _ in range(count):
+            if not self._idle:
+                return
+            with self._lock:
+                waiter = self._idle.pop() if self._idle else None
+            if waiter is None:
+                return
+            waiter.release()
 
     def waiting(self) -> bool:
         """True when something waits in the queue (no worker has taken it)."""

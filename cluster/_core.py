@@ -46,6 +46,7 @@ import nats.js.errors
 
 from actors import codec, errors
 from actors.codec import Packed
+from actors.host import deferred_wakes
 from actors.loopthread import LoopThread
 from actors.names import CONSISTENT, scope_name
 from actors.node import Node
@@ -178,7 +179,14 @@ class Cluster:
         self.started_at = 0.0
         self._tokens = itertools.count(1)
         self._pids = PidTexts()
-        self._traffic = {"frames_out": 0, "entries_out": 0, "frames_in": 0, "entries_in": 0}
+        self._traffic = {
+            "frames_out": 0,
+            "entries_out": 0,
+            "frames_in": 0,
+            "entries_in": 0,
+            "dropped_in": 0,
+        }
+        self._dropped_said = -1.0
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._down_hooks: list[Callable[[Member, errors.Error], None]] = []
@@ -383,7 +391,9 @@ class Cluster:
     def traffic(self) -> dict[str, int]:
         """Frames and entries (messages, signals, calls) sent to and received from other nodes so far.
 
-        ``entries_out / frames_out`` is how well sends share frames (see ``frame_linger``).
+        ``entries_out / frames_out`` is how well sends share frames (see ``frame_linger``);
+        ``dropped_in`` counts messages from other nodes dropped on arrival because their
+        receiver's mailbox was full (a local sender gets ``LIMIT_EXCEEDED`` instead).
         """
         return dict(self._traffic)
 
@@ -767,22 +777,42 @@ class Cluster:
         traffic["entries_in"] += len(entries)
         deliver = self.node.deliver
         pids = self._pids
-        for entry in entries:
-            kind = entry[0]
-            if kind.__class__ is int:
-                try:
-                    pid, item = entry_item(entry, pids)
-                except (errors.Error, LookupError, TypeError):
-                    logger.warning("node %s: dropped a malformed entry from %s", self.name, name)
-                    continue
-                if kind != _MSG:
-                    self._track_incoming(member, pid, item)
-                deliver(pid, item)
-            else:
-                try:
-                    self._control(member, entry)
-                except Exception:
-                    logger.exception("node %s: control entry %s from %s failed", self.name, kind, name)
+        # The frame goes in as one batch: every mailbox gets its messages in order now, and
+        # an idle host thread is woken once at the end, not at its first message.
+        with deferred_wakes():
+            for entry in entries:
+                kind = entry[0]
+                if kind.__class__ is int:
+                    try:
+                        pid, item = entry_item(entry, pids)
+                    except (errors.Error, LookupError, TypeError):
+                        logger.warning("node %s: dropped a malformed entry from %s", self.name, name)
+                        continue
+                    if kind != _MSG:
+                        self._track_incoming(member, pid, item)
+                    try:
+                        deliver(pid, item)
+                    except errors.Error as err:  # a full mailbox: this message only is lost
+                        self._dropped(name, pid, err)
+                else:
+                    try:
+                        self._control(member, entry)
+                    except Exception:
+                        logger.exception("node %s: control entry %s from %s failed", self.name, kind, name)
+
+    def _dropped(self, sender: str, pid: PID, err: errors.Error) -> None:
+        """A message from node ``sender`` that ``pid`` could not take (its mailbox is full).
+
+        Its sender cannot be told (delivery across nodes is at most once): the
+        message is dropped, counted in :meth:`traffic`, and logged once a second.
+        """
+        self._traffic["dropped_in"] += 1
+        now = time.monotonic()
+        if now - self._dropped_said >= 1.0:
+            self._dropped_said = now
+            logger.warning(
+                "node %s: dropped a message from node %s for %s: %s", self.name, sender, pid, err.message()
+            )
 
     def _track_incoming(self, member: Member, local: PID, item: tuple[Any, ...]) -> None:
         tag = item[0]
