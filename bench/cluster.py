@@ -46,7 +46,7 @@ sys.path.append(str(ROOT / "bench"))  # after the packages: bench/cluster.py mus
 from _report import run_line, table, write_section  # noqa: E402
 
 APP_DIR = ROOT / "bench" / "apps" / "cluster"
-FRAME_LINGER = 0.002  # what the coordinator gives its nodes (--frame-linger)
+FRAME_LINGER: float | None = None  # what the coordinator gives its nodes (--frame-linger; None: the default)
 HOST = "bench:processes"
 
 
@@ -109,7 +109,7 @@ def thread_cpu() -> dict[str, float]:
 
 class NodeRunner:
     def __init__(
-        self, name: str, address: str, failure_timeout: float, heartbeat: float, frame_linger: float
+        self, name: str, address: str, failure_timeout: float, heartbeat: float, frame_linger: float | None
     ) -> None:
         from actorflow.app import App
         from actors import Probe
@@ -117,13 +117,14 @@ class NodeRunner:
 
         self.app = App(APP_DIR, extensions=[], progress=lambda message: None).start()
         self.node = self.app.node
+        linger = {} if frame_linger is None else {"frame_linger": frame_linger}
         self.cluster = Cluster(
             self.node,
             name,
             address=address,
             failure_timeout=failure_timeout,
             heartbeat_interval=heartbeat,
-            frame_linger=frame_linger,
+            **linger,
         ).start()
         self.name = name
         self.probe = Probe(self.node, trap_links=True)
@@ -329,6 +330,7 @@ class Child:
 
 
 def start_node(name: str, address: str, failure_timeout: float = 3.0, heartbeat: float = 0.5) -> Child:
+    linger = () if FRAME_LINGER is None else ("--frame-linger", str(FRAME_LINGER))
     child = Child(
         "--node",
         name,
@@ -338,8 +340,7 @@ def start_node(name: str, address: str, failure_timeout: float = 3.0, heartbeat:
         str(failure_timeout),
         "--heartbeat",
         str(heartbeat),
-        "--frame-linger",
-        str(FRAME_LINGER),
+        *linger,
     )
     ready = child.line()
     assert ready.get("ready") == name, ready
@@ -481,7 +482,10 @@ def main() -> None:
     parser.add_argument("--failure-timeout", type=float, default=3.0)
     parser.add_argument("--heartbeat", type=float, default=0.5)
     parser.add_argument(
-        "--frame-linger", type=float, default=0.002, help="Cluster(frame_linger=…) of every node (0: off)"
+        "--frame-linger",
+        type=float,
+        default=None,
+        help="Cluster(frame_linger=…) of every node (0: off; default: the Cluster's default)",
     )
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--count", type=int, default=100_000)

@@ -42,6 +42,7 @@ class Member:
         "scheduled",
         "sender",
         "started",
+        "streaming",
         "wake",
         "watches",
     )
@@ -63,6 +64,8 @@ class Member:
         self.scheduled = False
         self.lingering = False
         """True while the sender waits for a stream to fill its frame (see ``Cluster._sender``)."""
+        self.streaming = False
+        """True while the flow to that node counts as a stream (see ``Cluster._linger``)."""
         self.last_frame = 0.0
         self.rate = 0.0
         """Entries per second to this node, smoothed over the last frames."""

@@ -112,6 +112,21 @@ def test_requests_and_replies_never_wait(sender: Cluster) -> None:
     assert sender._linger(member) == 0.0
 
 
+def test_requests_and_replies_never_wait_with_the_default_linger(tmp_path: Path) -> None:
+    # 5 ms would gather 10 entries of a 2,000-a-second request/reply loop: still no stream.
+    node = Node(workers=1)
+    try:
+        cluster = Cluster(node, "a", state_dir=tmp_path)
+        assert cluster.frame_linger == 0.005
+        member = Member("b", 1, ())
+        _flow(cluster, member, [1] * 50, gap=0.0005)
+        assert cluster._linger(member) == 0.0
+        _flow(cluster, member, [1] * 50, gap=0.0002)  # 5,000 a second: a stream, it waits
+        assert 0.0 < cluster._linger(member) <= 0.005
+    finally:
+        node.shutdown(timeout=0.5)
+
+
 def test_a_stream_sent_one_entry_a_frame_waits_for_company(sender: Cluster) -> None:
     # The loop kept up with the stream so far, one entry a frame: still a stream to batch.
     member = Member("b", 1, ())
@@ -126,6 +141,26 @@ def test_a_stream_of_small_sends_waits_for_company_within_the_linger(sender: Clu
     assert 0.0 < linger <= sender.frame_linger
     member.last_frame = time.monotonic() - 1.0  # the stream stopped: the next send leaves at once
     assert sender._linger(member) == 0.0
+
+
+def test_a_stream_that_slows_down_keeps_sharing_frames_until_it_is_a_trickle(tmp_path: Path) -> None:
+    # A busy machine slows a stream down; falling back to a frame a send would slow it more.
+    node = Node(workers=1)
+    try:
+        cluster = Cluster(node, "a", state_dir=tmp_path)
+        fresh, slowed = Member("b", 1, ()), Member("c", 1, ())
+        _flow(cluster, fresh, [3] * 10, gap=0.001)  # 3,000 a second from the start: no stream
+        assert cluster._linger(fresh) == 0.0
+        _flow(cluster, slowed, [10] * 10, gap=0.001)  # 10,000 a second: a stream
+        assert cluster._linger(slowed) > 0.0
+        _flow(cluster, slowed, [3] * 10, gap=0.001)  # slowed to 3,000 a second: still one
+        assert cluster._linger(slowed) > 0.0
+        _flow(cluster, slowed, [1] * 10, gap=0.001)  # 1,000 a second: a trickle now
+        assert cluster._linger(slowed) == 0.0
+        _flow(cluster, slowed, [3] * 10, gap=0.001)  # and a stream again only at the full rate
+        assert cluster._linger(slowed) == 0.0
+    finally:
+        node.shutdown(timeout=0.5)
 
 
 def test_a_slow_trickle_does_not_wait(sender: Cluster) -> None:
