@@ -68,6 +68,9 @@ _IO_THREADS = 8
 """Threads that run what cooperative processes wait on I/O for (at most; made on demand)."""
 _deferring = threading.local()
 """``queues``: the run queues whose wake-ups this thread holds (:func:`deferred_wakes`), or None."""
+_deferring_threads = 0
+"""Threads inside :func:`deferred_wakes` now: while 0, ``put`` does not look at ``_deferring``."""
+_deferring_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -84,11 +87,16 @@ def deferred_wakes() -> Iterator[None]:
     if getattr(_deferring, "queues", None) is not None:
         yield
         return
+    global _deferring_threads
     queues: dict[_RunQueue, int] = {}
     _deferring.queues = queues
+    with _deferring_lock:
+        _deferring_threads += 1
     try:
         yield
     finally:
+        with _deferring_lock:
+            _deferring_threads -= 1
         _deferring.queues = None
         for queue, count in queues.items():
             queue.wake(count)
@@ -480,10 +488,11 @@ class _RunQueue:
     def put(self, item: Any) -> None:
         self._items.append(item)
         if self._idle:
-            held = getattr(_deferring, "queues", None)
-            if held is not None:
-                held[self] = held.get(self, 0) + 1
-                return
+            if _deferring_threads:
+                held = getattr(_deferring, "queues", None)
+                if held is not None:
+                    held[self] = held.get(self, 0) + 1
+                    return
             with self._lock:
                 waiter = self._idle.pop() if self._idle else None
             if waiter is not None:
