@@ -52,7 +52,7 @@ from actors.names import CONSISTENT, scope_name
 from actors.node import Node
 from actors.pid import LOCAL_NODE, PID
 from actors.signals import Signal
-from cluster._member import Member
+from cluster._member import INCARNATION_SPAN, Member
 from cluster._wire import (
     BYE,
     ENDED,
@@ -100,7 +100,6 @@ _IDLE = 0.02  # seconds without a frame after which a flow counts as new
 _FRAME_BYTES = 256 * 1024
 _RPC_TIMEOUT = 10.0
 _CONNECT_ATTEMPTS = 2  # tries of each server when joining (then reconnect for ever)
-_INCARNATION_SPAN = 1 << 40  # PID numbers one incarnation may hand out
 _MSG = Signal.MSG
 _LINK_ENDS = frozenset((Signal.UNLINK, Signal.LINK_GONE, Signal.LINK_DOWN, Signal.LINK_EXIT))
 """Items that end a link (asked for, or the linked process ended)."""
@@ -265,7 +264,7 @@ class Cluster:
         except nats.js.errors.BucketNotFoundError:
             self.kv = await js.create_key_value(bucket=bucket, history=1)
         self.incarnation = await self._next_incarnation()
-        self.node.set_pid_node(self.name, (self.incarnation - 1) * _INCARNATION_SPAN + 1)
+        self.node.set_pid_node(self.name, (self.incarnation - 1) * INCARNATION_SPAN + 1)
         self.node.names = self.names  # every name the node resolves is now looked up cluster-wide
         await self.names.start()
         await self.nc.subscribe(f"{self.prefix}.ping.{self.name}", cb=self._on_ping)

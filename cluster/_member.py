@@ -12,7 +12,22 @@ from typing import Any
 
 from actors.pid import PID
 
-__all__ = ["Member"]
+__all__ = ["INCARNATION_SPAN", "Member", "incarnation_of"]
+
+INCARNATION_SPAN = 1 << 40
+"""PID numbers one incarnation of a node may hand out: incarnation *n* counts from (*n*-1)·2⁴⁰+1."""
+
+
+def incarnation_of(pid: PID) -> int | None:
+    """The incarnation of its node that minted ``pid`` (None when its ID is no PID counter)."""
+    uniq = pid.uniq
+    if not uniq.startswith("0x"):
+        return None
+    try:
+        number = int(uniq, 16)
+    except ValueError:
+        return None
+    return (number - 1) // INCARNATION_SPAN + 1 if number > 0 else None
 
 
 class Member:
@@ -71,6 +86,11 @@ class Member:
         """Entries per second to this node, smoothed over the last frames."""
         self.wake: asyncio.Event | None = None
         self.sender: asyncio.Task[None] | None = None
+
+    def outlived(self, pid: PID) -> bool:
+        """True when ``pid`` is of an earlier life of this node: it ended with that life."""
+        born = incarnation_of(pid)
+        return born is not None and born < self.incarnation
 
     def __repr__(self) -> str:
         state = "down" if self.down else "up"

@@ -9,10 +9,11 @@
 * :class:`RemoteHost` is a host of another node (``node2@app:processes``):
   spawning on it is a call to that node, which spawns on its own host.
 
-A send to a PID of a node that is down (or was never seen) is a dead letter:
-``Node.send`` raises ``NOT_FOUND`` at once, as for a local process that
-ended.  A send to a live node is delivered at most once: a process that
-ended over there drops it, as Erlang does.
+A send to a PID of a node that is down (or was never seen), or of an earlier
+life of a node that restarted (its incarnation says so, see
+``Member.outlived``), is a dead letter: ``Node.send`` raises ``NOT_FOUND`` at
+once, as for a local process that ended.  A send to a live node is delivered
+at most once: a process that ended over there drops it, as Erlang does.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ class RemotePeer(Host):
         """
         tag = item[0]
         member = self.cluster.members.get(pid.node)
-        if member is None or member.down or tag in _LOCAL_ONLY:
+        if (
+            member is None
+            or member.down
+            or tag in _LOCAL_ONLY
+            or (member.incarnation > 1 and member.outlived(pid))
+        ):
             if tag == Signal.ENVELOPE:
                 item[2](pid, item[1])  # refuse the pykka request: an ask fails at once
             return False
@@ -84,9 +90,9 @@ class RemotePeer(Host):
         return True
 
     def is_alive(self, pid: PID) -> bool:
-        """Asks ``pid``'s node (a round trip); False at once when the node is down."""
+        """Asks ``pid``'s node (a round trip); False at once when the node is down or restarted since."""
         member = self.cluster.members.get(pid.node)
-        if member is None or member.down:
+        if member is None or member.down or member.outlived(pid):
             return False
         try:
             return bool(self.cluster.call(member, "alive", [pid]))
@@ -98,6 +104,11 @@ class RemotePeer(Host):
         member = self.cluster.members.get(pid.node)
         if member is None or member.down:
             callback(None, self.cluster.node_down_error(pid.node))
+            return
+        if member.outlived(pid):
+            callback(
+                None, errors.Error(errors.NOT_FOUND, f"process {pid} not found (node {pid.node} restarted)")
+            )
             return
         token = self.cluster.new_token()
         with member.lock:

@@ -360,6 +360,15 @@ def test_sigkill_of_a_node_is_link_down_and_exit_everywhere_then_it_rejoins(
     assert fresh not in (doomed, held)
     c.do(watcher, "send", dest=fresh, topic="welcome")
     wait_for(lambda: msgs(a, fresh, "welcome"), what="a message to the new incarnation")
+    # A PID of a's earlier life stays a dead letter now that a lives again: the sender's node
+    # knows the incarnation that minted it has ended (a monitor is refused the same way).
+    started = time.monotonic()
+    for op, args in (("send", {"topic": "hello"}), ("monitor", {})):
+        with pytest.raises(NodeError) as outlived:
+            c.do(watcher, op, dest=doomed, **args)
+        assert outlived.value.kind == "NOT_FOUND", op
+    assert c.call("alive", pid=doomed) is False and c.call("alive", pid=fresh) is True
+    assert time.monotonic() - started < 2
 
 
 def test_a_node_cut_off_is_declared_down_and_leaves_for_good_when_it_resumes(

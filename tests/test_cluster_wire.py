@@ -18,7 +18,7 @@ from actors import PID, Node, codec, errors
 from actors.codec import Packed
 from actors.signals import Signal
 from cluster import Cluster
-from cluster._member import Member
+from cluster._member import INCARNATION_SPAN, Member, incarnation_of
 from cluster._wire import PidTexts, decode_frame, encode_frame, entry_item, item_entry
 
 HERE = PID("app:processes", "0x00001", "b")
@@ -89,6 +89,19 @@ def test_pid_texts_parse_each_text_once() -> None:
     assert pids.known[str(HERE)] is first
     _, item = entry_item([Signal.LINK, str(HERE), str(HERE)], pids)
     assert item[1] is first
+
+
+def test_a_pid_says_which_life_of_its_node_minted_it() -> None:
+    first, second = 1, INCARNATION_SPAN + 1  # where incarnations 1 and 2 start counting
+    assert incarnation_of(PID("app:processes", f"0x{first:05x}", "b")) == 1
+    assert incarnation_of(PID("app:processes", f"0x{second - 1:05x}", "b")) == 1
+    assert incarnation_of(PID("app:processes", f"0x{second:05x}", "b")) == 2
+    assert incarnation_of(PID("app:processes", "worker-7", "b")) is None  # no counter: unknown
+    restarted = Member("b", 2, ())
+    assert restarted.outlived(PID("app:processes", "0x00007", "b"))
+    assert not restarted.outlived(PID("app:processes", f"0x{second:05x}", "b"))
+    assert not restarted.outlived(PID("app:processes", "worker-7", "b"))  # delivered, dropped there
+    assert not Member("b", 1, ()).outlived(PID("app:processes", f"0x{second:05x}", "b"))
 
 
 @pytest.fixture
