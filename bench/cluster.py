@@ -10,7 +10,9 @@ embedded NATS server started here, all in one run:
   ≥ 1.6×), and the same in CPU time: the CPU seconds of the one node
   against those of the busier of the two, which is what the two nodes give
   on two free cores, whatever else the machine runs (the wall-clock figure
-  is only that on a quiet machine).  Also shown: every message crossing.
+  is only that on a quiet machine).  Also shown: what a crossing message costs
+  in CPU (both nodes' CPU seconds against the same two nodes with nothing
+  crossing, per message that crossed), and every message crossing.
 * **cross-node send**: a Python sender on one node, a Python process counting
   on the other, against nats-py publishing (no flush per message) to a
   nats-py subscriber in another process on the same server (target ≥ 0.7×);
@@ -386,14 +388,15 @@ class LuaRun:
 
 
 def lua_two_nodes(address: str, server_pid: int, pairs: int, count: int, every: int) -> LuaRun:
+    """The app on nodes a and b; ``every`` 0: nothing crosses (each sender sends only to its node)."""
     a, b = start_node("a", address), start_node("b", address)
     try:
         wait_members([a, b], ["a", "b"])
         recv_a = a.call("lua_setup", pairs=pairs, count=count)
         recv_b = b.call("lua_setup", pairs=pairs, count=count)
         server_cpu, machine = cpu_of(server_pid), machine_cpu()
-        a.send("lua_go", remote=recv_b, count=count, every=every)
-        b.send("lua_go", remote=recv_a, count=count, every=every)
+        a.send("lua_go", remote=recv_b if every else None, count=count, every=every or 1)
+        b.send("lua_go", remote=recv_a if every else None, count=count, every=every or 1)
         spans = [a.line()["value"], b.line()["value"]]
         server_cpu, machine = cpu_of(server_pid) - server_cpu, machine_cpu() - machine
     finally:
@@ -517,9 +520,11 @@ def main() -> None:
         try:
             ones: list[LuaRun] = []
             twos: list[LuaRun] = []
-            for _ in range(args.repeat):  # alternated: a busy moment of the machine hits both
+            apart: list[LuaRun] = []  # the same two nodes with nothing crossing: what crossing costs
+            for _ in range(args.repeat):  # alternated: a busy moment of the machine hits all three
                 ones.append(lua_one_node(address, server_pid, args.pairs, args.count))
                 twos.append(lua_two_nodes(address, server_pid, args.pairs, args.count, args.every))
+                apart.append(lua_two_nodes(address, server_pid, args.pairs, args.count, 0))
             crossing = lua_two_nodes(address, server_pid, args.pairs, args.count // 4, 1)
             loads.append(os.getloadavg()[0])
             ours, theirs, our_rtt, their_rtt = transport(address, args.messages, args.round_trips)
@@ -531,6 +536,8 @@ def main() -> None:
     two = max(twos, key=lambda run: run.rate)
     one_cpu = min(run.busiest for run in ones)
     lean = min(twos, key=lambda run: run.busiest)
+    crossed = 2 * args.pairs * (args.count // args.every)  # messages that crossed in a 2-node run
+    per_crossing = (min(sum(r.cpu) for r in twos) - min(sum(r.cpu) for r in apart)) / crossed
     rows = [
         (
             f"Lua app, 1 in {args.every} messages crossing: 2 nodes vs 1",
@@ -545,6 +552,13 @@ def main() -> None:
             f"{one_cpu:.2f} CPU-s",
             f"{one_cpu / lean.busiest:.2f}×",
             "(on 2 free cores)",
+        ),
+        (
+            "  CPU per crossing message (both nodes; against nothing crossing)",
+            f"{per_crossing * 1e6:.1f} µs",
+            "—",
+            "—",
+            "—",
         ),
         (
             "Lua app, every message crossing: 2 nodes vs 1",
@@ -577,7 +591,11 @@ def main() -> None:
     ]
     notes = [
         f"load average {' → '.join(f'{load:.1f}' for load in loads)} (start, after the Lua runs, end)",
-        f"Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}",
+        f"Lua app runs (msgs/s, wall): 1 node {_rates(ones)}; 2 nodes {_rates(twos)}; "
+        f"2 nodes, nothing crossing {_rates(apart)}",
+        "CPU-s of both nodes: 1 in "
+        f"{args.every} crossing {', '.join(f'{sum(r.cpu):.2f}' for r in twos)}; "
+        f"nothing crossing {', '.join(f'{sum(r.cpu):.2f}' for r in apart)}",
         f"cores busy with other processes meanwhile: 1-node runs {_others(ones)}; "
         f"2-node runs {_others(twos)} (of {os.cpu_count()})",
     ]
