@@ -566,8 +566,9 @@ class Cluster:
         switch, the GIL, the other threads it preempts) against 1-3 µs for an
         entry, so a stream's frames are worth filling: the default
         ``frame_linger`` of 5 ms (Kafka's ``linger.ms`` since 4.0) gives a stream
-        of 8,000 messages a second frames of about 40, where 2 ms gave 16-20 and
-        cost 24 µs of CPU per crossing message (both nodes) instead of 15.
+        of 8,000 messages a second frames of about 40, where 2 ms gave about 20
+        and 16-26 µs of CPU per crossing message (both nodes) instead of 8-14
+        (``bench/cluster.py``, the two checkouts alternated).
         """
         if not self.frame_linger or time.monotonic() - member.last_frame > _IDLE:
             member.streaming = False
