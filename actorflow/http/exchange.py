@@ -1,8 +1,9 @@
 """One HTTP request and the response its handler builds.
 
 A request is served by spawning the endpoint's ``function.lua`` entry on a
-process host.  The handler runs on that host's worker threads; the ASGI
-server runs on its own event loop.  They meet here:
+process host.  Its process runs on the server's event loop thread (see
+:mod:`actorflow.http._lane`), but it may be woken from any thread and, once
+the server has stopped, it runs on another.  Server and handler meet here:
 
 * :class:`Request` is what arrived, read in full before the handler starts
   (so its size is checked against the service's limit first); it never
@@ -23,15 +24,16 @@ a process that is not an HTTP handler has none.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from actors import errors
+from actors.lua.stdlib import jsonable
 from actors.pid import PID
 
 __all__ = [
@@ -59,20 +61,95 @@ STATUS_TEXT = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
 class Request:
-    """What the client sent (read in full, never changed)."""
+    """What the client sent (read in full, never changed).
 
-    method: str
-    path: str
-    params: dict[str, str] = field(default_factory=dict)
-    """Route parameters (``{id}`` segments)."""
-    query_string: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    """Header pairs as received; names in lower case."""
-    body: bytes = b""
-    remote_addr: str = ""
-    scheme: str = "http"
+    Made from the ASGI scope with :meth:`from_scope`, which decodes nothing
+    up front: the headers, query string, route parameters and remote address
+    are decoded the first time they are read (most handlers read few of them).
+    """
+
+    __slots__ = (
+        "_client",
+        "_headers",
+        "_params",
+        "_query",
+        "_raw_headers",
+        "body",
+        "method",
+        "path",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        query_string: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+        remote_addr: str = "",
+        scheme: str = "http",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self._params: Any = dict(params or {})
+        self._query: Any = query_string
+        self._headers: tuple[tuple[str, str], ...] | None = tuple(headers)
+        self._raw_headers: Any = None
+        self.body = body
+        self._client: Any = remote_addr
+        self.scheme = scheme
+
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any], body: bytes) -> Request:
+        """The request an ASGI ``scope`` describes, with its ``body`` (read in full)."""
+        request = cls.__new__(cls)
+        request.method = scope["method"]
+        request.path = scope["path"]
+        request._params = scope.get("path_params")
+        request._query = scope.get("query_string", b"")
+        request._headers = None
+        request._raw_headers = scope["headers"]
+        request.body = body
+        request._client = scope.get("client")
+        request.scheme = scope.get("scheme", "http")
+        return request
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Route parameters (``{id}`` segments)."""
+        params = self._params
+        if params is None:
+            params = self._params = {}
+        elif any(type(value) is not str for value in params.values()):
+            params = self._params = {key: str(value) for key, value in params.items()}
+        return params
+
+    @property
+    def query_string(self) -> str:
+        query = self._query
+        if type(query) is bytes:
+            query = self._query = query.decode("latin-1")
+        return query  # type: ignore[no-any-return]
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Header pairs as received; names in lower case."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = tuple(
+                (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in self._raw_headers
+            )
+        return headers
+
+    @property
+    def remote_addr(self) -> str:
+        client = self._client
+        if type(client) is not str:
+            client = self._client = f"{client[0]}:{client[1]}" if client else ""
+        return client  # type: ignore[no-any-return]
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
@@ -178,7 +255,12 @@ class Exchange:
         self.streaming = False
         """The head has been posted: the status and headers can no longer change."""
         self._loop = loop
-        self.events: asyncio.Queue[tuple[Any, ...]] | None = asyncio.Queue() if loop is not None else None
+        self._loop_thread = threading.get_ident() if loop is not None else None
+        """The loop's thread (an exchange is made on it): events posted there need no hand-over."""
+        self._events: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.deadline: float | None = None
+        """When the handler must have answered (``time.monotonic()``); set by the server."""
         self._backlog = 0
         self._backlog_lock = threading.Lock()
         self.pid: PID | None = None
@@ -286,15 +368,42 @@ class Exchange:
         self._post(("end", value, error))
 
     def _post(self, event: tuple[Any, ...]) -> None:
-        loop, queue = self._loop, self.events
-        if loop is None or queue is None:
+        loop = self._loop
+        if loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:  # a handler on the server's own thread
+            self._deliver(event)
             return
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            loop.call_soon_threadsafe(self._deliver, event)
         except RuntimeError:
             pass  # the server loop is closed: nobody is waiting any more
 
     # -- the server's side (its loop) ---------------------------------------------------------------
+
+    def _deliver(self, event: tuple[Any, ...]) -> None:
+        self._events.append(event)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def expire(self) -> None:
+        """The deadline passed (the server's timer, on its loop): ``("timeout",)`` is the next
+        event unless the handler's first one is already there."""
+        if not self._events:
+            self._deliver(("timeout",))
+
+    async def next_event(self) -> tuple[Any, ...]:
+        """The next event the handler posted: ``("head", status, headers)``, ``("data", bytes)``
+        or ``("end", value, error)``; or ``("timeout",)`` from :meth:`expire`."""
+        events = self._events
+        while not events:
+            assert self._loop is not None
+            waiter = self._waiter = self._loop.create_future()
+            await waiter
+        return events.popleft()
 
     def sent(self, count: int) -> None:
         """The server wrote ``count`` streamed bytes to the client."""
@@ -304,19 +413,20 @@ class Exchange:
 
 def json_body(value: Any) -> bytes:
     """JSON bytes for a value from Lua or Python (PIDs as their text); ``INVALID`` when impossible."""
-    from actors.lua.stdlib import jsonable
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, PID):
-            return str(obj)
-        raise TypeError(f"{type(obj).__name__} is not JSON")
-
     try:
-        return json.dumps(
-            jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
-        ).encode("utf-8")
+        return _ENCODER.encode(jsonable(value)).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.Error(errors.INVALID, f"write_json: {exc}") from None
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, PID):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+"""Made once: ``json.dumps`` with options builds an encoder per call."""
 
 
 def _header_text(value: Any, what: str) -> str:

@@ -16,9 +16,10 @@ the handler to end or to flush:
   terminated and the client gets 504;
 * the handler flushes: the head goes out and the body streams until it ends.
 
-Many requests are many processes: they run concurrently on the workers of
-the service's own process host (its ID is the service's; ``host.worker_count``
-workers, default 16), each with its own Lua environment.
+Many requests are many processes of the service's own process host (its ID
+is the service's), each with its own Lua environment.  Their Lua runs on
+this server's loop thread (:mod:`actorflow.http._lane`): they take turns as
+the Lua processes of one lane do, each until it waits.
 """
 
 from __future__ import annotations
@@ -42,8 +43,16 @@ from starlette.routing import Route as StarletteRoute
 
 from actorflow._lifecycle import lifecycle_of
 from actorflow.http._kinds import Route, ServiceConfig, routes_of, service_config
-from actorflow.http.exchange import Exchange, Request, bind_exchange, json_body, unbind_exchange
-from actors import ProcessHost, errors
+from actorflow.http._lane import HandlerHost
+from actorflow.http.exchange import (
+    Exchange,
+    Request,
+    bind_exchange,
+    exchange_of,
+    json_body,
+    unbind_exchange,
+)
+from actors import errors
 from actors.entries import Entry
 from actors.seam import SpawnRequest
 
@@ -76,6 +85,10 @@ async def _send_bytes(send: Any, status: int, body: bytes, headers: list[tuple[s
     await send({"type": "http.response.body", "body": body})
 
 
+def _json_head(length: int) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", b"%d" % length)]
+
+
 class Endpoint:
     """The ASGI app of one route: a request in, a handler process, a response out."""
 
@@ -92,39 +105,34 @@ class Endpoint:
             # The OPTIONS a router with CORS accepts for its preflights: no handler runs.
             await _send_bytes(send, 204, b"", [("allow", ", ".join(route.methods))])
             return
-        request_id = f"{next(_request_ids):x}"
-        headers = tuple(
-            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
-        )
-        declared = next((value for name, value in headers if name == "content-length"), None)
+        number = next(_request_ids)
+        declared: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
         if declared is not None and declared.isdigit() and int(declared) > config.max_body:
             await self._too_large(send)
             return
-        try:
-            async with asyncio.timeout(config.read_timeout):  # no task per request, unlike wait_for
-                body = await _read_body(receive, config.max_body)
-        except _TooLarge:
-            await self._too_large(send)
-            return
-        except TimeoutError:
-            await _send_json(
-                send, 408, {"error": {"kind": errors.TIMEOUT, "message": "request body not read in time"}}
-            )
-            return
-        except _Disconnected:
-            return
-        client = scope.get("client")
-        request = Request(
-            method=method,
-            path=scope["path"],
-            params={key: str(value) for key, value in scope.get("path_params", {}).items()},
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            remote_addr=f"{client[0]}:{client[1]}" if client else "",
-            scheme=scope.get("scheme", "http"),
-        )
-        await self._serve(request, request_id, receive, send)
+        if not chunked and (declared is None or declared == b"0"):
+            body = b""  # HTTP/1.1: a request with neither header has no body; nothing to wait for
+        else:
+            try:
+                async with asyncio.timeout(config.read_timeout):  # no task per request, unlike wait_for
+                    body = await _read_body(receive, config.max_body)
+            except _TooLarge:
+                await self._too_large(send)
+                return
+            except TimeoutError:
+                await _send_json(
+                    send, 408, {"error": {"kind": errors.TIMEOUT, "message": "request body not read in time"}}
+                )
+                return
+            except _Disconnected:
+                return
+        await self._serve(Request.from_scope(scope, body), number, receive, send)
 
     async def _too_large(self, send: Any) -> None:
         await _send_json(
@@ -138,7 +146,7 @@ class Endpoint:
             },
         )
 
-    async def _serve(self, request: Request, request_id: str, receive: Any, send: Any) -> None:
+    async def _serve(self, request: Request, number: int, receive: Any, send: Any) -> None:
         loop = asyncio.get_running_loop()
         exchange = Exchange(request, loop)
         node = self.app.require_node()
@@ -151,32 +159,41 @@ class Endpoint:
         try:
             pid = bind_exchange(exchange, lambda: node.spawn_request(spawn, self.host_id))
         except errors.Error as err:
-            self._log_failure(request, request_id, err)
+            self._log_failure(request, _request_id(number), err)
             await _send_json(
-                send, 503, _error_body(errors.UNAVAILABLE, "the handler could not start", request_id)
+                send, 503, _error_body(errors.UNAVAILABLE, "the handler could not start", _request_id(number))
             )
             return
+        # One loop timer per request (cheaper than asyncio.timeout): it posts "timeout" to the
+        # exchange if nothing came before the deadline.
+        exchange.deadline = deadline = time.monotonic() + self.config.handler_timeout
+        timer = loop.call_at(deadline, exchange.expire)
         done = False
         try:
-            assert exchange.events is not None
-            try:
-                async with asyncio.timeout(self.config.handler_timeout):
-                    event = await exchange.events.get()
-            except TimeoutError:
+            event = await exchange.next_event()
+            timer.cancel()
+            if event[0] == "timeout" or (event[0] == "end" and event[2] is not None and _past(exchange)):
+                # Past the deadline: the loop's timer fired, or the watchdog ended a handler
+                # that held the loop's thread (the timer could not fire meanwhile).
+                done = event[0] == "end"
                 logger.warning(
                     "%s %s → 504 (request %s): %s still running after %g s; terminated",
-                    request.method, request.path, request_id, self.route.func, self.config.handler_timeout,
+                    request.method, request.path, _request_id(number), self.route.func,
+                    self.config.handler_timeout,
                 )  # fmt: skip
                 await _send_json(
-                    send, 504, _error_body(errors.TIMEOUT, "the handler did not answer in time", request_id)
+                    send,
+                    504,
+                    _error_body(errors.TIMEOUT, "the handler did not answer in time", _request_id(number)),
                 )
                 return
             if event[0] == "end":
                 done = True
-                await self._respond(exchange, event[1], event[2], request_id, send)
+                await self._respond(exchange, event[1], event[2], number, send)
             else:
-                done = await self._stream(exchange, event, request_id, receive, send)
+                done = await self._stream(exchange, event, number, receive, send)
         finally:
+            timer.cancel()
             if not done:
                 try:
                     node.terminate(pid)
@@ -184,10 +201,11 @@ class Endpoint:
                     pass  # it ended meanwhile
 
     async def _respond(
-        self, exchange: Exchange, value: Any, error: errors.Error | None, request_id: str, send: Any
+        self, exchange: Exchange, value: Any, error: errors.Error | None, number: int, send: Any
     ) -> None:
         request, response = exchange.request, exchange.response
         if error is not None:
+            request_id = _request_id(number)
             self._log_failure(request, request_id, error)
             await _send_json(
                 send, 500, _error_body(error.kind() or errors.INTERNAL, "the handler failed", request_id)
@@ -202,18 +220,19 @@ class Endpoint:
         try:
             body = json_body(value)
         except errors.Error as err:
+            request_id = _request_id(number)
             self._log_failure(request, request_id, err)
             await _send_json(
                 send, 500, _error_body(errors.INTERNAL, "the handler's result is not JSON", request_id)
             )
             return
-        await _send_bytes(send, 200, body, [("content-type", "application/json")])
+        await send({"type": "http.response.start", "status": 200, "headers": _json_head(len(body))})
+        await send({"type": "http.response.body", "body": body})
 
     async def _stream(
-        self, exchange: Exchange, head: tuple[Any, ...], request_id: str, receive: Any, send: Any
+        self, exchange: Exchange, head: tuple[Any, ...], number: int, receive: Any, send: Any
     ) -> bool:
         """Send a flushed response as it comes; True once the handler ended."""
-        assert exchange.events is not None
         _, status, headers = head
         raw = [
             (name.lower().encode("latin-1"), value.encode("latin-1", "replace")) for name, value in headers
@@ -222,7 +241,7 @@ class Endpoint:
         disconnected = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             while True:
-                getter = asyncio.ensure_future(exchange.events.get())
+                getter = asyncio.ensure_future(exchange.next_event())
                 finished, _ = await asyncio.wait({getter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in finished:
                     getter.cancel()
@@ -233,7 +252,7 @@ class Endpoint:
                     exchange.sent(len(event[1]))
                     continue
                 if event[0] == "end" and event[2] is not None:
-                    self._log_failure(exchange.request, request_id, event[2])
+                    self._log_failure(exchange.request, _request_id(number), event[2])
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return True
         finally:
@@ -244,6 +263,23 @@ class Endpoint:
             "%s %s → 500 (request %s): %s: %s: %s",
             request.method, request.path, request_id, self.route.func, error.kind(), error.message(),
         )  # fmt: skip
+
+
+def _request_id(number: int) -> str:
+    """A request's ID as the error body and the log line show it."""
+    return f"{number:x}"
+
+
+def _past(exchange: Exchange) -> bool:
+    return exchange.deadline is not None and time.monotonic() >= exchange.deadline
+
+
+def _overdue(process: Any) -> errors.Error | None:
+    """The handler lane's watchdog check: the error a handler past its deadline ends with."""
+    exchange = exchange_of(process.pid)
+    if exchange is None or not _past(exchange):
+        return None
+    return errors.Error(errors.TIMEOUT, "the handler did not answer in time", retryable=False)
 
 
 def _error_body(kind: str, message: str, request_id: str) -> dict[str, Any]:
@@ -362,7 +398,7 @@ class HttpServiceUnit:
         self.extra_routes: list[Any] = []
         """More Starlette routes served next to the app's (benchmarks compare against them)."""
         self.address: str | None = None
-        self.handlers: ProcessHost | None = None
+        self.handlers: HandlerHost | None = None
         """The process host the handlers run on (its ID is the service's)."""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -391,7 +427,9 @@ class HttpServiceUnit:
         # The handlers' own host: a handler that waits on I/O (a workflow start is a call to
         # Temporal) holds one of its workers, never one of the app's process hosts.
         try:
-            self.handlers = ProcessHost(self.app.require_node(), self.id, workers=config.handler_workers)
+            self.handlers = HandlerHost(
+                self.app.require_node(), self.id, workers=config.handler_workers, overdue=_overdue
+            )
             self.app.require_node().add_host(self.handlers)
         except BaseException:
             sock.close()
@@ -413,13 +451,20 @@ class HttpServiceUnit:
         self._server = server
         failure: list[BaseException] = []
 
+        lane = self.handlers.loop_lane
+
+        async def serve() -> None:
+            lane.attach(asyncio.get_running_loop())  # the handlers run on this loop from now on
+            await server.serve(sockets=[sock])
+
         def run() -> None:
             try:
-                asyncio.run(server.serve(sockets=[sock]))
+                asyncio.run(serve())
             except BaseException as exc:  # SystemExit from uvicorn's start-up included
                 failure.append(exc)
                 logger.error("http.service %s stopped: %r", self.id, exc)
             finally:
+                lane.detach()  # handlers still alive end on a thread of their own
                 sock.close()
 
         self._thread = threading.Thread(target=run, name=f"http-{self.id}", daemon=True)

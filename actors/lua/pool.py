@@ -86,13 +86,17 @@ class StatePool:
 
     def acquire(self, lane: Hashable = None, member: Member | None = None) -> LuaState:
         """A state of ``lane`` with room for one more process (the next one round-robin);
-        ``member`` is the process, measured when the state runs short of memory."""
+        ``member`` is the process, measured when the state runs short of memory.
+
+        A lane with a ``lua_states`` attribute spreads its processes over that many states
+        instead of ``spread`` (an HTTP service's handlers: one, kept warm in the CPU's caches).
+        """
         with self._lock:
             group = self._lanes.get(lane)
             if group is None:
                 group = self._lanes[lane] = _Lane()
             states = group.states
-            if len(states) < self.spread:
+            if len(states) < getattr(lane, "lua_states", self.spread):
                 state = LuaState(max_memory=self.max_memory)
                 states.append(state)
             else:

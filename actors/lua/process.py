@@ -243,7 +243,10 @@ class LuaProcess(CoroutineDriver):
         has run for ``max_busy`` seconds without waiting while other
         processes wait for its thread: Lua cannot be preempted, so a loop
         that never waits would hold every process of its lane thread.  Alone
-        on its thread it may run as long as it likes.
+        on its thread it may run as long as it likes.  A lane may also end a
+        process for a deadline of its own (``queue.overdue(process)``: an
+        HTTP handler's, on a lane whose thread cannot fire a timer while Lua
+        holds it).
         """
         process = self.process
         if process is None:
@@ -253,6 +256,12 @@ class LuaProcess(CoroutineDriver):
         busy = time.monotonic() - self._busy_since
         limit = process.limits.max_busy
         lane = process.lane
+        if lane is not None:
+            overdue = getattr(lane.queue, "overdue", None)
+            expired = overdue(process) if overdue is not None else None
+            if expired is not None:
+                self._runaway = expired
+                return True
         if busy > limit and lane is not None and lane.queue.waiting():
             self._runaway = errors.Error(
                 errors.LIMIT_EXCEEDED,

@@ -1,0 +1,220 @@
+"""HTTP handlers on the server's own thread (``actorflow.http._lane``): what must not change.
+
+The handlers of an ``http.service`` run on its event loop thread.  These
+tests drive a real server with real requests and pin what a handler author
+relies on: no state leaks from one request to the next (they share one Lua
+state), process operations work (a handler has a PID, a mailbox, waits and
+wakes), Lua that never waits is ended at the deadline (504) or after
+``max_busy`` (500) and the server goes on serving, and a stop ends a handler
+that is still streaming and a process a handler left on the service's host.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from actorflow.app import App
+from actorflow.http._lane import HandlerHost
+
+APP = """
+namespace: app
+entries:
+  - {name: processes, kind: process.host, host: {workers: 2}}
+  - {name: gateway, kind: http.service, addr: "127.0.0.1:0", timeouts: {write: 0.4s}, lifecycle: {stop_timeout: 1s}}
+  - {name: api, kind: http.router, meta: {server: gateway}, prefix: /api}
+  - {name: globals, kind: function.lua, source: file://globals.lua}
+  - {name: vandal, kind: function.lua, source: file://vandal.lua}
+  - {name: mailbox, kind: function.lua, source: file://mailbox.lua, modules: [funcs]}
+  - {name: double, kind: function.lua, source: "return function(n) return n * 2 end"}
+  - {name: spin, kind: function.lua, source: "return function() while true do end end"}
+  - {name: endless, kind: function.lua, source: file://endless.lua, modules: [http, time]}
+  - {name: lingerer, kind: process.lua, source: file://lingerer.lua, modules: [time]}
+  - {name: spawner, kind: function.lua, source: "return function() return process.spawn('app:lingerer', 'app:gateway') end"}
+  - {name: get_spawner, kind: http.endpoint, meta: {router: api}, method: GET, path: /spawner, func: spawner}
+  - {name: get_globals, kind: http.endpoint, meta: {router: api}, method: GET, path: /globals, func: globals}
+  - {name: get_vandal, kind: http.endpoint, meta: {router: api}, method: GET, path: /vandal, func: vandal}
+  - {name: get_mailbox, kind: http.endpoint, meta: {router: api}, method: GET, path: /mailbox, func: mailbox}
+  - {name: get_spin, kind: http.endpoint, meta: {router: api}, method: GET, path: /spin, func: spin}
+  - {name: get_endless, kind: http.endpoint, meta: {router: api}, method: GET, path: /endless, func: endless}
+"""
+
+FILES = {
+    # A global set by one request must not be there for the next.
+    "globals.lua": """
+count = (count or 0) + 1
+return function()
+    calls = (calls or 0) + 1
+    local before = leaked
+    leaked = "from an earlier request"
+    return {count = count, calls = calls, before = before or "nothing"}
+end
+""",
+    # Changing a library fails and changes nothing for the next request.
+    "vandal.lua": """
+return function()
+    local ok = pcall(function() string.upper = function() return "pwned" end end)
+    local ok2 = pcall(function() table.insert = nil end)
+    return {changed = ok or ok2, upper = string.upper("a")}
+end
+""",
+    # A PID, a message to itself (received after a wait) and a call to another function.
+    "mailbox.lua": """
+local funcs = require("funcs")
+return function()
+    local me = process.pid()
+    process.send(me, "note", 21)
+    local msg = process.inbox():receive()
+    local doubled, err = funcs.new():call("app:double", msg:payload():data())
+    return {pid = me, topic = msg:topic(), doubled = doubled, err = err and tostring(err)}
+end
+""",
+    # A process a handler leaves running on the service's own host (its lane is the loop).
+    "lingerer.lua": """
+local time = require("time")
+return function()
+    while true do time.sleep(50 * time.MILLISECOND) end
+end
+""",
+    "endless.lua": """
+local http = require("http")
+local time = require("time")
+return function()
+    local res = http.response()
+    res:set_transfer(http.TRANSFER.CHUNKED)
+    while true do
+        res:write("tick\\n")
+        res:flush()
+        time.sleep(20 * time.MILLISECOND)
+    end
+end
+""",
+}
+
+
+def make_app(root: Path, text: str = APP) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "app.yaml").write_text(text)
+    for name, source in FILES.items():
+        (root / name).write_text(source)
+    return root
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, httpx.Client]]:
+    root = make_app(tmp_path_factory.mktemp("http-lane") / "app")
+    with App(root) as app, httpx.Client(base_url=app.http["app:gateway"].address, timeout=10) as client:
+        yield app, client
+
+
+def wait_no_processes(app: App, timeout: float = 5.0) -> None:
+    node = app.node
+    assert node is not None
+    deadline = time.monotonic() + timeout
+    while node.process_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert node.process_count() == 0
+
+
+def test_handlers_run_on_the_servers_loop_thread(served: tuple[App, httpx.Client]) -> None:
+    app, client = served
+    unit = app.http["app:gateway"]
+    assert isinstance(unit.handlers, HandlerHost)
+    assert client.get("/api/globals").status_code == 200
+    lane = unit.handlers.loop_lane
+    assert lane.thread is None  # no thread of its own while the loop serves
+    assert any(thread.name == "http-app:gateway" for thread in threading.enumerate())
+
+
+def test_no_global_leaks_from_one_request_to_the_next(served: tuple[App, httpx.Client]) -> None:
+    _app, client = served
+    answers = [client.get("/api/globals").json() for _ in range(5)]
+    assert answers == [{"count": 1, "calls": 1, "before": "nothing"}] * 5
+
+
+def test_a_handler_cannot_change_the_libraries_the_next_one_uses(served: tuple[App, httpx.Client]) -> None:
+    _app, client = served
+    for _ in range(3):
+        assert client.get("/api/vandal").json() == {"changed": False, "upper": "A"}
+
+
+def test_a_handler_has_a_pid_a_mailbox_and_calls_functions(served: tuple[App, httpx.Client]) -> None:
+    app, client = served
+    first = client.get("/api/mailbox").json()
+    second = client.get("/api/mailbox").json()
+    assert first["topic"] == "note" and first["doubled"] == 42 and "err" not in first
+    assert first["pid"].startswith("{") and first["pid"] != second["pid"]
+    wait_no_processes(app)
+
+
+def test_lua_that_never_waits_ends_at_the_deadline_and_the_server_goes_on(
+    served: tuple[App, httpx.Client],
+) -> None:
+    """The loop's own timer cannot fire while a handler holds its thread: the watchdog ends it."""
+    app, client = served
+    began = time.monotonic()
+    response = client.get("/api/spin")
+    took = time.monotonic() - began
+    assert response.status_code == 504 and response.json()["error"]["kind"] == "TIMEOUT"
+    assert 0.4 <= took < 1.5, took
+    assert client.get("/api/globals").status_code == 200  # the server goes on
+    wait_no_processes(app)
+
+
+def test_lua_that_never_waits_is_ended_after_max_busy_when_its_deadline_is_later(tmp_path: Path) -> None:
+    """The other connections wait for the loop's thread: ``max_busy`` (2 s) applies, as on a
+    lane with other processes waiting."""
+    root = make_app(tmp_path / "app", APP.replace("timeouts: {write: 0.4s}", "timeouts: {write: 30s}"))
+    with App(root) as app, httpx.Client(base_url=app.http["app:gateway"].address, timeout=20) as client:
+        began = time.monotonic()
+        response = client.get("/api/spin")
+        took = time.monotonic() - began
+        assert response.status_code == 500
+        assert response.json()["error"]["kind"] == "LIMIT_EXCEEDED"
+        assert 2.0 <= took < 5.0, took
+        assert client.get("/api/globals").json()["count"] == 1
+        wait_no_processes(app)
+
+
+def test_stopping_the_app_ends_a_handler_still_streaming_and_what_handlers_left(tmp_path: Path) -> None:
+    """The handlers' processes still alive when the loop has stopped are ended by the host's
+    stop all the same (a thread of the lane's own runs them then)."""
+    root = make_app(tmp_path / "app")
+    app = App(root)
+    app.start()
+    node = app.node
+    assert node is not None
+    try:
+        address = app.http["app:gateway"].address
+        got = threading.Event()
+
+        def read() -> None:
+            try:
+                with (
+                    httpx.Client(base_url=address, timeout=30) as client,
+                    client.stream("GET", "/api/endless") as streamed,
+                ):
+                    for _ in streamed.iter_bytes():
+                        got.set()
+            except httpx.HTTPError:
+                pass  # the server closed the stream
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert got.wait(10), "no part of the stream arrived"
+        with httpx.Client(base_url=address, timeout=10) as client:
+            lingering = client.get("/api/spawner").json()
+        assert node.is_alive(lingering)  # runs on, on the server's thread, after its spawner ended
+    finally:
+        began = time.monotonic()
+        app.stop()
+        took = time.monotonic() - began
+    assert took < 6.0, took
+    assert node.process_count() == 0
+    reader.join(5)
+    assert not reader.is_alive()
