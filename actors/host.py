@@ -115,6 +115,7 @@ class ProcessHost(Host):
         workers: int | None = None,
         lua_threads: int = 1,
         limits: Limits = DEFAULT_LIMITS,
+        io_threads: int = _IO_THREADS,
     ) -> None:
         if workers is not None and workers < 1:
             raise errors.Error(errors.INVALID, f"host {host_id}: workers must be at least 1, got {workers}")
@@ -127,6 +128,8 @@ class ProcessHost(Host):
         self.workers = workers or max(2, os.cpu_count() or 2)
         self.lua_threads = lua_threads
         """Threads of the lane that runs cooperative (Lua) processes."""
+        self.io_threads = max(1, io_threads)
+        """Threads that run what its cooperative processes wait on I/O for (:meth:`offload`)."""
         self.limits = limits
         self._procs: dict[PID, Process] = {}
         self._runq = _RunQueue()
@@ -366,7 +369,7 @@ class ProcessHost(Host):
         """
         with self._lock:
             if self._io is None:
-                self._io = ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix=f"{self.id}-io")
+                self._io = ThreadPoolExecutor(max_workers=self.io_threads, thread_name_prefix=f"{self.id}-io")
             io = self._io
 
         def run() -> None:

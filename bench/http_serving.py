@@ -181,6 +181,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight per client")
     parser.add_argument("--no-order", action="store_true", help="only the hello comparison (no Temporal)")
+    parser.add_argument("--no-hello", action="store_true", help="only the order comparison")
     parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
     args = parser.parse_args()
     rows: list[list[str]] = []
@@ -241,7 +242,7 @@ def main() -> int:
 
                 state["workflow_type"] = workflow_type_name(app.registry.require("app:order_workflow"))
                 state["task_queue"] = app.temporal.configs[0].task_queue
-            comparisons = [("hello", ("GET", "/api/hello"), ("GET", "/plain/hello"))]
+            comparisons = [] if args.no_hello else [("hello", ("GET", "/api/hello"), ("GET", "/plain/hello"))]
             if with_order:
                 comparisons.append(("order", ("POST", "/api/orders"), ("POST", "/plain/orders")))
             print(f"server {address}; {args.clients} client process(es) × {args.concurrency} in flight, "

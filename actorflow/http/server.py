@@ -424,11 +424,16 @@ class HttpServiceUnit:
         host, port = sock.getsockname()[:2]
         shown = "127.0.0.1" if host == "0.0.0.0" else host
         self.address = f"http://{shown}:{port}" if family == socket.AF_INET else f"http://[{host}]:{port}"
-        # The handlers' own host: a handler that waits on I/O (a workflow start is a call to
-        # Temporal) holds one of its workers, never one of the app's process hosts.
+        # The handlers' own host: what a handler waits on I/O for (a workflow start is a call to
+        # Temporal) holds one of its host.worker_count I/O threads, never one of the app's hosts
+        # (with a host's default 8, 16 requests starting workflows waited for each other).
         try:
             self.handlers = HandlerHost(
-                self.app.require_node(), self.id, workers=config.handler_workers, overdue=_overdue
+                self.app.require_node(),
+                self.id,
+                workers=config.handler_workers,
+                io_threads=config.handler_workers,
+                overdue=_overdue,
             )
             self.app.require_node().add_host(self.handlers)
         except BaseException:
