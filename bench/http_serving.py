@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def load(
         for _ in range(clients)
     ]
     began = time.monotonic()
+    cpu_began = time.process_time()  # this process's: the server's, never the clients'
     for process in processes:
         process.start()
     latencies: list[float] = []
@@ -152,6 +154,7 @@ def load(
         failures.extend(failed)
     for process in processes:
         process.join()
+    cpu = time.process_time() - cpu_began
     took = time.monotonic() - began
     latencies.sort()
     return {
@@ -161,6 +164,7 @@ def load(
         "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan"),
         "failures": len(failures),
         "wall": took,
+        "cpu_us": cpu / len(latencies) * 1e6 if latencies else float("nan"),
     }
 
 
@@ -171,6 +175,7 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99": statistics.mean(run["p99"] for run in runs),
         "failures": sum(run["failures"] for run in runs),
         "requests": sum(run["requests"] for run in runs),
+        "cpu_us": statistics.mean(run["cpu_us"] for run in runs),
     }
 
 
@@ -185,6 +190,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="put the figures in docs/benchmarks.md")
     args = parser.parse_args()
     rows: list[list[str]] = []
+    load_before = os.getloadavg()[0]  # the machine is shared: the report says how busy it was
 
     import logging
 
@@ -271,14 +277,15 @@ def main() -> int:
                 print(f"\n{name}:")
                 for text, result in ((label, lua), (peer, python)):
                     print(f"  {text:<28} {result['rate']:8.0f} req/s   p50 {result['p50']:6.2f} ms   "
-                          f"p99 {result['p99']:7.2f} ms   ({result['requests']} requests, {result['failures']} failed)")  # fmt: skip
+                          f"p99 {result['p99']:7.2f} ms   {result['cpu_us']:5.0f} µs CPU/req   "
+                          f"({result['requests']} requests, {result['failures']} failed)")  # fmt: skip
                 ratio = lua["rate"] / python["rate"]
                 print(f"  ratio Lua / Python: {ratio:.2f}×")
                 rows.append(_row(name, label, peer, lua, python, ratio))
         finally:
             app.stop()
     if args.write:
-        _write(rows, args)
+        _write(rows, args, (load_before, os.getloadavg()[0]))
     return 0
 
 
@@ -289,15 +296,20 @@ def _row(name: str, label: str, peer: str, lua: dict, python: dict, ratio: float
     """One line of the report: both sides' rate and latencies, the ratio and its target."""
 
     def side(result: dict) -> str:
-        return f"{result['rate']:,.0f} req/s (p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms)"
+        return (
+            f"{result['rate']:,.0f} req/s (p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms; "
+            f"{result['cpu_us']:,.0f} µs CPU/req)"
+        )
 
     return [f"{name}: {label} vs {peer}", side(lua), side(python), f"{ratio:.2f}×", f"≥ {TARGETS[name]:.1f}×"]
 
 
-def _write(rows: list[list[str]], args: argparse.Namespace) -> None:
+def _write(rows: list[list[str]], args: argparse.Namespace, load: tuple[float, float]) -> None:
     how = (
         f"`python bench/http_serving.py --write`: {args.clients} client process(es) × {args.concurrency} "
-        f"requests in flight, {args.rounds} alternated rounds × {args.seconds:g} s per side, one uvicorn server"
+        f"requests in flight, {args.rounds} alternated rounds × {args.seconds:g} s per side, one uvicorn server; "
+        f"load average {load[0]:.1f} before, {load[1]:.1f} after; CPU/req is the server process's CPU time "
+        "(all its threads) per request"
     )
     header = ["comparison", "actorflow (Lua)", "peer (Python)", "ratio", "target"]
     write_section(
