@@ -37,6 +37,8 @@ entries:
   - {name: lingerer, kind: process.lua, source: file://lingerer.lua, modules: [time]}
   - {name: spawner, kind: function.lua, source: "return function() return process.spawn('app:lingerer', 'app:gateway') end"}
   - {name: get_spawner, kind: http.endpoint, meta: {router: api}, method: GET, path: /spawner, func: spawner}
+  - {name: bulk, kind: function.lua, source: file://bulk.lua, modules: [http]}
+  - {name: get_bulk, kind: http.endpoint, meta: {router: api}, method: GET, path: /bulk, func: bulk}
   - {name: get_globals, kind: http.endpoint, meta: {router: api}, method: GET, path: /globals, func: globals}
   - {name: get_vandal, kind: http.endpoint, meta: {router: api}, method: GET, path: /vandal, func: vandal}
   - {name: get_mailbox, kind: http.endpoint, meta: {router: api}, method: GET, path: /mailbox, func: mailbox}
@@ -79,6 +81,20 @@ end
 local time = require("time")
 return function()
     while true do time.sleep(50 * time.MILLISECOND) end
+end
+""",
+    # 16 MiB flushed in a loop that never waits otherwise: twice what may be queued for the client.
+    "bulk.lua": """
+local http = require("http")
+return function()
+    local res = http.response()
+    res:set_transfer(http.TRANSFER.CHUNKED)
+    local chunk = string.rep("x", 1024 * 1024)
+    for i = 1, 16 do
+        res:write(chunk)
+        local err = res:flush()
+        if err then error(err) end
+    end
 end
 """,
     "endless.lua": """
@@ -150,6 +166,17 @@ def test_a_handler_has_a_pid_a_mailbox_and_calls_functions(served: tuple[App, ht
     assert first["topic"] == "note" and first["doubled"] == 42 and "err" not in first
     assert first["pid"].startswith("{") and first["pid"] != second["pid"]
     wait_no_processes(app)
+
+
+def test_a_handler_flushing_more_than_the_stream_backlog_without_waiting_streams_it_all(
+    served: tuple[App, httpx.Client],
+) -> None:
+    """The server sends while the handler's flush waits: the handler holds the server's thread, so
+    without that wait every flush would queue (8 MiB, MAX_STREAM_BACKLOG, fails the rest)."""
+    _app, client = served
+    with client.stream("GET", "/api/bulk") as streamed:
+        size = sum(len(chunk) for chunk in streamed.iter_bytes())
+    assert size == 16 * 1024 * 1024
 
 
 def test_lua_that_never_waits_ends_at_the_deadline_and_the_server_goes_on(

@@ -37,6 +37,7 @@ from actors.lua.stdlib import jsonable
 from actors.pid import PID
 
 __all__ = [
+    "FLUSH_WAIT",
     "MAX_STREAM_BACKLOG",
     "Exchange",
     "Request",
@@ -50,6 +51,10 @@ __all__ = [
 MAX_STREAM_BACKLOG = 8 * 1024 * 1024
 """Bytes a streaming handler may have sent that the client has not read yet; past it,
 ``flush`` and ``write_event`` fail with ``LIMIT_EXCEEDED`` (a client that stopped reading)."""
+
+FLUSH_WAIT = 1024 * 1024
+"""Bytes a handler may have flushed that the server has not taken yet; past it the flush waits
+until the server has taken them (the handler may hold the server's thread: see ``_lane``)."""
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The largest response body a handler may buffer before it flushes."""
@@ -262,6 +267,9 @@ class Exchange:
         self.deadline: float | None = None
         """When the handler must have answered (``time.monotonic()``); set by the server."""
         self._backlog = 0
+        self._queued = 0
+        """Of the backlog, the bytes the server has not taken yet (still among the events)."""
+        self._on_taken: Callable[[], None] | None = None
         self._backlog_lock = threading.Lock()
         self.pid: PID | None = None
         """The handler process serving this exchange (set by :func:`bind_exchange`)."""
@@ -356,7 +364,21 @@ class Exchange:
                         errors.LIMIT_EXCEEDED, "the client is not reading the response (stream backlog full)"
                     )
                 self._backlog += len(chunk)
+                self._queued += len(chunk)
             self._post(("data", chunk))
+
+    def must_wait(self) -> bool:
+        """True when the server has more than :data:`FLUSH_WAIT` flushed bytes still to take."""
+        return self._queued > FLUSH_WAIT
+
+    def when_taken(self, resume: Callable[[], None]) -> bool:
+        """Call ``resume()`` once the server has taken all but :data:`FLUSH_WAIT` bytes of what was
+        flushed; False (``resume`` dropped) when it has already."""
+        with self._backlog_lock:
+            if self._queued <= FLUSH_WAIT:
+                return False
+            self._on_taken = resume
+            return True
 
     def finish(self, value: Any, error: errors.Error | None) -> None:
         """The handler ended (any thread: its last step, or its termination)."""
@@ -403,7 +425,16 @@ class Exchange:
             assert self._loop is not None
             waiter = self._waiter = self._loop.create_future()
             await waiter
-        return events.popleft()
+        event = events.popleft()
+        if event[0] == "data":
+            with self._backlog_lock:
+                self._queued -= len(event[1])
+                resume = self._on_taken if self._queued <= FLUSH_WAIT else None
+                if resume is not None:
+                    self._on_taken = None
+            if resume is not None:
+                resume()  # a flush waiting for the server to take its data goes on
+        return event
 
     def sent(self, count: int) -> None:
         """The server wrote ``count`` streamed bytes to the client."""

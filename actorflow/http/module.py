@@ -79,23 +79,33 @@ def _method(name: str) -> Any:
     return operation
 
 
+def _sending(name: str) -> Any:
+    """``flush`` and ``write_event``: they wait while the server has more than ``FLUSH_WAIT``
+    bytes of this response to take (the handler runs on the server's thread: a loop of flushes
+    that never waits would otherwise only queue, up to ``MAX_STREAM_BACKLOG``, and fail)."""
+
+    def operation(caller: Caller, *args: Any) -> None:
+        exchange = _exchange(caller)
+        getattr(exchange, name)(*args)
+        if exchange.must_wait():
+            resume = caller.suspend()
+            if not exchange.when_taken(resume):
+                resume()
+
+    operation.__name__ = name
+    return operation
+
+
 OPERATIONS = {
     "request": _request,
     "response": _response,
     "decode_json": _decode_json,
     **{
         name: _method(name)
-        for name in (
-            "set_status",
-            "set_header",
-            "set_content_type",
-            "set_transfer",
-            "write",
-            "write_json",
-            "write_event",
-            "flush",
-        )
+        for name in ("set_status", "set_header", "set_content_type", "set_transfer", "write", "write_json")
     },
+    "write_event": _sending("write_event"),
+    "flush": _sending("flush"),
 }
 
 
@@ -106,5 +116,6 @@ def register() -> None:
         resources.files(__package__).joinpath("http.lua"),
         OPERATIONS,
         in_workflows=False,
+        waiting=("write_event", "flush"),
         replace=True,
     )
