@@ -15,12 +15,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from actorflow.app import App
 from actorflow.http._lane import HandlerHost
+from actorflow.http.exchange import FLUSH_WAIT, exchange_of
 
 APP = """
 namespace: app
@@ -39,6 +41,8 @@ entries:
   - {name: get_spawner, kind: http.endpoint, meta: {router: api}, method: GET, path: /spawner, func: spawner}
   - {name: bulk, kind: function.lua, source: file://bulk.lua, modules: [http]}
   - {name: get_bulk, kind: http.endpoint, meta: {router: api}, method: GET, path: /bulk, func: bulk}
+  - {name: firehose, kind: function.lua, source: file://firehose.lua, modules: [http]}
+  - {name: get_firehose, kind: http.endpoint, meta: {router: api}, method: GET, path: /firehose, func: firehose}
   - {name: get_globals, kind: http.endpoint, meta: {router: api}, method: GET, path: /globals, func: globals}
   - {name: get_vandal, kind: http.endpoint, meta: {router: api}, method: GET, path: /vandal, func: vandal}
   - {name: get_mailbox, kind: http.endpoint, meta: {router: api}, method: GET, path: /mailbox, func: mailbox}
@@ -81,6 +85,20 @@ end
 local time = require("time")
 return function()
     while true do time.sleep(50 * time.MILLISECOND) end
+end
+""",
+    # Flushes for as long as the client takes them.
+    "firehose.lua": """
+local http = require("http")
+return function()
+    local res = http.response()
+    res:set_transfer(http.TRANSFER.CHUNKED)
+    local chunk = string.rep("y", 256 * 1024)
+    while true do
+        res:write(chunk)
+        local err = res:flush()
+        if err then error(err) end
+    end
 end
 """,
     # 16 MiB flushed in a loop that never waits otherwise: twice what may be queued for the client.
@@ -126,6 +144,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, http
     root = make_app(tmp_path_factory.mktemp("http-lane") / "app")
     with App(root) as app, httpx.Client(base_url=app.http["app:gateway"].address, timeout=10) as client:
         yield app, client
+
+
+def wait_until(condition: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def stalled(exchange: Any) -> bool:
+    """The stream's backlog has not moved for 0.3 s."""
+    before = exchange._backlog
+    time.sleep(0.3)
+    return bool(before) and exchange._backlog == before
 
 
 def wait_no_processes(app: App, timeout: float = 5.0) -> None:
@@ -177,6 +209,37 @@ def test_a_handler_flushing_more_than_the_stream_backlog_without_waiting_streams
     with client.stream("GET", "/api/bulk") as streamed:
         size = sum(len(chunk) for chunk in streamed.iter_bytes())
     assert size == 16 * 1024 * 1024
+
+
+def test_a_client_that_stops_reading_holds_its_handler_in_flush_until_it_goes(
+    served: tuple[App, httpx.Client],
+) -> None:
+    """The flush waits (memory stays bounded) and the other requests are served meanwhile;
+    when the client goes, the handler ends."""
+    import socket
+    from urllib.parse import urlsplit
+
+    app, client = served
+    address = urlsplit(app.http["app:gateway"].address)
+    node = app.node
+    assert node is not None
+    sock = socket.create_connection((address.hostname, address.port))
+    try:
+        sock.sendall(b"GET /api/firehose HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        handlers = app.http["app:gateway"].handlers
+        assert handlers is not None
+        wait_until(lambda: handlers.pids(), what="the handler")
+        exchange = exchange_of(handlers.pids()[0])
+        assert exchange is not None
+        # Nobody reads: the buffers between the handler and this socket fill, then it waits.
+        wait_until(lambda: stalled(exchange), what="the stream to stall")
+        assert node.process_count() == 1  # waiting in flush, not failed
+        assert exchange._queued <= FLUSH_WAIT + 256 * 1024  # bounded
+        assert client.get("/api/globals").status_code == 200  # the server goes on
+    finally:
+        sock.close()
+    wait_no_processes(app)
 
 
 def test_lua_that_never_waits_ends_at_the_deadline_and_the_server_goes_on(
