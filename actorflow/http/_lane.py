@@ -34,7 +34,9 @@ from collections.abc import Callable
 from typing import Any
 
 from actors import ProcessHost, errors
-from actors._process import Process
+
+Process = Any
+"""A process of the host (``actors._process.Process``, internal to ``actors``)."""
 
 __all__ = ["HandlerHost", "LoopLane"]
 
@@ -118,9 +120,11 @@ class LoopLane:
         """Stop the thread :meth:`detach` started (after the host stopped)."""
         with self._lock:
             fallback, self._fallback = self._fallback, None
-            self._items.append(_STOP)  # type: ignore[arg-type]
+            if fallback is None:
+                return  # the loop still runs the lane (or never did): nothing to stop
+            self._items.append(_STOP)
             self._wake.notify()
-        if fallback is not None and fallback is not threading.current_thread():
+        if fallback is not threading.current_thread():
             fallback.join(timeout=5)
 
     # -- the run queue (what Process._submit and the Lua watchdog use) --------------------------
