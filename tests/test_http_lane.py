@@ -176,7 +176,9 @@ def test_handlers_run_on_the_servers_loop_thread(served: tuple[App, httpx.Client
     assert client.get("/api/globals").status_code == 200
     lane = unit.handlers.loop_lane
     assert lane.thread is None  # no thread of its own while the loop serves
-    assert any(thread.name == "http-app:gateway" for thread in threading.enumerate())
+    names = [thread.name for thread in threading.enumerate()]
+    assert "http-app:gateway" in names
+    assert not [name for name in names if name.startswith("app:gateway-lua")]  # no host lane thread
 
 
 def test_no_global_leaks_from_one_request_to_the_next(served: tuple[App, httpx.Client]) -> None:
