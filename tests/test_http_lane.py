@@ -310,3 +310,90 @@ def test_stopping_the_app_ends_a_handler_still_streaming_and_what_handlers_left(
     assert node.process_count() == 0
     reader.join(5)
     assert not reader.is_alive()
+
+
+COMPUTING = """
+namespace: app
+entries:
+  - {name: processes, kind: process.host, host: {workers: 2}}
+  - name: gateway
+    kind: http.service
+    addr: "127.0.0.1:0"
+    timeouts: {write: 30s}
+    lifecycle: {stop_timeout: 1s}
+    host: {lua_threads: LUA_THREADS}
+  - {name: api, kind: http.router, meta: {server: gateway}, prefix: /api}
+  - {name: compute, kind: function.lua, source: file://compute.lua}
+  - {name: get_compute, kind: http.endpoint, meta: {router: api}, method: GET, path: /compute, func: compute}
+"""
+
+# Lua that computes without waiting (about half a second here, under max_busy's 2 s), then answers.
+COMPUTE = """
+return function()
+    local x = 0
+    for i = 1, 100000000 do x = x + i % 7 end
+    return {done = x > 0}
+end
+"""
+
+
+def _answers_while_computing(tmp_path: Path, lua_threads: int) -> float:
+    """How much earlier than a computing handler a 404 asked for while it computes answers (s).
+
+    Each side notes when its answer arrived; the difference is what is compared, with margins
+    far above scheduling noise (the computation takes about half a second).
+    """
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "app.yaml").write_text(COMPUTING.replace("LUA_THREADS", str(lua_threads)))
+    (root / "compute.lua").write_text(COMPUTE)
+    answered: dict[str, float] = {}
+    with App(root) as app:
+        base = app.http["app:gateway"].address
+        node = app.node
+        assert node is not None
+
+        def compute() -> None:
+            with httpx.Client(base_url=base, timeout=20) as client:
+                response = client.get("/api/compute")
+                answered["compute"] = time.monotonic()
+                assert response.json() == {"done": True}
+
+        computing = threading.Thread(target=compute)
+        computing.start()
+        wait_until(lambda: node.process_count() == 1, "the handler to run")
+        with httpx.Client(base_url=base, timeout=20) as client:
+            assert client.get("/api/missing").status_code == 404
+            answered["404"] = time.monotonic()
+        computing.join(timeout=20)
+        wait_no_processes(app)
+    assert "compute" in answered, "the computing handler did not answer"
+    return answered["compute"] - answered["404"]
+
+
+def test_lua_threads_1_leaves_the_server_answering_while_a_handler_computes(tmp_path: Path) -> None:
+    """``host: {lua_threads: 1}``: the handlers' Lua on a thread of the host's own, so a 404
+    asked for while a handler computes answers long before it."""
+    assert _answers_while_computing(tmp_path, 1) > 0.2
+
+
+def test_by_default_a_handler_that_computes_holds_the_server_until_it_waits(tmp_path: Path) -> None:
+    """The default (``lua_threads: 0``): the handlers' Lua runs on the server's own thread, so
+    what the server answers meanwhile waits for the computation (the trade-off documented)."""
+    assert _answers_while_computing(tmp_path, 0) < 0.05
+
+
+def test_lua_threads_of_an_http_service_are_checked_at_load(tmp_path: Path) -> None:
+    from actors.entries import AppLoadError, load_app
+
+    for bad in ("-1", "65", "two", "true"):
+        root = tmp_path / f"bad{bad}"
+        root.mkdir()
+        (root / "app.yaml").write_text(COMPUTING.replace("LUA_THREADS", bad))
+        (root / "compute.lua").write_text(COMPUTE)
+        with pytest.raises(AppLoadError) as caught:
+            load_app(root)
+        assert (
+            "app.yaml:5: app:gateway: host.lua_threads must be 0 (the server's own thread) to 64, got"
+            in str(caught.value)
+        ), str(caught.value)

@@ -14,6 +14,11 @@ terminated); ``timeouts.read`` bounds reading the request body (408).
 Handlers run on the service's own process host (its ID is the service's),
 with ``host.worker_count`` workers (default 16): a handler waiting on I/O
 (a workflow start) holds one of them, not a worker of the app's hosts.
+``host.lua_threads`` is, as on a ``process.host``, how many threads of its
+own run their Lua: 0 by default, the server's event loop thread runs it (the
+cheapest per request); 1 or more, so that a handler that computes for long
+does not hold the server's other connections meanwhile (see
+``actorflow.http._lane``).
 """
 
 from __future__ import annotations
@@ -88,6 +93,9 @@ class ServiceConfig:
     max_body: int
     max_concurrent: int
     handler_workers: int
+    lua_threads: int = 0
+    """``host.lua_threads``: 0, the handlers' Lua runs on the server's loop thread; else on
+    that many threads of the service's host."""
 
 
 def service_config(entry: Entry) -> ServiceConfig:
@@ -111,6 +119,7 @@ def service_config(entry: Entry) -> ServiceConfig:
         max_body=int(entry.get("max_body") or DEFAULT_MAX_BODY),
         max_concurrent=int(entry.get("max_concurrent") or DEFAULT_MAX_CONCURRENT),
         handler_workers=int(entry.get("host.worker_count") or DEFAULT_HANDLER_WORKERS),
+        lua_threads=int(entry.get("host.lua_threads") or 0),
     )
 
 
@@ -192,7 +201,12 @@ def _check_service(entry: Entry, registry: Registry) -> list[str]:
                     messages.append(err.message())
     host = entry.get("host")
     if host is not None and not isinstance(host, dict):
-        messages.append("host must be a mapping (worker_count, buffer_size)")
+        messages.append("host must be a mapping (worker_count, buffer_size, lua_threads)")
+    lua_threads = entry.get("host.lua_threads")
+    if lua_threads is not None and (
+        isinstance(lua_threads, bool) or not isinstance(lua_threads, int) or not 0 <= lua_threads <= 64
+    ):
+        messages.append(f"host.lua_threads must be 0 (the server's own thread) to 64, got {lua_threads!r}")
     for key in ("max_body", "max_concurrent", "host.worker_count", "host.buffer_size"):
         value = entry.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

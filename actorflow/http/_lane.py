@@ -204,11 +204,14 @@ class HandlerHost(ProcessHost):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         overdue = kwargs.pop("overdue", None)
+        self.on_loop: bool = kwargs.pop("on_loop", True)
+        """False (``host.lua_threads`` 1 or more): the Lua runs on the host's own lane threads,
+        as on any host, so a handler computing for long leaves the server's loop free."""
         super().__init__(*args, **kwargs)
         self.loop_lane = LoopLane(self, overdue)
 
     def _lane(self) -> Any:  # ProcessHost: the lane a new cooperative process runs on
-        return self.loop_lane
+        return self.loop_lane if self.on_loop else super()._lane()
 
     def stop(self, timeout: float = 10.0) -> None:
         try:
