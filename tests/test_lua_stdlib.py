@@ -543,6 +543,40 @@ def test_logger_goes_through_python_logging_with_pid_and_entry(
     assert all(r.pid == pid and r.entry == "app:main" for r in records)  # type: ignore[attr-defined]
 
 
+def test_logger_fields_show_runtime_objects_as_text_and_cannot_forge_a_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A duration, a channel, an error or a function in a field is shown as what it is, not the
+    runtime's tables; text with a newline, a space or an ``=`` is quoted, so user input logged
+    as a field cannot write a second line or another field."""
+    caplog.set_level(logging.DEBUG, logger="actors.lua")
+    run_lua(
+        tmp_path,
+        """
+        local logger = require("logger")
+        local time = require("time")
+        return {main = function()
+          logger:info("checked", {
+            wait = time.parse_duration("1m30s"),
+            inbox = process.inbox(),
+            err = errors.new({kind = errors.INVALID, message = "bad total"}),
+            hook = function() end,
+            input = "ok\\nINFO forged admin=true",
+            empty = "",
+            nested = {time.parse_duration("5s"), {print}},
+          })
+          return true
+        end}
+        """,
+    )
+    [record] = [r for r in caplog.records if r.name == "actors.lua.app:main"]
+    assert record.getMessage() == (
+        'checked empty="" err="bad total" hook=function inbox=channel '
+        'input="ok\\nINFO forged admin=true" nested=["5s",["function"]] wait=1m30s'
+    )
+    assert "\n" not in record.getMessage()
+
+
 def test_json_and_error_edge_cases_return_values_not_raise(tmp_path: Path) -> None:
     result = run_lua(
         tmp_path,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -1041,12 +1042,20 @@ class LuaCore:
 
 
 def _field_text(value: Any) -> str:
-    """A logger field as a log line shows it: tables as JSON, text as it is."""
+    """A logger field as a log line shows it: tables as JSON, text as it is unless it has a
+    space, a quote, an ``=`` or a control character, then quoted as JSON (logfmt's rule), so a
+    value cannot forge another field or another line."""
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_fallback)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+        value = value.decode("utf-8", "replace")
+    text_value = str(value)
+    if text_value == "" or _NEEDS_QUOTES.search(text_value):
+        return json.dumps(text_value, ensure_ascii=False)
+    return text_value
+
+
+_NEEDS_QUOTES = re.compile(r'[\s"=\x00-\x1f\x7f]')
 
 
 def _json_fallback(value: Any) -> str:

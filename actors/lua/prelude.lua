@@ -966,10 +966,38 @@ local Logger = {}
 Logger.__index = Logger
 Logger.__metatable = "logger"
 local function new_logger(name, fields) return setmetatable({_name = name, _fields = fields}, Logger) end
+-- A field as a log line shows it: a runtime object (duration, time, error, channel, PID…) as
+-- its text, a function as "function", plain tables field by field (copied only where
+-- something changed; a cycle or a table nested too deeply is left for the conversion to
+-- report, as it does for any value).
+local function log_value(value, depth, seen)
+  local kind = type(value)
+  if kind == "function" then return "function" end
+  if kind == "thread" then return "coroutine" end
+  if kind == "userdata" then return "userdata" end
+  if kind ~= "table" then return value end
+  local mt = getmetatable(value)
+  if type(mt) == "string" or mt == false then
+    local shown = tostring(value)
+    if string_sub(shown, 1, 6) == "table:" then return mt or "object" end
+    return shown
+  end
+  if depth > 64 or seen[value] then return value end
+  seen[value] = true
+  local out
+  for k, v in pairs(value) do
+    local shown = log_value(v, depth + 1, seen)
+    if shown ~= v then
+      out = out or copy(value)
+      out[k] = shown
+    end
+  end
+  return out or value
+end
 local function log(self, level, message, fields)
   local merged = copy(self._fields)
   if type(fields) == "table" then for k, v in pairs(fields) do merged[k] = v end end
-  op("log", level, self._name, tostring(message), merged)
+  op("log", level, self._name, tostring(message), log_value(merged, 0, {}))
 end
 function Logger:debug(message, fields) log(self, "debug", message, fields) end
 function Logger:info(message, fields) log(self, "info", message, fields) end
