@@ -172,9 +172,15 @@ class Endpoint:
         try:
             event = await exchange.next_event()
             timer.cancel()
-            if event[0] == "timeout" or (event[0] == "end" and event[2] is not None and _past(exchange)):
+            if event[0] == "timeout" or (
+                event[0] == "end"
+                and event[2] is not None
+                and event[2].kind() == errors.TIMEOUT
+                and _past(exchange)
+            ):
                 # Past the deadline: the loop's timer fired, or the watchdog ended a handler
-                # that held the loop's thread (the timer could not fire meanwhile).
+                # that held the loop's thread (the timer could not fire meanwhile).  A handler
+                # that failed with an error of its own is a 500 with that error, as always.
                 done = event[0] == "end"
                 logger.warning(
                     "%s %s → 504 (request %s): %s still running after %g s; terminated",
@@ -242,8 +248,8 @@ class Endpoint:
         try:
             while True:
                 getter = asyncio.ensure_future(exchange.next_event())
-                finished, _ = await asyncio.wait({getter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in finished:
+                await asyncio.wait({getter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                if disconnected.done():  # first: a handler on this thread always has data ready
                     getter.cancel()
                     return False  # the client left: the handler is terminated
                 event = getter.result()
@@ -277,8 +283,8 @@ def _past(exchange: Exchange) -> bool:
 def _overdue(process: Any) -> errors.Error | None:
     """The handler lane's watchdog check: the error a handler past its deadline ends with."""
     exchange = exchange_of(process.pid)
-    if exchange is None or not _past(exchange):
-        return None
+    if exchange is None or exchange.streaming or not _past(exchange):
+        return None  # a handler that has begun its response streams until it ends
     return errors.Error(errors.TIMEOUT, "the handler did not answer in time", retryable=False)
 
 
