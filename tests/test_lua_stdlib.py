@@ -555,6 +555,7 @@ def test_logger_fields_show_runtime_objects_as_text_and_cannot_forge_a_line(
         """
         local logger = require("logger")
         local time = require("time")
+        local hooks = {print}
         return {main = function()
           logger:info("checked", {
             wait = time.parse_duration("1m30s"),
@@ -564,6 +565,8 @@ def test_logger_fields_show_runtime_objects_as_text_and_cannot_forge_a_line(
             input = "ok\\nINFO forged admin=true",
             empty = "",
             nested = {time.parse_duration("5s"), {print}},
+            twice = {hooks, hooks},
+            ["key with\\nnewline"] = 1,
           })
           return true
         end}
@@ -572,7 +575,8 @@ def test_logger_fields_show_runtime_objects_as_text_and_cannot_forge_a_line(
     [record] = [r for r in caplog.records if r.name == "actors.lua.app:main"]
     assert record.getMessage() == (
         'checked empty="" err="bad total" hook=function inbox=channel '
-        'input="ok\\nINFO forged admin=true" nested=["5s",["function"]] wait=1m30s'
+        'input="ok\\nINFO forged admin=true" "key with\\nnewline"=1 nested=["5s",["function"]] '
+        'twice=[["function"],["function"]] wait=1m30s'
     )
     assert "\n" not in record.getMessage()
 

@@ -986,7 +986,8 @@ class LuaCore:
             values = {"fields": err.message()}
         values = values if isinstance(values, dict) else {}
         shown = " ".join(
-            f"{key}={_field_text(value)}" for key, value in sorted(values.items(), key=lambda kv: str(kv[0]))
+            f"{_field_text(key)}={_field_text(value)}"
+            for key, value in sorted(values.items(), key=lambda kv: str(kv[0]))
         )
         entry_id = self.code.entry_id
         extra = {"pid": self.effects.pid_text(), "entry": entry_id, "fields": values}

@@ -982,8 +982,9 @@ local function log_value(value, depth, seen)
     if string_sub(shown, 1, 6) == "table:" then return mt or "object" end
     return shown
   end
-  if depth > 64 or seen[value] then return value end
-  seen[value] = true
+  local done = seen[value]
+  if done ~= nil or depth > 64 then return done or value end  -- shown already, or a cycle: as is
+  seen[value] = value  -- while inside it (a cycle ends here); then what it is shown as
   local out
   for k, v in pairs(value) do
     local shown = log_value(v, depth + 1, seen)
@@ -992,6 +993,7 @@ local function log_value(value, depth, seen)
       out[k] = shown
     end
   end
+  seen[value] = out or value
   return out or value
 end
 local function log(self, level, message, fields)
