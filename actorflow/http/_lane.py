@@ -54,6 +54,7 @@ class LoopLane:
 
     __slots__ = (
         "__weakref__",
+        "_closed",
         "_fallback",
         "_items",
         "_lock",
@@ -85,6 +86,7 @@ class LoopLane:
         self._loop_thread: int | None = None
         self._scheduled = False
         self._fallback: threading.Thread | None = None
+        self._closed = False
         self._wake = threading.Condition(self._lock)
         self._overdue = overdue
 
@@ -108,7 +110,7 @@ class LoopLane:
             self._loop = None
             self._loop_thread = None
             self._scheduled = False
-            if self._fallback is None:
+            if self._fallback is None and not self._closed:  # closed: the host stopped already
                 self._fallback = threading.Thread(
                     target=self._run_fallback, name=f"{self.host.id}-lua-after", daemon=True
                 )
@@ -119,6 +121,7 @@ class LoopLane:
     def close(self) -> None:
         """Stop the thread :meth:`detach` started (after the host stopped)."""
         with self._lock:
+            self._closed = True  # a detach() after this (a server slow to stop) starts no thread
             fallback, self._fallback = self._fallback, None
             if fallback is None:
                 return  # the loop still runs the lane (or never did): nothing to stop
