@@ -39,26 +39,9 @@ LEAKS = re.compile(
 )
 """Text that means a Python exception or object leaked into what Lua sees."""
 
-KINDS = frozenset(
-    {
-        errors.INVALID,
-        errors.NOT_FOUND,
-        errors.ALREADY_EXISTS,
-        errors.PERMISSION_DENIED,
-        errors.UNAVAILABLE,
-        errors.INTERNAL,
-        errors.CANCELED,
-        errors.CONFLICT,
-        errors.TIMEOUT,
-        errors.RATE_LIMITED,
-        errors.UNKNOWN,
-        "INVALID_STATE",
-        "LIMIT_EXCEEDED",
-        "EXITED",
-        "TERMINATED",
-        "",  # errors.new("text"): an error of no kind, which wrap and kind() pass on
-    }
-)
+KINDS = errors.KINDS | {""}
+"""The runtime's kinds, and "" (errors.new("text"): an error of no kind, which wrap and kind()
+pass on)."""
 
 LIB_CRASH = re.compile(r"attempt to (?:index|call|perform arithmetic on|compare|concatenate|get length of)")
 """A Lua runtime error inside a library function: an argument not checked, not a clear message."""

@@ -51,20 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BOUND = 20.0
 """The longest any in-process command may take (seconds)."""
 
-KINDS = {
-    errors.INVALID,
-    errors.NOT_FOUND,
-    errors.ALREADY_EXISTS,
-    errors.PERMISSION_DENIED,
-    errors.UNAVAILABLE,
-    errors.INTERNAL,
-    errors.CANCELED,
-    errors.CONFLICT,
-    errors.TIMEOUT,
-    errors.RATE_LIMITED,
-    errors.UNKNOWN,
-    "LIMIT_EXCEEDED",
-}
+KINDS = errors.KINDS - {errors.INVALID_STATE, errors.EXITED, errors.TERMINATED}
+"""The kinds a CLI error may name: the runtime's, less those only a process's end carries."""
 TYPED = re.compile(r"error: ([A-Z_]+): \S")
 USAGE = re.compile(r"actorflow(?: [a-z]+)?: error: \S")
 STARTED = "started"
