@@ -12,9 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from actors import Node
+from cluster import Cluster
 
 NODE_PROGRAM = Path(__file__).with_name("cluster_node.py")
 HEARTBEAT = 0.25
@@ -223,3 +227,19 @@ class CuttableLink:
                 sock.close()
             except OSError:
                 pass
+
+
+@contextmanager
+def node_pair(state_dir: Path) -> Iterator[tuple[Node, Node, Cluster, Cluster]]:
+    """Two nodes in this process, clustered as ``one`` and ``two`` on one embedded nats-server
+    (heartbeat 0.2 s, failure timeout 1 s): ``(first, second, one, two)``, all stopped after."""
+    first, second = Node(workers=1), Node(workers=1)
+    one = Cluster(first, "one", state_dir=state_dir, heartbeat_interval=0.2, failure_timeout=1.0).start()
+    two = Cluster(second, "two", state_dir=state_dir, heartbeat_interval=0.2, failure_timeout=1.0).start()
+    try:
+        yield first, second, one, two
+    finally:
+        for node in (first, second):
+            node.shutdown(1)
+        two.stop()
+        one.stop()

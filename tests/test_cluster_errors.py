@@ -10,23 +10,13 @@ import pytest
 from actors import Node, Probe, errors
 from cluster import Cluster
 
+from .cluster_support import node_pair
+
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, Cluster, Cluster]]:
-    first, second = Node(workers=1), Node(workers=1)
-    one = Cluster(
-        first, "one", state_dir=tmp_path / "nats", heartbeat_interval=0.2, failure_timeout=1.0
-    ).start()
-    two = Cluster(
-        second, "two", state_dir=tmp_path / "nats", heartbeat_interval=0.2, failure_timeout=1.0
-    ).start()
-    try:
-        yield first, second, one, two
-    finally:
-        for node in (first, second):
-            node.shutdown(1)
-        two.stop()
-        one.stop()
+    with node_pair(tmp_path / "nats") as nodes:
+        yield nodes
 
 
 @pytest.mark.parametrize(

@@ -24,24 +24,14 @@ from actors.signals import Signal
 from cluster import Cluster
 from cluster._wire import encode_frame, item_entry
 
+from .cluster_support import node_pair
+
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, Cluster, Cluster]]:
-    first, second = Node(workers=1), Node(workers=1)
-    one = Cluster(
-        first, "one", state_dir=tmp_path / "nats", heartbeat_interval=0.2, failure_timeout=1.0
-    ).start()
-    two = Cluster(
-        second, "two", state_dir=tmp_path / "nats", heartbeat_interval=0.2, failure_timeout=1.0
-    ).start()
-    try:
+    with node_pair(tmp_path / "nats") as (first, second, one, two):
         wait_until(lambda: one.member_names() == two.member_names() == ["one", "two"], what="both nodes up")
         yield first, second, one, two
-    finally:
-        for node in (first, second):
-            node.shutdown(1)
-        two.stop()
-        one.stop()
 
 
 async def collector(proc: Any, expected: int, observer: PID) -> None:
