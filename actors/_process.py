@@ -468,6 +468,18 @@ class Process:
             else errors.Error(errors.INTERNAL, TERMINATED_MESSAGE)
         )
 
+    def record_spawned(self, pid: PID, link: bool, monitor: bool) -> None:
+        """This process's side of the link and/or monitor a spawn it asked for made (the new
+        process had its side from its start).  Called in this process's own context."""
+        if link:
+            if self.links is None:
+                self.links = set()
+            self.links.add(pid)
+        if monitor:
+            if self.monitoring is None:
+                self.monitoring = set()
+            self.monitoring.add(pid)
+
     def _on_link(self, item: Item) -> None:
         if self.links is None:
             self.links = set()

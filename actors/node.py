@@ -257,14 +257,7 @@ class Node:
                 raise
             return self._reuse(existing, request, caller)
         if caller is not None and (request.link or request.monitor):
-            if request.link:
-                if caller.links is None:
-                    caller.links = set()
-                caller.links.add(pid)
-            if request.monitor:
-                if caller.monitoring is None:
-                    caller.monitoring = set()
-                caller.monitoring.add(pid)
+            caller.record_spawned(pid, request.link, request.monitor)
         return pid
 
     def _reuse(self, existing: PID, request: SpawnRequest, caller: Process | None) -> PID:

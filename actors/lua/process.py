@@ -467,14 +467,7 @@ class LuaProcess(CoroutineDriver):
                 return
 
             def attached() -> None:
-                if request.link:
-                    if process.links is None:
-                        process.links = set()
-                    process.links.add(pid)
-                if request.monitor:
-                    if process.monitoring is None:
-                        process.monitoring = set()
-                    process.monitoring.add(pid)
+                process.record_spawned(pid, request.link, request.monitor)
                 done(str(pid))
 
             self.post(attached)
