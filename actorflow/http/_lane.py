@@ -205,12 +205,13 @@ class HandlerHost(ProcessHost):
     Its Python actors still run on its worker pool, as on any host.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lua_threads: int = 0, **kwargs: Any) -> None:
+        """``lua_threads`` as the service's ``host.lua_threads``: 0 (the default) runs the Lua on
+        the server's loop; 1 or more on that many lane threads of the host's own, as on any host,
+        so a handler computing for long leaves the server's loop free."""
         overdue = kwargs.pop("overdue", None)
-        self.on_loop: bool = kwargs.pop("on_loop", True)
-        """False (``host.lua_threads`` 1 or more): the Lua runs on the host's own lane threads,
-        as on any host, so a handler computing for long leaves the server's loop free."""
-        super().__init__(*args, **kwargs)
+        self.on_loop: bool = lua_threads == 0
+        super().__init__(*args, lua_threads=max(1, lua_threads), **kwargs)
         self.loop_lane = LoopLane(self, overdue)
 
     def _lane(self) -> Any:  # ProcessHost: the lane a new cooperative process runs on

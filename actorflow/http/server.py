@@ -440,8 +440,7 @@ class HttpServiceUnit:
                 workers=config.handler_workers,
                 io_threads=config.handler_workers,
                 overdue=_overdue,
-                lua_threads=config.lua_threads or 1,
-                on_loop=not config.lua_threads,
+                lua_threads=config.lua_threads,
             )
             self.app.require_node().add_host(self.handlers)
         except BaseException:
