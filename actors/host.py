@@ -496,10 +496,7 @@ class _RunQueue:
                 if held is not None:
                     held[self] = held.get(self, 0) + 1
                     return
-            with self._lock:
-                waiter = self._idle.pop() if self._idle else None
-            if waiter is not None:
-                waiter.release()
+            self.wake()
 
     def wake(self, count: int = 1) -> None:
         """Wake up to ``count`` idle threads (fewer when fewer are idle): wake-ups held back."""
